@@ -1,0 +1,65 @@
+# keyless: the two commands.
+#   make demo   create .venv, install keyless with the lab, run `keyless demo`
+#   make test   the same .venv plus test tools and system packages, then lint, types, tests
+# Nothing else is needed on a fresh machine than Python 3.11+, make and the package registries.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+# Debian packages the test suite needs: Chromium for the browser tests, and
+# libxmlsec1 + pkg-config so python3-saml (the interoperability peer) builds.
+SYSTEM_PACKAGES := chromium libxmlsec1-dev libxmlsec1-openssl pkg-config xmlsec1
+
+.PHONY: demo test lint typecheck unit system-deps clean help
+
+help:
+	@echo "make demo   run the whole federation flow in the embedded lab"
+	@echo "make test   lint, type-check and run the full test suite"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "keyless needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[lab]'
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps | $(BIN)/python
+	$(PIP) install -e '.[lab,test]'
+	@touch $@ $(VENV)/.lab-installed
+
+# Installs the Debian packages above when any is missing (needs root or sudo).
+$(VENV)/.system-deps: | $(BIN)/python
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+system-deps: $(VENV)/.system-deps
+
+demo: $(VENV)/.lab-installed
+	$(BIN)/keyless demo
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.test-installed
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts

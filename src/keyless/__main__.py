@@ -1,0 +1,3 @@
+from keyless.cli.main import run
+
+run()

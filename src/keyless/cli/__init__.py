@@ -1,0 +1,1 @@
+"""The `keyless` command line: thin commands that parse options, call one service, render."""

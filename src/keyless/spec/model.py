@@ -1,0 +1,469 @@
+"""The federation spec's types (pydantic), with the rules a single field can check.
+
+Rules that span fields (an alias a role names must exist, ids and aliases are
+unique, a group maps to a known role) live in :func:`FederationSpec.check_references`
+so that every problem is reported with its own path, not just the first one.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+# IAM role names: 1-64 of [\w+=,.@-]
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+ALIAS = re.compile(r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")
+IAM_PATH = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
+MANAGED_POLICY_ARN = re.compile(r"^arn:aws(-us-gov|-cn)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
+
+MIN_SESSION = 900
+MAX_SESSION = 43200
+DEFAULT_SESSION = 3600
+DEFAULT_GROUP_PATTERN = "aws#{alias}#{role}#{account_id}"
+
+Partition = Literal["aws", "aws-us-gov", "aws-cn"]
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors: a typo such as `max_session_duraton` must not be
+    # silently ignored in a file that decides who can reach production.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _duration(value: int, *, what: str) -> int:
+    if not MIN_SESSION <= value <= MAX_SESSION:
+        raise ValueError(
+            f"{what} must be between {MIN_SESSION} and {MAX_SESSION} seconds "
+            f"(15 minutes to 12 hours, AWS's limits), got {value}"
+        )
+    return value
+
+
+class MetadataSource(_Model):
+    """Where the IdP's SAML metadata comes from: a URL or a file (exactly one)."""
+
+    url: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MetadataSource:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("give exactly one of `url` or `file`")
+        if self.url is not None and not self.url.startswith("https://"):
+            raise ValueError(f"metadata url must use https://, got {self.url!r}")
+        return self
+
+
+class IdentityProvider(_Model):
+    """The identity provider and its AWS app."""
+
+    kind: Literal["okta", "lab"]
+    org_url: str | None = Field(
+        default=None, description="Okta org URL, e.g. https://acme.okta.com (lab: filled in)."
+    )
+    app_id: str | None = Field(
+        default=None, description="The AWS Account Federation app's id, e.g. 0oa1b2c3d4..."
+    )
+    metadata: MetadataSource | None = Field(
+        default=None, description="The app's SAML metadata (lab: served by the lab IdP)."
+    )
+    saml_provider_name: str = Field(
+        default="Okta", description="Name of the IAM SAML provider created in each account."
+    )
+    signin_urls: list[str] = Field(
+        default_factory=lambda: ["https://signin.aws.amazon.com/saml"],
+        description="Sign-in URLs the trust policies accept as SAML:aud (the IdP's Recipient).",
+    )
+
+    @field_validator("org_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"org_url must start with https://, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @field_validator("saml_provider_name")
+    @classmethod
+    def _provider_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w._-]{1,128}", value):
+            raise ValueError(
+                f"SAML provider names are 1-128 letters, digits, '.', '_' or '-', got {value!r}"
+            )
+        return value
+
+    @field_validator("signin_urls")
+    @classmethod
+    def _signin(cls, value: list[str]) -> list[str]:
+        pattern = re.compile(
+            r"^https://([a-z0-9-]+\.)?signin\.(aws\.amazon\.com|amazonaws-us-gov\.com|amazonaws\.cn)/saml$"
+        )
+        for url in value:
+            if not pattern.match(url):
+                raise ValueError(
+                    f"{url!r} is not an AWS SAML sign-in URL "
+                    "(https://signin.aws.amazon.com/saml or https://<region>.signin.aws.amazon.com/saml)"
+                )
+        if not value:
+            raise ValueError("list at least one sign-in URL")
+        return value
+
+    @model_validator(mode="after")
+    def _okta_needs(self) -> IdentityProvider:
+        if self.kind == "okta":
+            missing = [
+                name for name in ("org_url", "app_id", "metadata") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"an okta identity provider needs {', '.join(missing)} "
+                    "(from the AWS Account Federation app's Sign On tab)"
+                )
+        return self
+
+
+class Account(_Model):
+    """One AWS account of the federation."""
+
+    id: str = Field(description="12-digit AWS account id, quoted.")
+    alias: str = Field(description="Account alias, also used to name the account everywhere.")
+    environment: str = Field(default="default", description="prod, dev, ... for grouping.")
+    management: bool = Field(
+        default=False,
+        description="The organization's management account (reached with your own credentials).",
+    )
+    access_role: str = Field(
+        default="OrganizationAccountAccessRole",
+        description="Role assumed from the management account to reach this account.",
+    )
+    region: str = "us-east-1"
+    partition: Partition = "aws"
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML reads unquoted digits as a number and drops leading zeros.
+            text = str(value)
+            if len(text) == 12:
+                return text
+            raise ValueError(
+                f"must be 12 digits, got {text!r} (quote account ids in YAML: "
+                "unquoted numbers lose their leading zeros)"
+            )
+        if isinstance(value, str) and not ACCOUNT_ID.match(value):
+            raise ValueError(f"must be 12 digits, got {value!r}")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not ALIAS.match(value):
+            raise ValueError(
+                f"account aliases are 3-63 lowercase letters, digits and '-', got {value!r}"
+            )
+        return value
+
+    @field_validator("access_role")
+    @classmethod
+    def _access_role(cls, value: str) -> str:
+        if not ROLE_NAME.match(value):
+            raise ValueError(f"not a valid IAM role name: {value!r}")
+        return value
+
+
+class FederatedRole(_Model):
+    """A role people take through the IdP, created in each of its accounts."""
+
+    name: str = Field(description="IAM role name, e.g. OktaAdminRole.")
+    accounts: list[str] | Literal["all"] = Field(
+        default="all", description="Account aliases, or 'all'."
+    )
+    managed_policies: list[str] = Field(default_factory=list)
+    inline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    max_session_duration: int = DEFAULT_SESSION
+    permissions_boundary: str | None = None
+    path: str = "/"
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not ROLE_NAME.match(value):
+            raise ValueError(f"IAM role names are 1-64 letters, digits and +=,.@_-, got {value!r}")
+        return value
+
+    @field_validator("max_session_duration")
+    @classmethod
+    def _max(cls, value: int) -> int:
+        return _duration(value, what="max_session_duration")
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _managed(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not MANAGED_POLICY_ARN.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not a managed policy ARN "
+                    "(e.g. arn:aws:iam::aws:policy/ReadOnlyAccess)"
+                )
+        return value
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, value: str | None) -> str | None:
+        if value is not None and not MANAGED_POLICY_ARN.match(value):
+            raise ValueError(f"{value!r} is not a managed policy ARN")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not IAM_PATH.match(value):
+            raise ValueError(f"IAM paths start and end with '/', got {value!r}")
+        return value
+
+    @field_validator("inline_policies")
+    @classmethod
+    def _inline(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, document in value.items():
+            if "Statement" not in document:
+                raise ValueError(f"inline policy {name!r} has no Statement")
+        return value
+
+
+class GroupMapping(_Model):
+    """An explicit mapping: members of IdP group ``group`` may take ``role`` in ``accounts``."""
+
+    group: str
+    role: str
+    accounts: list[str] | Literal["all"] = Field(
+        default="all", description="Account aliases, or 'all' (every account the role is in)."
+    )
+
+
+class GroupConvention(_Model):
+    """Okta's naming convention: the group name itself says account and role."""
+
+    enabled: bool = True
+    pattern: str = Field(
+        default=DEFAULT_GROUP_PATTERN,
+        description="Placeholders {alias}, {role}, {account_id}; Okta's default is "
+        "aws#{alias}#{role}#{account_id}.",
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
+        unknown = fields - {"alias", "role", "account_id"}
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; use {{alias}}, {{role}}, {{account_id}}"
+            )
+        if "role" not in fields or not ({"alias", "account_id"} & fields):
+            raise ValueError("the pattern must contain {role} and {alias} or {account_id}")
+        return value
+
+
+class Session(_Model):
+    """Session settings the IdP sends and login asks for."""
+
+    duration: int = DEFAULT_SESSION
+    require_mfa: bool = True
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: int) -> int:
+        return _duration(value, what="session duration")
+
+
+class ProvisioningPrincipal(_Model):
+    """The principal the IdP uses to list roles (iam:ListRoles, iam:ListAccountAliases only)."""
+
+    kind: Literal["user", "role"] = "user"
+    name: str = "OktaProvisioningUser"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") == "role" and "name" not in data:
+            return {**data, "name": "Okta-Idp-cross-account-role"}
+        return data
+
+
+Factor = Literal["totp", "push", "sms"]
+
+
+class LabUser(_Model):
+    """A user the lab IdP creates at `lab up` (lab only; never a real person)."""
+
+    login: str
+    first_name: str = ""
+    last_name: str = ""
+    groups: list[str] = Field(default_factory=list)
+    factors: list[Factor] = Field(default_factory=list)
+    phone: str | None = None
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="Sent as PrincipalTag:<key> attributes."
+    )
+
+    @field_validator("login")
+    @classmethod
+    def _login(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"logins are email addresses, got {value!r}")
+        return value
+
+
+class Lab(_Model):
+    """Settings for the embedded lab only."""
+
+    users: list[LabUser] = Field(default_factory=list)
+    extra_groups: list[str] = Field(default_factory=list)
+
+
+class FederationSpec(_Model):
+    """A whole federation: the IdP, the accounts, the roles and who may take them."""
+
+    version: Literal[1] = 1
+    name: str = Field(description="Names this federation; tags what keyless manages.")
+    identity_provider: IdentityProvider
+    session: Session = Field(default_factory=Session)
+    accounts: Annotated[list[Account], Field(min_length=1)]
+    roles: list[FederatedRole] = Field(default_factory=list)
+    group_mappings: list[GroupMapping] = Field(default_factory=list)
+    group_convention: GroupConvention = Field(default_factory=GroupConvention)
+    provisioning_principal: ProvisioningPrincipal = Field(default_factory=ProvisioningPrincipal)
+    lab: Lab = Field(default_factory=Lab)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
+            raise ValueError(f"names are letters, digits, '_', '.', '-', got {value!r}")
+        return value
+
+    # -- lookups used everywhere -------------------------------------------------
+
+    @property
+    def management_account(self) -> Account | None:
+        return next((a for a in self.accounts if a.management), None)
+
+    def account(self, alias_or_id: str) -> Account | None:
+        """The account with this alias or id, or None."""
+        return next((a for a in self.accounts if alias_or_id in (a.alias, a.id)), None)
+
+    def role(self, name: str) -> FederatedRole | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+    def role_accounts(self, role: FederatedRole) -> list[Account]:
+        """The accounts a role is created in, in spec order."""
+        if role.accounts == "all":
+            return list(self.accounts)
+        wanted = set(role.accounts)
+        return [a for a in self.accounts if a.alias in wanted or a.id in wanted]
+
+    def check_references(self) -> list[tuple[tuple[str | int, ...], str, str]]:
+        """Problems that span fields, as (path, message, fix); empty when all is well."""
+        problems: list[tuple[tuple[str | int, ...], str, str]] = []
+        seen_ids: dict[str, int] = {}
+        seen_aliases: dict[str, int] = {}
+        for index, account in enumerate(self.accounts):
+            if account.id in seen_ids:
+                problems.append(
+                    (
+                        ("accounts", index, "id"),
+                        f"duplicate account id {account.id!r} "
+                        f"(also accounts[{seen_ids[account.id]}])",
+                        "each account appears once",
+                    )
+                )
+            seen_ids.setdefault(account.id, index)
+            if account.alias in seen_aliases:
+                problems.append(
+                    (
+                        ("accounts", index, "alias"),
+                        f"duplicate account alias {account.alias!r} "
+                        f"(also accounts[{seen_aliases[account.alias]}])",
+                        "give every account its own alias",
+                    )
+                )
+            seen_aliases.setdefault(account.alias, index)
+        managers = [i for i, a in enumerate(self.accounts) if a.management]
+        if len(managers) > 1:
+            problems.append(
+                (
+                    ("accounts", managers[1], "management"),
+                    "more than one account is marked management: true",
+                    "mark only the organization's management account",
+                )
+            )
+        known = ", ".join(a.alias for a in self.accounts)
+        role_names: dict[str, int] = {}
+        for index, role in enumerate(self.roles):
+            if role.name in role_names:
+                problems.append(
+                    (
+                        ("roles", index, "name"),
+                        f"duplicate role {role.name!r} (also roles[{role_names[role.name]}])",
+                        "merge the two roles or rename one",
+                    )
+                )
+            role_names.setdefault(role.name, index)
+            if role.accounts != "all":
+                for position, alias in enumerate(role.accounts):
+                    if self.account(alias) is None:
+                        problems.append(
+                            (
+                                ("roles", index, "accounts", position),
+                                f"unknown account alias {alias!r}",
+                                f"use one of: {known}",
+                            )
+                        )
+        for index, mapping in enumerate(self.group_mappings):
+            mapped = self.role(mapping.role)
+            if mapped is None:
+                problems.append(
+                    (
+                        ("group_mappings", index, "role"),
+                        f"group {mapping.group!r} maps to unknown role {mapping.role!r}",
+                        f"use one of: {', '.join(r.name for r in self.roles) or '(no roles)'}",
+                    )
+                )
+                continue
+            if mapping.accounts == "all":
+                continue
+            reachable = self.role_accounts(mapped)
+            in_role = {a.alias for a in reachable} | {a.id for a in reachable}
+            for position, alias in enumerate(mapping.accounts):
+                if self.account(alias) is None:
+                    problems.append(
+                        (
+                            ("group_mappings", index, "accounts", position),
+                            f"unknown account alias {alias!r}",
+                            f"use one of: {known}",
+                        )
+                    )
+                elif alias not in in_role:
+                    problems.append(
+                        (
+                            ("group_mappings", index, "accounts", position),
+                            f"role {mapped.name!r} is not created in account {alias!r}",
+                            f"add {alias!r} to roles[{role_names[mapped.name]}].accounts "
+                            "or remove it here",
+                        )
+                    )
+        if self.identity_provider.kind != "lab" and self.lab.users:
+            problems.append(
+                (
+                    ("lab", "users"),
+                    "lab users are only created by the embedded lab (identity_provider.kind: lab)",
+                    "remove lab.users, or set identity_provider.kind to lab",
+                )
+            )
+        return problems
