@@ -1,0 +1,325 @@
+"""Run the whole embedded lab: its AWS, its IdP, its users, and the state file that describes them.
+
+:class:`Lab` starts the lab AWS (moto behind the strict STS, in a child
+process; see :mod:`keyless.lab.aws`) and then the lab IdP pointed at it,
+creates the spec's users, and writes ``<state dir>/lab.json``
+(:class:`LabInfo`, mode 0600) so that scripts, tests and other clients can
+drive the lab. One lab per state directory: a lock file held for the lab's
+lifetime (``lab.lock``, holding the pid) makes a second start fail clearly,
+and is released by the kernel if the process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from keyless.errors import LabError
+from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
+from keyless.spec import FederationSpec, saml_provider_arn
+
+LAB_FILE = "lab.json"
+LOCK_FILE = "lab.lock"
+
+
+def default_state_dir() -> Path:
+    """The lab's state dir: ``$XDG_DATA_HOME/keyless/lab``, else ``~/.local/share/keyless/lab``."""
+    base = os.environ.get("XDG_DATA_HOME")
+    root = Path(base) if base else Path.home() / ".local" / "share"
+    return root / "keyless" / "lab"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class LabInfo:
+    """Exactly what ``lab.json`` holds: how to reach and drive a lab."""
+
+    state_dir: Path
+    idp_url: str
+    aws_endpoint_url: str
+    ca_bundle: str
+    app_id: str
+    app_url: str
+    metadata_url: str
+    entity_id: str
+    management_account_id: str
+    accounts: list[dict[str, str]]
+    provider_arns: list[str]
+    users: list[dict[str, object]]
+    bootstrap_credentials: dict[str, str] = field(repr=False)
+    spec_path: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document (paths as strings)."""
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        return data
+
+    def save(self) -> Path:
+        """Write ``state_dir/lab.json`` (0600, atomically) and return its path."""
+        path = self.state_dir / LAB_FILE
+        text = json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n"
+        _write_private(path, text.encode())
+        return path
+
+    @classmethod
+    def load(cls, state_dir: Path) -> LabInfo:
+        """Read ``state_dir/lab.json``; :class:`LabError` when there is none or it is broken."""
+        path = state_dir / LAB_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise LabError(
+                f"no lab has been started in {state_dir} ({path} does not exist)",
+                fix="run `keyless lab up --spec examples/acme.yaml`",
+            ) from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise LabError(
+                f"{path} cannot be read: {exc}", fix="run `keyless lab up` again to rewrite it"
+            ) from exc
+        try:
+            data["state_dir"] = Path(data["state_dir"])
+            return cls(**data)
+        except (KeyError, TypeError) as exc:
+            raise LabError(
+                f"{path} is not a lab state file this version understands: {exc}",
+                fix="run `keyless lab up` again to rewrite it",
+            ) from exc
+
+    def bootstrap_session_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.Session`` with the management account's bootstrap key."""
+        return {
+            "aws_access_key_id": self.bootstrap_credentials["aws_access_key_id"],
+            "aws_secret_access_key": self.bootstrap_credentials["aws_secret_access_key"],
+            "region_name": "us-east-1",
+        }
+
+
+# -- the state directory's lock -------------------------------------------------------
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the lab running in ``state_dir``, or None when none is."""
+    path = state_dir / LOCK_FILE
+    try:
+        handle = path.open("r")
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+
+def _acquire(state_dir: Path) -> IO[str]:
+    path = state_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = handle.read().strip()
+        handle.close()
+        pid = f" (pid {text})" if text.isdigit() else ""
+        raise LabError(
+            f"a lab is already running in {state_dir}{pid}",
+            fix=f"stop it (Ctrl-C where it runs, or `keyless lab down --state-dir {state_dir}`), "
+            "or start this one with another --state-dir",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def stop_running(state_dir: Path, *, timeout: float = 30.0) -> int:
+    """Ask the lab running in ``state_dir`` to stop (SIGTERM) and wait; return its pid."""
+    pid = running_pid(state_dir)
+    if pid is None:
+        raise LabError(
+            f"no lab is running in {state_dir}",
+            fix="start one with `keyless lab up --spec FILE`",
+        )
+    if pid <= 0:
+        raise LabError(
+            f"a lab holds {state_dir / LOCK_FILE} but did not write its pid",
+            fix="stop it with Ctrl-C where it runs",
+        )
+    if pid == os.getpid():
+        raise LabError(
+            "the lab in this state dir runs in this process", fix="call Lab.stop() instead"
+        )
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running_pid(state_dir) is not None:
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"the lab in {state_dir} (pid {pid}) did not stop within {timeout:.0f}s",
+                fix=f"kill {pid}",
+            )
+        time.sleep(0.1)
+    return pid
+
+
+# -- the lab --------------------------------------------------------------------------
+
+
+def lab_accounts(spec: FederationSpec) -> list[LabAccount]:
+    """The accounts the lab creates for ``spec`` (the management one first if none is marked)."""
+    return [
+        LabAccount(
+            id=account.id,
+            alias=account.alias,
+            environment=account.environment,
+            management=account.management,
+            access_role=account.access_role,
+        )
+        for account in spec.accounts
+    ]
+
+
+class Lab:
+    """The whole lab for one spec and state directory; a context manager too.
+
+    ``start()`` returns the :class:`LabInfo` it wrote; ``stop()`` stops both
+    servers and leaves nothing running (lab.json and the state stay for a restart).
+    """
+
+    def __init__(
+        self,
+        spec: FederationSpec,
+        *,
+        state_dir: Path,
+        spec_path: Path | None = None,
+        idp_port: int = 0,
+        aws_port: int = 0,
+    ) -> None:
+        self.spec = spec
+        self.state_dir = state_dir
+        self.spec_path = spec_path
+        self._idp_port = idp_port
+        self._aws_port = aws_port
+        self._lock: IO[str] | None = None
+        self._aws: LabAwsProcess | None = None
+        self._idp: Any = None
+        self.info: LabInfo | None = None
+
+    @property
+    def idp(self) -> Any:
+        """The running :class:`keyless.lab.idp.server.IdpServer` (None when stopped)."""
+        return self._idp
+
+    def start(self) -> LabInfo:
+        """Start the lab AWS, then the IdP, create the spec's users and write lab.json."""
+        if self._lock is not None:
+            raise LabError("this lab is already started", fix="call stop() first")
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = _acquire(self.state_dir)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LabInfo:
+        from keyless.lab.idp.server import IdpServer
+        from keyless.lab.tls import ensure_lab_tls
+
+        tls = ensure_lab_tls(self.state_dir)
+        accounts = lab_accounts(self.spec)
+        self._aws = LabAwsProcess(
+            accounts=accounts,
+            state_dir=self.state_dir,
+            certfile=tls.server_cert,
+            keyfile=tls.server_key,
+            port=self._aws_port,
+        )
+        # The AWS child needs a second to import moto: start the IdP meanwhile.
+        self._aws.launch()
+        self._idp = IdpServer(spec=self.spec, state_dir=self.state_dir, port=self._idp_port)
+        self._idp.start()
+        self._aws.wait_ready()
+        self._idp.set_aws_endpoint(self._aws.url, str(tls.ca_cert))
+        users = self._idp.directory.ensure_spec_users(self.spec)
+        management = management_of(accounts)
+        self.info = LabInfo(
+            state_dir=self.state_dir,
+            idp_url=self._idp.url,
+            aws_endpoint_url=self._aws.url,
+            ca_bundle=str(tls.ca_cert),
+            app_id=self._idp.app_id,
+            app_url=self._idp.app_url,
+            metadata_url=self._idp.metadata_url,
+            entity_id=self._idp.entity_id,
+            management_account_id=management.id,
+            accounts=[
+                {"id": a.id, "alias": a.alias, "environment": a.environment} for a in accounts
+            ],
+            provider_arns=[saml_provider_arn(self.spec, a) for a in self.spec.accounts],
+            users=[
+                {
+                    "login": user.login,
+                    "password": user.password,
+                    "totp_secret": user.totp_secret,
+                    "factors": list(user.factors),
+                }
+                for user in users
+            ],
+            bootstrap_credentials=dict(self._aws.bootstrap_credentials),
+            spec_path=str(self.spec_path) if self.spec_path else None,
+        )
+        self.info.save()
+        return self.info
+
+    def stop(self) -> None:
+        """Stop the IdP and the AWS endpoint (which saves its state); release the state dir."""
+        idp, self._idp = self._idp, None
+        aws, self._aws = self._aws, None
+        try:
+            if idp is not None:
+                idp.stop()
+        finally:
+            try:
+                if aws is not None:
+                    aws.stop()
+            finally:
+                lock, self._lock = self._lock, None
+                if lock is not None:
+                    with contextlib.suppress(OSError):
+                        fcntl.flock(lock, fcntl.LOCK_UN)
+                    lock.close()
+
+    def __enter__(self) -> LabInfo:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
