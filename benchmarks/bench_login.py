@@ -1,0 +1,192 @@
+"""A full `keyless login` against the lab (password + TOTP, no human wait), beside its parts.
+
+    .venv/bin/python benchmarks/bench_login.py [--runs 10]
+
+Starts a lab for examples/acme.yaml in a temporary state dir, provisions it,
+and for each run creates a fresh lab user (TOTP codes are single-use) and
+measures:
+
+- the in-process login (``keyless.services.login.login``): Okta authn, TOTP
+  verify, session, the AWS app's SAML page, AssumeRoleWithSAML, files written;
+- a second login within the Okta session (nothing asked);
+- the ``keyless login`` command end to end (a new process, imports included).
+
+Target: a full login under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KEYLESS = str(Path(sys.executable).parent / "keyless")
+
+
+def _provision(lab: object) -> None:
+    from keyless.spec import load_spec
+
+    spec = load_spec(REPO / "examples" / "acme.yaml")
+    try:
+        from keyless.services.provision import apply_spec, connect, load_metadata
+    except ImportError:
+        import ssl
+
+        import httpx
+
+        sys.path.insert(0, str(REPO / "tests"))
+        from lab_fixtures import provision_with_boto3
+
+        context = ssl.create_default_context(cafile=lab.ca_bundle)  # type: ignore[attr-defined]
+        metadata = httpx.get(lab.metadata_url, verify=context).content  # type: ignore[attr-defined]
+        provision_with_boto3(
+            spec,
+            endpoint_url=lab.aws_endpoint_url,  # type: ignore[attr-defined]
+            ca_bundle=lab.ca_bundle,
+            bootstrap=lab.bootstrap_credentials,  # type: ignore[attr-defined]
+            metadata_xml=metadata,
+        )
+        return
+    report = apply_spec(spec, connect(lab=lab), load_metadata(spec, lab=lab))
+    assert report.ok, report
+
+
+def main() -> None:
+    """Run the login benchmark and print medians beside the 1 s target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        for name, value in {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_STATE_HOME": str(home / ".state"),
+            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }.items():
+            os.environ[name] = value
+        for name in [n for n in os.environ if n.startswith(("AWS_PROFILE", "KEYLESS_"))]:
+            del os.environ[name]
+
+        import pyotp
+
+        from keyless.lab.idp.directory import Directory
+        from keyless.lab.runtime import Lab
+        from keyless.services.login import LoginInputs, login
+        from keyless.services.profiles import resolve_settings
+        from keyless.spec import load_spec
+
+        spec_path = REPO / "examples" / "acme.yaml"
+        with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:
+            _provision(lab)
+            directory = Directory(Path(lab.state_dir) / "idp.sqlite")
+            flags = {
+                "org_url": lab.idp_url,
+                "app_url": lab.app_url,
+                "ca_bundle": lab.ca_bundle,
+                "aws_endpoint_url": lab.aws_endpoint_url,
+                "spec": str(spec_path),
+                "role": "Developer",
+                "account": "acme-dev",
+                "mfa_factor": "totp",
+            }
+
+            class Quiet:
+                interactive = False
+
+                def notify(self, message: str) -> None:
+                    pass
+
+                def ask(self, label: str, **_: object) -> str:
+                    raise AssertionError(label)
+
+                def choose(self, title: str, options: list[str], **_: object) -> int:
+                    raise AssertionError(title)
+
+            def new_user() -> tuple[str, str, str]:
+                login_name = f"bench{uuid.uuid4().hex[:8]}@acme.example"
+                _, password = directory.add_user(login_name, groups=["developers"])
+                secret = directory.enroll(login_name, "totp").secret
+                assert secret is not None
+                return login_name, password, secret
+
+            full, reuse, command = [], [], []
+            for run in range(args.runs):
+                user, password, secret = new_user()
+                settings = resolve_settings(f"b{run}", {**flags, "username": user})
+                start = time.perf_counter()
+                login(
+                    settings,
+                    prompter=Quiet(),
+                    inputs=LoginInputs(password=password, mfa_code=pyotp.TOTP(secret).now()),
+                )
+                full.append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                result = login(settings, prompter=Quiet())
+                reuse.append((time.perf_counter() - start) * 1000)
+                assert result.session_reused
+
+                user, password, secret = new_user()
+                subprocess.run(
+                    [
+                        KEYLESS,
+                        "configure",
+                        "--profile",
+                        f"c{run}",
+                        "--lab",
+                        "--lab-state-dir",
+                        str(lab.state_dir),
+                        "--username",
+                        user,
+                        "--role",
+                        "Developer",
+                        "--account",
+                        "acme-dev",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                )
+                start = time.perf_counter()
+                subprocess.run(
+                    [
+                        KEYLESS,
+                        "login",
+                        "--profile",
+                        f"c{run}",
+                        "--password-stdin",
+                        "--mfa-code",
+                        pyotp.TOTP(secret).now(),
+                    ],
+                    input=password + "\n",
+                    text=True,
+                    check=True,
+                    capture_output=True,
+                    start_new_session=True,
+                )
+                command.append((time.perf_counter() - start) * 1000)
+
+    print(f"{'login (password + TOTP, lab over HTTPS)':<52} {'median ms':>10} {'max ms':>8}")
+    for name, values in (
+        ("login(): full sign-in, role, files", full),
+        ("login(): within the Okta session (nothing asked)", reuse),
+        ("`keyless login` command, new process", command),
+    ):
+        print(f"{name:<52} {statistics.median(values):>10.1f} {max(values):>8.1f}")
+    median = statistics.median(full)
+    print(f"\ntarget full login < 1 s: {'met' if median < 1000 else 'NOT met'} ({median:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

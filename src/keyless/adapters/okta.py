@@ -1,0 +1,426 @@
+"""A client for the parts of Okta's Classic authentication API a CLI sign-in needs.
+
+Endpoints used (all public, documented by Okta, and served by the lab IdP):
+
+- ``POST /api/v1/authn`` — username and password; answers ``SUCCESS`` with a
+  ``sessionToken`` or ``MFA_REQUIRED`` with a ``stateToken`` and the factors.
+- ``POST /api/v1/authn/factors/{id}/verify`` — TOTP and SMS codes, Okta Verify
+  push (``MFA_CHALLENGE`` with ``factorResult: WAITING``, polled through
+  ``_links.next``; the number challenge in ``correctAnswer``).
+- ``POST /api/v1/sessions`` — trade the one-time ``sessionToken`` for a
+  session (``id`` is the ``sid`` cookie, ``expiresAt`` its end); falls back to
+  ``/login/sessionCookieRedirect`` where the org refuses that call.
+- ``GET /api/v1/sessions/me`` — is a kept session still alive.
+- the AWS app's embed link — with the ``sid`` cookie, the HTML page holding
+  the ``SAMLResponse`` form.
+
+Errors become :mod:`keyless.errors` with the Okta error code in the message
+and a fix: 401 ``E0000004`` (wrong password), ``LOCKED_OUT``, 403
+``E0000068`` (MFA code rejected), 429 (rate limit), TLS and connection
+failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import ssl
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from keyless.errors import DeniedError, RemoteError
+
+USER_AGENT = "keyless (Okta authn client)"
+_MAX_REDIRECTS = 10
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One MFA factor the user is enrolled in."""
+
+    id: str
+    factor_type: str  # "token:software:totp", "push", "sms", ...
+    provider: str  # "OKTA", "GOOGLE", ...
+    verify_url: str
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``totp``, ``push``, ``sms`` or the raw Okta factor type."""
+        if self.factor_type in ("token:software:totp", "token:hotp", "token:hardware"):
+            return "totp"
+        return self.factor_type
+
+    def describe(self) -> str:
+        """A name a person recognises, e.g. ``Okta Verify push`` or ``SMS to +1 XXX-XXX-1234``."""
+        if self.kind == "push":
+            return "Okta Verify push"
+        if self.kind == "sms":
+            phone = self.profile.get("phoneNumber")
+            return f"SMS to {phone}" if phone else "SMS"
+        if self.kind == "totp":
+            app = "Google Authenticator" if self.provider == "GOOGLE" else "Okta Verify"
+            return f"{app} code"
+        return f"{self.factor_type} ({self.provider})"
+
+
+@dataclass(frozen=True)
+class AuthnState:
+    """Where an authentication transaction stands after one call."""
+
+    status: str  # SUCCESS, MFA_REQUIRED, MFA_CHALLENGE, LOCKED_OUT, PASSWORD_EXPIRED, ...
+    state_token: str | None = None
+    session_token: str | None = None
+    factors: tuple[Factor, ...] = ()
+    factor_result: str | None = None  # WAITING, REJECTED, TIMEOUT, ... during a push
+    poll_url: str | None = None
+    correct_answer: str | None = None  # Okta Verify number challenge
+    login: str | None = None
+
+
+@dataclass(frozen=True)
+class OktaSession:
+    """An Okta session: ``id`` is the ``sid`` cookie value."""
+
+    id: str
+    expires_at: datetime
+    login: str | None = None
+
+
+class SessionExpiredError(Exception):
+    """The kept Okta session is no longer valid (internal: the caller signs in again)."""
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def make_http_client(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
+    """An httpx client that trusts the system CAs, or only ``ca_bundle`` when given."""
+    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+    return httpx.Client(
+        verify=context,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+        trust_env=False,  # no proxy or CA from the environment unless passed in
+    )
+
+
+class OktaClient:
+    """Okta's Classic authentication API for one org, over an httpx client passed in."""
+
+    def __init__(self, org_url: str, *, http: httpx.Client) -> None:
+        self.org_url = org_url.rstrip("/")
+        self._http = http
+
+    # --- transport -------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        target = (
+            url if url.startswith("https://") or url.startswith("http://") else self.org_url + url
+        )
+        try:
+            return self._http.request(method, target, json=json, headers=headers)
+        except httpx.ConnectError as exc:
+            if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc).upper():
+                raise RemoteError(
+                    f"the TLS certificate of {self.org_url} is not trusted: {exc}",
+                    fix="pass --ca-bundle (or set it with `keyless configure`) when the org "
+                    "uses a private CA",
+                ) from exc
+            raise RemoteError(
+                f"cannot reach the Okta org at {self.org_url}: {exc}",
+                fix="check the org URL (`keyless configure --org-url`), your network and VPN",
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise RemoteError(
+                f"the Okta org at {self.org_url} did not answer in time",
+                fix="retry; check your network and VPN",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise RemoteError(
+                f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"
+            ) from exc
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RemoteError(
+                f"{self.org_url} answered {response.status_code} with something that is not "
+                "JSON: is this an Okta org?",
+                fix="check the org URL (e.g. https://acme.okta.com)",
+            ) from exc
+        if not isinstance(body, dict):
+            raise RemoteError(f"{self.org_url} answered unexpected JSON", fix="check the org URL")
+        return body
+
+    def _raise_for_error(self, response: httpx.Response, *, what: str) -> None:
+        if response.status_code < 400:
+            return
+        body: dict[str, Any] = {}
+        try:
+            parsed = response.json()
+            body = parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            pass
+        code = str(body.get("errorCode") or "")
+        summary = str(body.get("errorSummary") or response.reason_phrase)
+        if response.status_code == 429:
+            raise RemoteError(
+                f"Okta rate-limited {what} ({code or 429}: {summary})",
+                fix="wait a minute and retry",
+            )
+        if code == "E0000004":
+            raise DeniedError(
+                f"Okta refused the username or password ({code}: {summary})",
+                fix="check the username and password; repeated failures lock the account",
+            )
+        if code in ("E0000068", "E0000069"):
+            raise DeniedError(
+                f"Okta rejected the MFA code ({code}: {summary})",
+                fix="use a fresh code (each code works once); check the device's clock",
+            )
+        if code == "E0000011" or code == "E0000007":
+            raise SessionExpiredError(summary)
+        if response.status_code >= 500:
+            raise RemoteError(
+                f"Okta failed during {what} ({response.status_code} {code}: {summary})",
+                fix="retry in a moment; check Okta's status page",
+            )
+        raise DeniedError(
+            f"Okta refused {what} ({response.status_code} {code}: {summary})",
+            fix="check the org URL and your account in Okta's web page",
+        )
+
+    # --- authentication --------------------------------------------------------
+
+    def _state(self, body: dict[str, Any]) -> AuthnState:
+        embedded = body.get("_embedded") or {}
+        factors = []
+        for raw in embedded.get("factors") or []:
+            href = ((raw.get("_links") or {}).get("verify") or {}).get("href")
+            if raw.get("id") and href:
+                factors.append(
+                    Factor(
+                        id=str(raw["id"]),
+                        factor_type=str(raw.get("factorType", "")),
+                        provider=str(raw.get("provider", "")),
+                        verify_url=str(href),
+                        profile=dict(raw.get("profile") or {}),
+                    )
+                )
+        factor = embedded.get("factor") or {}
+        challenge = (factor.get("_embedded") or {}).get("challenge") or {}
+        links = body.get("_links") or {}
+        poll = links.get("poll") or links.get("next") or {}
+        if isinstance(poll, list):
+            poll = poll[0] if poll else {}
+        user = embedded.get("user") or {}
+        login = (user.get("profile") or {}).get("login")
+        answer = challenge.get("correctAnswer")
+        return AuthnState(
+            status=str(body.get("status", "")),
+            state_token=body.get("stateToken"),
+            session_token=body.get("sessionToken"),
+            factors=tuple(factors),
+            factor_result=body.get("factorResult"),
+            poll_url=poll.get("href") if body.get("status") == "MFA_CHALLENGE" else None,
+            correct_answer=None if answer is None else str(answer),
+            login=str(login) if login else None,
+        )
+
+    def authn(self, username: str, password: str) -> AuthnState:
+        """Start a transaction with a username and password."""
+        response = self._request(
+            "POST", "/api/v1/authn", json={"username": username, "password": password}
+        )
+        self._raise_for_error(response, what="the sign-in")
+        return self._check_status(self._state(self._json(response)), username)
+
+    def verify(self, factor: Factor, state_token: str, pass_code: str | None = None) -> AuthnState:
+        """Verify ``factor``: with a code (TOTP/SMS) or without (push, or send the SMS)."""
+        payload: dict[str, Any] = {"stateToken": state_token}
+        if pass_code is not None:
+            payload["passCode"] = pass_code
+        response = self._request("POST", factor.verify_url, json=payload)
+        self._raise_for_error(response, what=f"the {factor.describe()}")
+        return self._check_status(self._state(self._json(response)), None)
+
+    def poll(self, poll_url: str, state_token: str) -> AuthnState:
+        """Poll a push challenge once."""
+        response = self._request("POST", poll_url, json={"stateToken": state_token})
+        self._raise_for_error(response, what="the push check")
+        return self._check_status(self._state(self._json(response)), None)
+
+    def _check_status(self, state: AuthnState, username: str | None) -> AuthnState:
+        who = username or state.login or "the user"
+        if state.status == "LOCKED_OUT":
+            raise DeniedError(
+                f"Okta has locked out {who} (LOCKED_OUT)",
+                fix="ask your Okta administrator to unlock the account, or use Okta's "
+                "self-service unlock; then sign in again",
+            )
+        if state.status in ("PASSWORD_EXPIRED", "PASSWORD_RESET"):
+            raise DeniedError(
+                f"the Okta password of {who} has expired ({state.status})",
+                fix="change it on your Okta sign-in page, then run `keyless login` again",
+            )
+        if state.status in ("MFA_ENROLL", "MFA_ENROLL_ACTIVATE"):
+            raise DeniedError(
+                f"{who} has no MFA factor enrolled yet ({state.status})",
+                fix="enrol a factor on your Okta sign-in page, then run `keyless login` again",
+            )
+        return state
+
+    # --- sessions --------------------------------------------------------------
+
+    def create_session(self, session_token: str) -> OktaSession:
+        """Trade a one-time ``sessionToken`` for a session."""
+        response = self._request("POST", "/api/v1/sessions", json={"sessionToken": session_token})
+        if response.status_code in (401, 403, 404, 405):
+            # Some orgs only allow this call with an API token; the browser route works everywhere.
+            return self._session_by_redirect(session_token)
+        self._raise_for_error(response, what="creating the Okta session")
+        body = self._json(response)
+        expires = _parse_time(body.get("expiresAt"))
+        if not body.get("id") or expires is None:
+            raise RemoteError(
+                f"{self.org_url} answered a session without id or expiresAt",
+                fix="check the org URL",
+            )
+        return OktaSession(id=str(body["id"]), expires_at=expires, login=body.get("login"))
+
+    def _session_by_redirect(self, session_token: str) -> OktaSession:
+        query = urllib.parse.urlencode({"token": session_token, "redirectUrl": self.org_url + "/"})
+        response = self._request("GET", f"/login/sessionCookieRedirect?{query}")
+        sid = response.cookies.get("sid")
+        if not sid:
+            self._raise_for_error(response, what="creating the Okta session")
+            raise RemoteError(
+                f"{self.org_url} set no session cookie after sign-in", fix="check the org URL"
+            )
+        session = self.get_session(sid)
+        if session is None:
+            raise RemoteError(f"{self.org_url} does not know the session it just made", fix="retry")
+        return session
+
+    def get_session(self, session_id: str) -> OktaSession | None:
+        """The session behind ``session_id`` if it is still alive, else None."""
+        response = self._request(
+            "GET", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"}
+        )
+        if response.status_code in (401, 403, 404):
+            return None
+        try:
+            self._raise_for_error(response, what="checking the Okta session")
+        except SessionExpiredError:
+            return None
+        body = self._json(response)
+        expires = _parse_time(body.get("expiresAt"))
+        if body.get("status", "ACTIVE") != "ACTIVE" or expires is None:
+            return None
+        return OktaSession(id=session_id, expires_at=expires, login=body.get("login"))
+
+    def close_session(self, session_id: str) -> None:
+        """End the session at Okta (best effort: logout also forgets it locally)."""
+        with contextlib.suppress(RemoteError):
+            self._request("DELETE", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"})
+
+    # --- the AWS app -----------------------------------------------------------
+
+    def app_page(self, app_url: str, session_id: str) -> str:
+        """The HTML the AWS app answers for this session (normally the SAMLResponse form).
+
+        Follows redirects only within the org's origin. Raises
+        :class:`SessionExpiredError` when Okta answers its sign-in page instead.
+        """
+        origin = _origin(self.org_url)
+        url = app_url
+        for _ in range(_MAX_REDIRECTS):
+            if _origin(url) != origin:
+                raise DeniedError(
+                    f"the AWS app link {app_url} redirected to {url}, outside {self.org_url}",
+                    fix="check the app URL (`keyless configure --app-url`): it must be the "
+                    "org's AWS app embed link",
+                )
+            response = self._request(
+                "GET", url, headers={"Cookie": f"sid={session_id}", "Accept": "text/html"}
+            )
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                url = urllib.parse.urljoin(url, location)
+                if _is_login_url(url):
+                    raise SessionExpiredError("redirected to the sign-in page")
+                continue
+            if response.status_code == 401 or (
+                response.status_code == 403 and looks_like_sign_in_page(response.text)
+            ):
+                raise SessionExpiredError(f"{response.status_code} from the app")
+            if response.status_code == 404:
+                raise DeniedError(
+                    f"the AWS app link {app_url} does not exist at {self.org_url} (404)",
+                    fix="copy the app's embed link from the Okta dashboard into "
+                    "`keyless configure --app-url`",
+                )
+            if response.status_code >= 500:
+                raise RemoteError(
+                    f"Okta failed to open the AWS app ({response.status_code})", fix="retry"
+                )
+            return response.text
+        raise RemoteError(
+            f"the AWS app link {app_url} redirects in a loop", fix="check the app URL"
+        )
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _is_login_url(url: str) -> bool:
+    path = urllib.parse.urlsplit(url).path
+    return path.startswith(("/login/login.htm", "/login/default", "/signin")) or path == "/login"
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_STATE_TOKEN = re.compile(r"""stateToken\s*[=:]\s*['"]([^'"]+)['"]""")
+
+
+def page_title(page: str) -> str:
+    """The ``<title>`` of an HTML page, for error messages."""
+    match = _TITLE.search(page)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def looks_like_sign_in_page(page: str) -> bool:
+    """True when ``page`` is Okta's sign-in page (the session was not accepted)."""
+    lowered = page.lower()
+    return 'type="password"' in lowered or "okta-sign-in" in lowered
+
+
+def step_up_state_token(page: str) -> str | None:
+    """The ``stateToken`` of an app-level step-up MFA page, if ``page`` is one."""
+    if "step-up" not in page and "stepUp" not in page:
+        return None
+    match = _STATE_TOKEN.search(page)
+    return match.group(1) if match else None

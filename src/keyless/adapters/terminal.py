@@ -1,0 +1,173 @@
+"""Asking a person: prompts, secrets and an arrow-key picker on the controlling terminal.
+
+Prompts go to ``/dev/tty`` rather than stdin/stderr: ``keyless
+credential-process`` runs under the AWS CLI with stdout and stderr captured,
+and ``keyless login --password-stdin`` has stdin taken by the password. When
+there is no terminal the caller uses a non-interactive prompter instead,
+which fails fast naming what it would have asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import IO
+
+_UP = ("\x1b[A", "\x1bOA", "\x10")  # arrow up, application mode, Ctrl-P
+_DOWN = ("\x1b[B", "\x1bOB", "\x0e")  # arrow down, application mode, Ctrl-N
+_MAX_SHOWN = 15
+
+
+def open_tty() -> IO[str] | None:
+    """The controlling terminal for reading and writing, or None when there is none."""
+    try:
+        return open("/dev/tty", "r+", encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+class TerminalPrompter:
+    """Prompts on a terminal stream (normally ``/dev/tty``)."""
+
+    interactive = True
+
+    def __init__(self, tty: IO[str]) -> None:
+        self.tty = tty
+
+    def notify(self, message: str) -> None:
+        """Show ``message`` to the person."""
+        self.tty.write(message + "\n")
+        self.tty.flush()
+
+    def ask(self, label: str, *, secret: bool = False, flag: str | None = None) -> str:
+        """Ask for a value; ``secret`` values are not echoed."""
+        del flag  # only the non-interactive prompter needs it
+        if secret:
+            return getpass.getpass(f"{label}: ", stream=self.tty)  # type: ignore[arg-type]
+        self.tty.write(f"{label}: ")
+        self.tty.flush()
+        return self.tty.readline().strip()
+
+    def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
+        """Let the person pick one of ``options``; returns its index."""
+        del flag
+        if not options:
+            raise ValueError("nothing to choose from")
+        try:
+            return self._pick(title, options)
+        except _NoRawMode:
+            return self._numbered(title, options)
+
+    def _numbered(self, title: str, options: list[str]) -> int:
+        self.notify(title)
+        for number, option in enumerate(options, start=1):
+            self.notify(f"  {number:>2}. {option}")
+        while True:
+            answer = self.ask(f"Pick 1-{len(options)}")
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return int(answer) - 1
+            self.notify(f"  type a number from 1 to {len(options)}")
+
+    def _pick(self, title: str, options: list[str]) -> int:
+        typed = ""
+        cursor = 0
+        drawn = 0
+        with _raw_mode(self.tty) as read_key:
+            while True:
+                shown = [i for i, option in enumerate(options) if typed.lower() in option.lower()]
+                cursor = min(cursor, max(len(shown) - 1, 0))
+                lines = [f"{title} (arrows move, type to filter, Enter picks): {typed}"]
+                window_start = max(0, cursor - _MAX_SHOWN + 1)
+                for position, index in enumerate(shown[window_start : window_start + _MAX_SHOWN]):
+                    marker = ">" if position + window_start == cursor else " "
+                    lines.append(f" {marker} {options[index]}")
+                if not shown:
+                    lines.append("   (nothing matches)")
+                # Move up over what was drawn last time and redraw in place.
+                if drawn:
+                    self.tty.write(f"\x1b[{drawn}F")
+                self.tty.write("".join(f"\x1b[2K{line}\r\n" for line in lines) + "\x1b[J")
+                self.tty.flush()
+                drawn = len(lines)
+                key = read_key()
+                if key in ("\r", "\n") and shown:
+                    return shown[cursor]
+                if key in ("\x03", "\x04"):
+                    raise KeyboardInterrupt
+                if key in _UP:
+                    cursor = max(cursor - 1, 0)
+                elif key in _DOWN:
+                    cursor = min(cursor + 1, max(len(shown) - 1, 0))
+                elif key in ("\x7f", "\b"):
+                    typed = typed[:-1]
+                elif len(key) == 1 and key.isprintable():
+                    typed += key
+                    cursor = 0
+
+
+class _NoRawMode(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _raw_mode(tty: IO[str]) -> Iterator[Callable[[], str]]:
+    try:
+        import termios
+        import tty as tty_module
+
+        fd = tty.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError) as exc:
+        raise _NoRawMode from exc
+
+    def read_key() -> str:
+        char = os.read(fd, 1).decode("utf-8", "replace")
+        if char == "\x1b":
+            rest = os.read(fd, 2).decode("utf-8", "replace")
+            return char + rest
+        return char
+
+    tty_module.setcbreak(fd)
+    try:
+        yield read_key
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+class NonInteractivePrompter:
+    """Used without a terminal: every question becomes an error naming what is missing."""
+
+    interactive = False
+
+    def __init__(self, *, mode: str, profile: str) -> None:
+        self.mode = mode  # "login" or "credential-process"
+        self.profile = profile
+
+    def notify(self, message: str) -> None:
+        """Messages go to stderr (the AWS CLI shows it only on failure)."""
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    def ask(self, label: str, *, secret: bool = False, flag: str | None = None) -> str:
+        """Fail: there is nobody to ask."""
+        raise self._missing(label, flag)
+
+    def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
+        """Fail: there is nobody to choose."""
+        raise self._missing(f"{title} ({len(options)} choices: {'; '.join(options)})", flag)
+
+    def _missing(self, what: str, flag: str | None) -> Exception:
+        from keyless.errors import InputError
+        from keyless.services.login import LoginRequiredError
+
+        if self.mode == "credential-process":
+            return LoginRequiredError(
+                f"refreshing profile {self.profile!r} needs input ({what}) "
+                "and there is no terminal",
+                fix=f"run `keyless login --profile {self.profile}` in a terminal",
+            )
+        hint = f"pass {flag}" if flag else "run it in a terminal"
+        return InputError(f"{what} is needed and there is no terminal to ask", fix=hint)

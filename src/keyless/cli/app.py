@@ -1,0 +1,104 @@
+"""The `keyless` typer app: registers the command groups and turns errors into exit codes.
+
+Errors are caught here, once: a :class:`keyless.errors.KeylessError` becomes its
+message, its fix and its exit code; anything else is a bug and shows a
+traceback only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from keyless import __version__
+from keyless.cli import spec as spec_cli
+from keyless.cli.output import err
+from keyless.errors import EXIT_USAGE, KeylessError
+
+app = typer.Typer(
+    name="keyless",
+    help=(
+        "End long-lived AWS access keys: SAML federation from your identity provider "
+        "to every AWS account, as code, with an offline lab."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"verbose": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"keyless {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the cause chain of errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """keyless command line."""
+    _state["verbose"] = verbose
+
+
+app.add_typer(spec_cli.app, name="spec")
+
+
+def _register_optional() -> None:
+    """Command groups that other modules add; imported lazily so one broken
+    optional part (the lab's extras missing) does not take the CLI down."""
+    from keyless.cli import registry
+
+    registry.register(app)
+
+
+_register_optional()
+
+
+def _report(error: KeylessError) -> None:
+    err.print(f"[bold red]error:[/] {error.message}", markup=True, highlight=False)
+    if error.fix:
+        err.print(f"  [bold]fix:[/] {error.fix}", markup=True, highlight=False)
+    if _state["verbose"]:
+        cause = error.__cause__
+        while cause is not None:
+            err.print(f"  caused by: {type(cause).__name__}: {cause}", markup=False)
+            cause = cause.__cause__
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        # Without standalone mode click returns a command's typer.Exit code
+        # instead of exiting; pass it on.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except KeylessError as error:
+        _report(error)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as error:
+        # Usage errors (unknown option, missing argument) come from click, which
+        # typer may vendor; recognise them by shape rather than by import path.
+        show = getattr(error, "show", None)
+        if callable(show) and isinstance(getattr(error, "exit_code", None), int):
+            show()
+            sys.exit(EXIT_USAGE)
+        raise

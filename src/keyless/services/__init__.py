@@ -1,0 +1,1 @@
+"""Services: the use cases the CLI calls (login, provision, audit, offboard, lab)."""

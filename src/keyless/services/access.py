@@ -1,0 +1,414 @@
+"""Everything around a login: configure, credentials for exec/env/console, whoami, logout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keyless.adapters.credentials_file import (
+    IniDocument,
+    aws_config_path,
+    aws_credentials_path,
+    config_section,
+    read_ini,
+    update_ini,
+)
+from keyless.adapters.secrets import SecretStore, open_secret_store
+from keyless.errors import InputError, RemoteError
+from keyless.saml.model import ARN_RE
+from keyless.services.credentials import (
+    AwsCredentials,
+    CachedProvider,
+    Clock,
+    CredentialCache,
+    utcnow,
+)
+from keyless.services.login import (
+    LoginProvider,
+    Prompter,
+    _load_session,
+    password_key,
+    session_key,
+)
+from keyless.services.profiles import (
+    Settings,
+    load_profiles,
+    remove_profile,
+    save_profile,
+)
+
+EXEC_MARKER = "KEYLESS_EXEC_PROFILE"
+ENV_FORMATS = ("sh", "fish", "powershell", "dotenv")
+
+
+# --- configure ---------------------------------------------------------------------------
+
+
+def keyless_command() -> str:
+    """The command line that starts keyless, with an absolute path.
+
+    AWS SDKs run ``credential_process`` without a shell, with the PATH of
+    whatever started them — an IDE, cron, a GUI app — where a virtualenv's
+    ``bin`` usually is not. An absolute path works from all of them; the
+    price is re-running ``keyless configure`` if keyless moves.
+    """
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "keyless" and argv0.exists():
+        return shlex.quote(str(argv0.resolve()))
+    beside = Path(sys.executable).parent / "keyless"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    found = shutil.which("keyless")
+    if found:
+        return shlex.quote(str(Path(found).resolve()))
+    return f"{shlex.quote(sys.executable)} -m keyless"
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    """What ``keyless configure`` wrote."""
+
+    profile: str
+    config_file: Path
+    aws_config_file: Path
+    credential_process: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The ``--json`` document."""
+        return {
+            "profile": self.profile,
+            "config_file": str(self.config_file),
+            "aws_config_file": str(self.aws_config_file),
+            "credential_process": self.credential_process,
+        }
+
+
+def configure(settings: Settings, *, command: str | None = None) -> ConfigureResult:
+    """Save the keyless profile and the matching ``~/.aws/config`` credential_process profile."""
+    settings.require_org()
+    if settings.credentials_profile == settings.profile:
+        raise InputError(
+            f"--write-profile must differ from the profile {settings.profile!r}: static "
+            "credentials there would shadow credential_process",
+            fix="pick another --write-profile name",
+        )
+    command = command or keyless_command()
+    process = f"{command} credential-process --profile {shlex.quote(settings.profile)}"
+    config_file = save_profile(settings)
+    values: dict[str, str | None] = {
+        "credential_process": process,
+        "region": settings.region or "us-east-1",
+    }
+    if settings.aws_endpoint_url:
+        values["endpoint_url"] = settings.aws_endpoint_url
+        if settings.aws_endpoint_url.startswith("https://") and settings.ca_bundle:
+            values["ca_bundle"] = settings.ca_bundle
+    aws_config = aws_config_path()
+    update_ini(aws_config, lambda doc: doc.set(config_section(settings.profile), values))
+    # Static keys under the credential_process profile's name would win over it.
+    credentials = read_ini(aws_credentials_path()).get(settings.profile)
+    if credentials and "aws_access_key_id" in credentials:
+        raise InputError(
+            f"{aws_credentials_path()} holds static keys for profile {settings.profile!r}; "
+            "they take precedence over credential_process",
+            fix=f"remove [{settings.profile}] from {aws_credentials_path()} "
+            "(or configure another profile name)",
+        )
+    CredentialCache().forget(settings.profile)
+    return ConfigureResult(settings.profile, config_file, aws_config, process)
+
+
+def lab_defaults(state_dir: Path | None) -> dict[str, Any]:
+    """Profile settings for the running lab, from its ``lab.json``."""
+    from keyless.lab.runtime import LabInfo, default_state_dir
+
+    info = LabInfo.load(state_dir or default_state_dir())
+    defaults: dict[str, Any] = {
+        "org_url": info.idp_url,
+        "app_url": info.app_url,
+        "ca_bundle": info.ca_bundle,
+        "aws_endpoint_url": info.aws_endpoint_url,
+    }
+    if info.spec_path:
+        defaults["spec"] = info.spec_path
+    return defaults
+
+
+# --- credentials for exec, env, console ----------------------------------------------------
+
+
+def credentials_for(settings: Settings, *, prompter: Prompter) -> AwsCredentials:
+    """The profile's credentials: from the cache while fresh, else through a login."""
+    return CachedProvider(
+        LoginProvider(settings, prompter=prompter), profile=settings.profile
+    ).retrieve()
+
+
+def child_environment(
+    settings: Settings, credentials: AwsCredentials, environ: dict[str, str]
+) -> dict[str, str]:
+    """``environ`` without any ``AWS_*`` credential or profile variable, plus fresh ones.
+
+    ``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` say where files
+    are, not who you are, and are kept; everything else ``AWS_*`` goes, so an
+    old key or ``AWS_PROFILE`` cannot leak into the child.
+    """
+    if environ.get(EXEC_MARKER):
+        raise InputError(
+            f"already inside `keyless exec` for profile {environ[EXEC_MARKER]!r}; "
+            "nesting would mix two identities",
+            fix="exit that shell first, then run keyless exec again",
+        )
+    keep = {"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}
+    env = {k: v for k, v in environ.items() if not k.startswith("AWS_") or k in keep}
+    env.update(aws_variables(settings, credentials))
+    env[EXEC_MARKER] = settings.profile
+    return env
+
+
+def aws_variables(settings: Settings, credentials: AwsCredentials) -> dict[str, str]:
+    """The ``AWS_*`` variables that carry ``credentials`` (and the lab's endpoint)."""
+    region = settings.region or "us-east-1"
+    variables = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+        "AWS_SESSION_TOKEN": credentials.session_token,
+        "AWS_CREDENTIAL_EXPIRATION": credentials.expiration_text,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    if settings.aws_endpoint_url:
+        variables["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+        if settings.aws_endpoint_url.startswith("https://") and settings.ca_bundle:
+            variables["AWS_CA_BUNDLE"] = settings.ca_bundle
+    return variables
+
+
+def render_env(variables: dict[str, str], fmt: str) -> str:
+    """Shell code that sets ``variables`` in ``fmt`` (sh, fish, powershell, dotenv)."""
+    lines = []
+    for name, value in variables.items():
+        if fmt == "sh":
+            lines.append(f"export {name}={shlex.quote(value)}")
+        elif fmt == "fish":
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            lines.append(f"set -gx {name} '{escaped}'")
+        elif fmt == "powershell":
+            escaped = value.replace("'", "''")
+            lines.append(f"$Env:{name} = '{escaped}'")
+        elif fmt == "dotenv":
+            lines.append(f"{name}={json.dumps(value)}")
+        else:
+            raise InputError(f"unknown format {fmt!r}", fix=f"use one of: {', '.join(ENV_FORMATS)}")
+    return "\n".join(lines) + "\n"
+
+
+_FEDERATION = {
+    "aws": ("https://signin.aws.amazon.com/federation", "https://console.aws.amazon.com/"),
+    "aws-us-gov": (
+        "https://signin.amazonaws-us-gov.com/federation",
+        "https://console.amazonaws-us-gov.com/",
+    ),
+    "aws-cn": ("https://signin.amazonaws.cn/federation", "https://console.amazonaws.cn/"),
+}
+
+
+def console_url(
+    settings: Settings,
+    credentials: AwsCredentials,
+    *,
+    http: Any | None = None,
+    destination: str | None = None,
+) -> str:
+    """A console sign-in URL for ``credentials``.
+
+    Against real AWS: a sign-in token from the federation endpoint of the
+    role's partition. Against a custom endpoint (the lab), there is no such
+    endpoint: the URL is the IdP's AWS app link, which signs in through the
+    lab's own AWS sign-in page.
+    """
+    if settings.aws_endpoint_url:
+        _, app_url = settings.require_org()
+        separator = "&" if "?" in app_url else "?"
+        return f"{app_url}{separator}fromHome=true"
+    match = ARN_RE.match(credentials.role_arn or "")
+    partition = match["partition"] if match else "aws"
+    federation, console = _FEDERATION.get(partition, _FEDERATION["aws"])
+    session = json.dumps(
+        {
+            "sessionId": credentials.access_key_id,
+            "sessionKey": credentials.secret_access_key,
+            "sessionToken": credentials.session_token,
+        }
+    )
+    import httpx
+
+    client = http or httpx.Client(timeout=30.0)
+    try:
+        response = client.get(federation, params={"Action": "getSigninToken", "Session": session})
+        response.raise_for_status()
+        token = response.json()["SigninToken"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise RemoteError(
+            f"the AWS federation endpoint {federation} gave no sign-in token: {exc}",
+            fix="check your network; credentials from a role chain cannot open the console",
+        ) from exc
+    finally:
+        if http is None:
+            client.close()
+    query = urllib.parse.urlencode(
+        {
+            "Action": "login",
+            "Issuer": "keyless",
+            "Destination": destination or console,
+            "SigninToken": token,
+        }
+    )
+    return f"{federation}?{query}"
+
+
+# --- whoami, logout ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileStatus:
+    """One keyless profile as ``keyless whoami`` shows it."""
+
+    profile: str
+    role_arn: str | None
+    account_id: str | None
+    account_alias: str | None
+    seconds_left: float | None
+    okta_session_seconds_left: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``--json`` document."""
+        return {
+            "profile": self.profile,
+            "role_arn": self.role_arn,
+            "account_id": self.account_id,
+            "account_alias": self.account_alias,
+            "seconds_left": None if self.seconds_left is None else int(self.seconds_left),
+            "okta_session_seconds_left": (
+                None
+                if self.okta_session_seconds_left is None
+                else int(self.okta_session_seconds_left)
+            ),
+        }
+
+
+def whoami(*, clock: Clock = utcnow, secrets: SecretStore | None = None) -> list[ProfileStatus]:
+    """Every keyless profile with its cached identity and the time left."""
+    from keyless.services.profiles import resolve_settings
+
+    secrets = secrets or open_secret_store()
+    cache = CredentialCache()
+    names = sorted(set(load_profiles()) | set(cache.profiles()))
+    now = clock()
+    statuses = []
+    for name in names:
+        cached = cache.load(name)
+        settings = resolve_settings(name, environ={})
+        session = _load_session(secrets, session_key(settings)) if settings.org_url else None
+        statuses.append(
+            ProfileStatus(
+                profile=name,
+                role_arn=cached.role_arn if cached else None,
+                account_id=cached.account_id if cached else None,
+                account_alias=cached.account_alias if cached else None,
+                seconds_left=cached.seconds_left(now) if cached else None,
+                okta_session_seconds_left=(
+                    (session.expires_at - now).total_seconds() if session else None
+                ),
+            )
+        )
+    return statuses
+
+
+@dataclass
+class LogoutResult:
+    """What ``keyless logout`` forgot."""
+
+    profiles: list[str] = field(default_factory=list)
+    okta_sessions: int = 0
+    credentials_profiles: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``--json`` document."""
+        return {
+            "profiles": self.profiles,
+            "okta_sessions_forgotten": self.okta_sessions,
+            "credentials_profiles_removed": self.credentials_profiles,
+        }
+
+
+def logout(
+    profiles: list[Settings],
+    *,
+    secrets: SecretStore | None = None,
+    forget_password: bool = False,
+    end_at_okta: bool = True,
+) -> LogoutResult:
+    """Forget the Okta session, cached credentials and written credentials of ``profiles``."""
+    secrets = secrets or open_secret_store()
+    cache = CredentialCache()
+    result = LogoutResult()
+    names = {settings.profile for settings in profiles}
+    for settings in profiles:
+        result.profiles.append(settings.profile)
+        cache.forget(settings.profile)
+        key = session_key(settings)
+        session = _load_session(secrets, key)
+        if session is not None:
+            if end_at_okta and settings.org_url:
+                _end_okta_session(settings, session.id)
+            secrets.delete(key)
+            result.okta_sessions += 1
+        if forget_password and settings.username:
+            secrets.delete(password_key(settings, settings.username))
+    # Remove only what keyless wrote: sections marked with x_keyless_profile.
+    path = aws_credentials_path()
+    doc = read_ini(path)
+    doomed = [
+        section
+        for section in doc.section_names()
+        if (doc.get(section) or {}).get("x_keyless_profile") in names
+    ]
+    if doomed:
+
+        def drop(document: IniDocument) -> None:
+            for name in doomed:
+                document.remove(name)
+
+        update_ini(path, drop)
+        result.credentials_profiles = doomed
+    return result
+
+
+def _end_okta_session(settings: Settings, session_id: str) -> None:
+    from keyless.adapters.okta import OktaClient, make_http_client
+
+    assert settings.org_url is not None
+    try:
+        http = make_http_client(ca_bundle=settings.ca_bundle, timeout=5.0)
+    except OSError:
+        return
+    with http:
+        OktaClient(settings.org_url, http=http).close_session(session_id)
+
+
+def forget_profile(name: str) -> bool:
+    """Remove a keyless profile from the config file."""
+    return remove_profile(name)
+
+
+def environ_copy() -> dict[str, str]:
+    """A copy of this process's environment."""
+    return dict(os.environ)

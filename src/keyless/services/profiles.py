@@ -1,0 +1,236 @@
+"""keyless profiles: where they live, how flags, ``KEYLESS_*`` and the file combine.
+
+Profiles live in ``$XDG_CONFIG_HOME/keyless/config.toml`` (read with the
+standard library's :mod:`tomllib`; written by :func:`save_profile` with a
+tiny serializer, atomically, under a lock)::
+
+    [profiles.dev]
+    org_url = "https://acme.okta.com"
+    app_url = "https://acme.okta.com/home/amazon_aws/0oa.../272"
+    username = "bob@acme.example"
+    role = "Developer"
+    account = "acme-dev"
+    duration = 3600
+    mfa_factor = "totp"
+
+Precedence for every setting: a command-line flag, then ``KEYLESS_<NAME>``
+(e.g. ``KEYLESS_ORG_URL``), then the profile in the file. ``AWS_ENDPOINT_URL``
+is honoured for STS when the profile names no endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from keyless.adapters.credentials_file import write_private
+from keyless.adapters.locks import FileLock, lock_path_for
+from keyless.errors import ConfigError, InputError
+
+MFA_FACTORS = ("push", "totp", "sms")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a login needs to know about one profile (after precedence is applied)."""
+
+    profile: str
+    org_url: str | None = None
+    app_url: str | None = None
+    username: str | None = None
+    role: str | None = None
+    account: str | None = None
+    duration: int | None = None
+    mfa_factor: str | None = None
+    spec: str | None = None
+    ca_bundle: str | None = None
+    aws_endpoint_url: str | None = None
+    region: str | None = None
+    write_profile: str | None = None
+
+    @property
+    def credentials_profile(self) -> str:
+        """The credentials-file profile ``keyless login`` writes (not the credential_process)."""
+        return self.write_profile or f"{self.profile}-creds"
+
+    def require_org(self) -> tuple[str, str]:
+        """The org URL and app URL, or a ConfigError saying how to set them."""
+        missing = [name for name in ("org_url", "app_url") if not getattr(self, name)]
+        if missing:
+            flags = " ".join(f"--{name.replace('_', '-')} URL" for name in missing)
+            raise ConfigError(
+                f"profile {self.profile!r} has no {' and no '.join(missing)}",
+                fix=f"run `keyless configure --profile {self.profile} {flags}`",
+            )
+        assert self.org_url is not None
+        assert self.app_url is not None
+        return self.org_url, self.app_url
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "profile")
+
+
+def config_path() -> Path:
+    """``$XDG_CONFIG_HOME/keyless/config.toml`` (or ``~/.config/keyless/config.toml``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "keyless" / "config.toml"
+
+
+def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every profile in the config file (empty when there is no file)."""
+    path = path or config_path()
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: {exc}", fix=f"correct {path}, or remove it and run `keyless configure`"
+        ) from exc
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"{path}: [profiles] is not a table", fix=f"correct {path}")
+    return {str(name): dict(value) for name, value in profiles.items() if isinstance(value, dict)}
+
+
+def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if key not in SETTING_NAMES:
+            raise ConfigError(
+                f"{where}: unknown setting {key!r} in profile {name!r}",
+                fix=f"use one of: {', '.join(SETTING_NAMES)}",
+            )
+        if key == "duration":
+            try:
+                value = int(value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"{where}: duration must be a number of seconds, got {value!r}",
+                    fix="use e.g. 3600",
+                ) from exc
+            if not 900 <= value <= 43200:
+                raise InputError(
+                    f"{where}: duration must be 900 to 43200 seconds, got {value}",
+                    fix="AWS allows 15 minutes to 12 hours",
+                )
+        elif key == "mfa_factor":
+            value = str(value).lower()
+            if value not in MFA_FACTORS:
+                raise InputError(
+                    f"{where}: mfa_factor must be one of {', '.join(MFA_FACTORS)}, got {value!r}",
+                    fix="pick push, totp or sms",
+                )
+        elif key in ("org_url", "app_url"):
+            value = str(value).rstrip("/") if key == "org_url" else str(value)
+            if not value.startswith("https://"):
+                raise InputError(
+                    f"{where}: {key} must start with https://, got {value!r}",
+                    fix="Okta is only reachable over HTTPS",
+                )
+        else:
+            value = str(value)
+        clean[key] = value
+    return clean
+
+
+def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``KEYLESS_*`` settings present in the environment."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name in SETTING_NAMES:
+        value = environ.get(f"KEYLESS_{name.upper()}")
+        if value:
+            found[name] = value
+    return found
+
+
+def default_profile_name(environ: Mapping[str, str] | None = None) -> str:
+    """``KEYLESS_PROFILE``, else ``default``."""
+    environ = os.environ if environ is None else environ
+    return environ.get("KEYLESS_PROFILE") or "default"
+
+
+def resolve_settings(
+    profile: str | None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """The settings of ``profile``: flags over ``KEYLESS_*`` over the config file."""
+    environ = os.environ if environ is None else environ
+    name = profile or default_profile_name(environ)
+    path = path or config_path()
+    stored = _validate(name, load_profiles(path).get(name, {}), str(path))
+    from_env = _validate(name, env_settings(environ), "environment")
+    from_flags = _validate(name, flags or {}, "command line")
+    merged = {**stored, **from_env, **from_flags}
+    if "aws_endpoint_url" not in merged and environ.get("AWS_ENDPOINT_URL"):
+        merged["aws_endpoint_url"] = environ["AWS_ENDPOINT_URL"]
+    return Settings(profile=name, **merged)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    # A JSON string is a valid TOML basic string for everything we store
+    # (TOML accepts the same escapes; json.dumps escapes control characters).
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else json.dumps(key)
+
+
+def render_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> str:
+    """The config file text for ``profiles``."""
+    lines = ["# keyless profiles: written by `keyless configure`; edit freely.\n"]
+    for name in sorted(profiles):
+        lines.append(f"\n[profiles.{_toml_key(name)}]\n")
+        for key in SETTING_NAMES:
+            value = profiles[name].get(key)
+            if value is not None and value != "":
+                lines.append(f"{key} = {_toml_value(value)}\n")
+    return "".join(lines)
+
+
+def save_profile(settings: Settings, *, path: Path | None = None) -> Path:
+    """Write ``settings`` as its profile (replacing it), keeping the other profiles."""
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    values = {key: value for key, value in asdict(settings).items() if key != "profile"}
+    _validate(settings.profile, values, "configure")
+    with FileLock(lock_path_for(path)):
+        profiles = load_profiles(path)
+        profiles[settings.profile] = values
+        write_private(path, render_profiles(profiles).encode("utf-8"))
+    return path
+
+
+def remove_profile(name: str, *, path: Path | None = None) -> bool:
+    """Remove profile ``name`` from the config file; True when it was there."""
+    path = path or config_path()
+    if not path.exists():
+        return False
+    with FileLock(lock_path_for(path)):
+        profiles = load_profiles(path)
+        if profiles.pop(name, None) is None:
+            return False
+        write_private(path, render_profiles(profiles).encode("utf-8"))
+    return True
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` with some fields replaced (None leaves a field as it is)."""
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})
