@@ -921,3 +921,33 @@ def open_prompter(*, mode: str, profile: str) -> Prompter:
     if tty is None:
         return NonInteractivePrompter(mode=mode, profile=profile)
     return TerminalPrompter(tty)
+
+
+def fetch_assertion_with_kept_session(
+    settings: Settings,
+    *,
+    secrets: SecretStore | None = None,
+    okta_client: OktaClient | None = None,
+    clock: Clock = utcnow,
+) -> tuple[str, UnverifiedAssertion]:
+    """A fresh SAML response for the profile's user from the kept Okta session, asking nothing.
+
+    Returns the base64 ``SAMLResponse`` and what it says (unverified). Raises
+    :class:`LoginRequiredError` when no live session is kept, so callers that
+    must not prompt (the demo, scripts) fail with the login command to run.
+    """
+    org_url, app_url = settings.require_org()
+    secrets = secrets or open_secret_store()
+    kept = _load_session(secrets, session_key(settings))
+    if kept is None or kept.expires_at <= clock():
+        raise LoginRequiredError(
+            f"no live Okta session for profile {settings.profile!r}",
+            fix=f"run `keyless login --profile {settings.profile}`",
+        )
+    own_client = okta_client is None
+    okta = okta_client or OktaClient(org_url, http=make_http_client(ca_bundle=settings.ca_bundle))
+    try:
+        return read_unverified_assertion(_saml_page(okta, app_url, kept))
+    finally:
+        if own_client:
+            okta._http.close()
