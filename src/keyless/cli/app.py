@@ -11,6 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from keyless import __version__
 from keyless.cli import spec as spec_cli
@@ -67,9 +68,10 @@ _register_optional()
 
 
 def _report(error: KeylessError) -> None:
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, highlight=False)
+    # Messages quote user input and package names ("keyless[lab]"): never markup.
+    err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False)
     if error.fix:
-        err.print(f"  [bold]fix:[/] {error.fix}", markup=True, highlight=False)
+        err.print(f"  [bold]fix:[/] {escape(error.fix)}", markup=True, highlight=False)
     if _state["verbose"]:
         cause = error.__cause__
         while cause is not None:

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from keyless.errors import LabError
 from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
+from keyless.lab.extras import require_lab_extras
 from keyless.spec import FederationSpec, saml_provider_arn
 
 LAB_FILE = "lab.json"
@@ -237,6 +238,7 @@ class Lab:
         """Start the lab AWS, then the IdP, create the spec's users and write lab.json."""
         if self._lock is not None:
             raise LabError("this lab is already started", fix="call stop() first")
+        require_lab_extras()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _acquire(self.state_dir)
         try:

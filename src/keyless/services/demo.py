@@ -123,6 +123,9 @@ def run_demo(
     """Run the federation flow in a fresh lab and report each step as it happens."""
     # The lab's extras are imported here, not at module level, so `keyless --help`
     # works on an install without them.
+    from keyless.lab.extras import require_lab_extras
+
+    require_lab_extras()
     try:
         import boto3
         import httpx
