@@ -1,0 +1,412 @@
+"""Plan and apply a federation spec across every account: the service behind `keyless plan|apply`.
+
+In-process use (``keyless demo``, tests)::
+
+    connector = connect(lab=LabInfo.load(state_dir))       # or connect(profile="mgmt")
+    metadata = load_metadata(spec, lab=info)                # the IdP's metadata XML
+    report = apply_spec(spec, connector, metadata)          # plan + apply, no questions
+    assert report.ok, report.failed_accounts()
+
+Accounts are read and changed concurrently (``parallel`` workers, bounded);
+an account that fails (access denied, missing access role, an IAM error) is
+reported with its cause and the others go on. Running again converges: the
+plan is recomputed from what IAM holds each time.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keyless.adapters.aws import (
+    AwsConnector,
+    AwsEndpoint,
+    IamAccount,
+    describe_client_error,
+    management_session,
+)
+from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
+from keyless.plan.desired import DesiredAccount, desired_account
+from keyless.plan.diff import AccountPlan, Change, DiffOptions, Plan, diff_account
+from keyless.saml.metadata import parse_metadata
+from keyless.spec.model import Account, FederationSpec
+
+if TYPE_CHECKING:
+    from keyless.lab.runtime import LabInfo
+
+DEFAULT_PARALLEL = 8
+MAX_METADATA_BYTES = 1024 * 1024
+
+Progress = Callable[[Account], None]
+
+
+# -- inputs: where AWS is, what the IdP's metadata says -------------------------------------
+
+
+def connect(
+    *,
+    profile: str | None = None,
+    lab: LabInfo | None = None,
+    endpoint_url: str | None = None,
+    region: str = "us-east-1",
+) -> AwsConnector:
+    """A connector for the management account: a running lab's, or the standard AWS chain.
+
+    ``--lab`` only fills in the endpoint, the CA bundle and bootstrap credentials;
+    everything after this is the same code path as real AWS.
+    """
+    if lab is not None:
+        creds = lab.bootstrap_credentials
+        session = management_session(
+            access_key_id=creds["aws_access_key_id"],
+            secret_access_key=creds["aws_secret_access_key"],
+            region=region,
+        )
+        return AwsConnector(
+            session,
+            endpoint=AwsEndpoint(
+                endpoint_url=lab.aws_endpoint_url, region=region, verify=lab.ca_bundle or None
+            ),
+        )
+    return AwsConnector(
+        management_session(profile=profile, region=region),
+        endpoint=AwsEndpoint(endpoint_url=endpoint_url, region=region),
+    )
+
+
+def load_metadata(
+    spec: FederationSpec,
+    *,
+    spec_dir: Path | None = None,
+    lab: LabInfo | None = None,
+    http: httpx.Client | None = None,
+) -> bytes:
+    """The IdP's SAML metadata XML: the lab IdP's with ``lab``, else the spec's file or URL.
+
+    The document is parsed once here so that broken metadata stops the run
+    before any account is touched.
+    """
+    source = spec.identity_provider.metadata
+    if lab is not None:
+        document = _download(lab.metadata_url, verify=lab.ca_bundle or True, http=http)
+    elif source is not None and source.file is not None:
+        path = Path(source.file)
+        if not path.is_absolute() and spec_dir is not None:
+            path = spec_dir / path
+        try:
+            document = path.read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the IdP metadata file {path}: {exc.strerror}",
+                fix="check identity_provider.metadata.file in the spec (relative to the spec file)",
+            ) from exc
+    elif source is not None and source.url is not None:
+        document = _download(source.url, verify=True, http=http)
+    else:
+        raise ConfigError(
+            f"the spec {spec.name!r} names no IdP metadata (identity_provider.kind is "
+            f"{spec.identity_provider.kind!r})",
+            fix="pass --lab to use the running lab's IdP, or set identity_provider.metadata",
+        )
+    parse_metadata(document)
+    return document
+
+
+def _download(url: str, *, verify: str | bool, http: httpx.Client | None) -> bytes:
+    # A CA bundle path becomes an SSL context: httpx deprecates verify=<path>.
+    trust: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    )
+    client = http or httpx.Client(verify=trust, timeout=30.0, follow_redirects=False)
+    try:
+        response = client.get(url)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise RemoteError(
+            f"cannot download the IdP metadata from {url}: {exc}",
+            fix="check the URL (the app's Sign On tab) or that the lab is up (`keyless lab up`)",
+        ) from exc
+    finally:
+        if http is None:
+            client.close()
+    if len(response.content) > MAX_METADATA_BYTES:
+        raise RemoteError(f"the IdP metadata at {url} is larger than {MAX_METADATA_BYTES} bytes")
+    return response.content
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """What apply did in one account."""
+
+    account: Account
+    status: str  # "applied", "unchanged", "failed"
+    applied: tuple[Change, ...] = ()
+    error: str | None = None
+    fix: str | None = None
+    skipped: tuple[Change, ...] = ()  # conflicts and orphans left alone
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account.id,
+            "alias": self.account.alias,
+            "status": self.status,
+            "error": self.error,
+            "fix": self.fix,
+            "applied": [f"{c.action} {c.resource} {c.name}" for c in self.applied],
+            "left_alone": [f"{c.action} {c.resource} {c.name}: {c.reason}" for c in self.skipped],
+        }
+
+
+@dataclass(frozen=True)
+class ProvisioningKey:
+    """The IdP provisioning user's new access key (the one secret keyless prints)."""
+
+    user_name: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """The plan that was applied and, per account, what happened."""
+
+    plan: Plan
+    results: tuple[AccountResult, ...]
+    provisioning_key: ProvisioningKey | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every account was applied (conflicts left alone do not count as failures)."""
+        return all(r.status != "failed" for r in self.results)
+
+    def failed_accounts(self) -> list[AccountResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.plan.spec_name,
+            "ok": self.ok,
+            "totals": self.plan.totals(),
+            "accounts": [r.as_dict() for r in self.results],
+            "provisioning_key": (
+                {
+                    "user": self.provisioning_key.user_name,
+                    "access_key_id": self.provisioning_key.access_key_id,
+                }
+                if self.provisioning_key
+                else None
+            ),
+        }
+
+
+# -- the provisioner ------------------------------------------------------------------------
+
+
+def _explain(error: Exception) -> tuple[str, str | None]:
+    if isinstance(error, KeylessError):
+        return error.message, error.fix
+    if isinstance(error, ClientError):
+        code, message = describe_client_error(error)
+        operation = getattr(error, "operation_name", "an IAM call")
+        return f"{operation} failed: {code}: {message}", None
+    if isinstance(error, BotoCoreError):
+        return f"AWS could not be reached: {error}", "check the network or the endpoint"
+    # Anything else is a bug; still contained to this account so the others finish.
+    return f"unexpected {type(error).__name__}: {error}", None
+
+
+class Provisioner:
+    """Plans and applies one spec; keeps each account's IAM client between plan and apply."""
+
+    def __init__(
+        self,
+        spec: FederationSpec,
+        connector: AwsConnector,
+        metadata_xml: bytes | None,
+        *,
+        parallel: int = DEFAULT_PARALLEL,
+    ) -> None:
+        if parallel < 1:
+            raise InputError(f"--parallel must be at least 1, got {parallel}")
+        self.spec = spec
+        self.connector = connector
+        self.metadata_xml = metadata_xml
+        self.parallel = parallel
+        self._clients: dict[str, IamAccount] = {}
+
+    def select(self, accounts: Sequence[str] = ()) -> list[Account]:
+        """The spec's accounts named by alias or id (all when none are named)."""
+        if not accounts:
+            return list(self.spec.accounts)
+        selected: list[Account] = []
+        for name in accounts:
+            account = self.spec.account(name)
+            if account is None:
+                known = ", ".join(a.alias for a in self.spec.accounts)
+                raise InputError(f"no account {name!r} in the spec", fix=f"use one of: {known}")
+            if account not in selected:
+                selected.append(account)
+        return selected
+
+    def _plan_one(self, account: Account, options: DiffOptions) -> AccountPlan:
+        desired: DesiredAccount = desired_account(self.spec, account, self.metadata_xml)
+        try:
+            iam = self.connector.iam(account)
+            actual = iam.read(
+                provider_arn=desired.provider.arn, user_names=[u.name for u in desired.users]
+            )
+        except Exception as exc:  # contained per account; see _explain
+            message, fix = _explain(exc)
+            return AccountPlan(account=account, error=message, fix=fix)
+        self._clients[account.id] = iam
+        return diff_account(desired, actual, options)
+
+    def plan(
+        self,
+        *,
+        accounts: Sequence[str] = (),
+        prune: bool = False,
+        adopt: bool = False,
+        progress: Progress | None = None,
+    ) -> Plan:
+        """Read every selected account concurrently and diff it against the spec."""
+        if self.metadata_xml is None:
+            raise ConfigError("planning needs the IdP's metadata", fix="see load_metadata()")
+        selected = self.select(accounts)
+        # Fail fast, once, on management credentials that do not work at all.
+        self.connector.caller_account()
+        options = DiffOptions(spec_name=self.spec.name, prune=prune, adopt=adopt)
+
+        def work(account: Account) -> AccountPlan:
+            result = self._plan_one(account, options)
+            if progress is not None:
+                progress(account)
+            return result
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(selected))) as pool:
+            plans = tuple(pool.map(work, selected))
+        return Plan(spec_name=self.spec.name, accounts=plans, prune=prune, adopt=adopt)
+
+    def _apply_one(self, account_plan: AccountPlan) -> AccountResult:
+        account = account_plan.account
+        skipped = tuple(c for c in account_plan.changes if not c.pending)
+        if account_plan.error:
+            return AccountResult(account, "failed", error=account_plan.error, fix=account_plan.fix)
+        pending = account_plan.pending
+        if not pending:
+            return AccountResult(account, "unchanged", skipped=skipped)
+        applied: list[Change] = []
+        try:
+            iam = self._clients.get(account.id) or self.connector.iam(account)
+            for change in pending:
+                for operation in change.operations:
+                    iam.run(operation)
+                applied.append(change)
+        except Exception as exc:  # contained per account; see _explain
+            message, fix = _explain(exc)
+            done = f" after {len(applied)} of {len(pending)} changes" if applied else ""
+            return AccountResult(
+                account,
+                "failed",
+                applied=tuple(applied),
+                error=f"{account.alias} ({account.id}){done}: {message}",
+                fix=fix
+                or "fix the cause and run `keyless apply` again: it picks up where it stopped",
+                skipped=skipped,
+            )
+        return AccountResult(account, "applied", applied=tuple(applied), skipped=skipped)
+
+    def apply(self, plan: Plan, *, progress: Progress | None = None) -> ApplyReport:
+        """Apply ``plan`` account by account (concurrently), each in the plan's safe order."""
+
+        def work(account_plan: AccountPlan) -> AccountResult:
+            result = self._apply_one(account_plan)
+            if progress is not None:
+                progress(account_plan.account)
+            return result
+
+        if not plan.accounts:
+            return ApplyReport(plan=plan, results=())
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(plan.accounts))) as pool:
+            results = tuple(pool.map(work, plan.accounts))
+        return ApplyReport(plan=plan, results=results)
+
+    def create_provisioning_key(self) -> ProvisioningKey:
+        """Create the IdP provisioning user's access key, once (refused if it has one)."""
+        management = self.spec.management_account
+        if management is None:
+            raise InputError(
+                "the spec marks no management account, so keyless manages no provisioning user",
+                fix="mark the organization's management account with `management: true`",
+            )
+        desired = desired_account(self.spec, management, self.metadata_xml)
+        if not desired.users:
+            raise InputError("the spec defines no provisioning user")
+        user = desired.users[0].name
+        iam = self._clients.get(management.id) or self.connector.iam(management)
+        try:
+            existing = iam.access_key_ids(user)
+            if existing:
+                masked = ", ".join(f"{k[:4]}****{k[-4:]}" for k in existing)
+                raise InputError(
+                    f"{user} already has an access key ({masked}); keyless creates it only once",
+                    fix=f"to rotate it, delete the old key in IAM (`aws iam delete-access-key "
+                    f"--user-name {user} ...`) after Okta uses a new one",
+                )
+            key_id, secret = iam.create_access_key(user)
+        except ClientError as exc:
+            message, _ = _explain(exc)
+            raise RemoteError(
+                f"cannot create the access key of {user}: {message}",
+                fix="run `keyless apply` first so the user exists",
+            ) from exc
+        return ProvisioningKey(user_name=user, access_key_id=key_id, secret_access_key=secret)
+
+
+def plan_spec(
+    spec: FederationSpec,
+    connector: AwsConnector,
+    metadata_xml: bytes,
+    *,
+    accounts: Sequence[str] = (),
+    prune: bool = False,
+    adopt: bool = False,
+    parallel: int = DEFAULT_PARALLEL,
+    progress: Progress | None = None,
+) -> Plan:
+    """The plan for ``spec``: what apply would change in each account (reads only)."""
+    return Provisioner(spec, connector, metadata_xml, parallel=parallel).plan(
+        accounts=accounts, prune=prune, adopt=adopt, progress=progress
+    )
+
+
+def apply_spec(
+    spec: FederationSpec,
+    connector: AwsConnector,
+    metadata_xml: bytes,
+    *,
+    accounts: Sequence[str] = (),
+    prune: bool = False,
+    adopt: bool = False,
+    parallel: int = DEFAULT_PARALLEL,
+    create_provisioning_key: bool = False,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Plan and apply ``spec`` without asking (the in-process ``apply --yes``)."""
+    provisioner = Provisioner(spec, connector, metadata_xml, parallel=parallel)
+    plan = provisioner.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
+    report = provisioner.apply(plan, progress=progress)
+    if create_provisioning_key and report.ok:
+        key = provisioner.create_provisioning_key()
+        report = ApplyReport(plan=report.plan, results=report.results, provisioning_key=key)
+    return report
