@@ -12,7 +12,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # libxmlsec1 + pkg-config so python3-saml (the interoperability peer) builds.
 SYSTEM_PACKAGES := chromium libxmlsec1-dev libxmlsec1-openssl pkg-config xmlsec1
 
-.PHONY: demo test lint typecheck unit system-deps clean help
+.PHONY: demo test lint typecheck unit system-deps bench clean help
 
 help:
 	@echo "make demo   run the whole federation flow in the embedded lab"
@@ -28,9 +28,18 @@ $(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[lab]'
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps $(VENV)/.checkov | $(BIN)/python
 	$(PIP) install -e '.[lab,test]'
 	@touch $@ $(VENV)/.lab-installed
+
+# checkov pins an old boto3 that would downgrade the one keyless and moto use,
+# so it gets a venv of its own, linked into .venv/bin for the export tests.
+CHECKOV_VENV := .venv-checkov
+$(VENV)/.checkov: | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip --disable-pip-version-check -q install 'checkov>=3.2'
+	ln -sf "$$(pwd)/$(CHECKOV_VENV)/bin/checkov" $(BIN)/checkov
+	@touch $@
 
 # Installs the Debian packages above when any is missing (needs root or sudo).
 $(VENV)/.system-deps: | $(BIN)/python
@@ -61,5 +70,10 @@ unit: $(VENV)/.test-installed
 
 test: lint typecheck unit
 
+# Benchmarks print figures beside their baselines; not part of `make test`.
+bench: $(VENV)/.test-installed
+	$(PIP) install -e '.[bench]'
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts
