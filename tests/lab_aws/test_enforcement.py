@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import ssl
 import subprocess
 from pathlib import Path
@@ -170,3 +171,107 @@ def test_account_header_cannot_pick_an_account(aws_lab: AwsLab) -> None:
 
     iam.meta.events.register("before-sign.iam.*", add_header)
     assert iam.list_account_aliases()["AccountAliases"] == ["acme-management"]
+
+
+def _signed_iam_call(
+    aws_lab: AwsLab,
+    credentials: dict[str, Any],
+    *,
+    body: str,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST a hand-made IAM request, SigV4-signed with ``credentials`` as any client would."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{aws_lab.url}/" + (f"?{query}" if query else "")
+    request = AWSRequest(
+        method="POST",
+        url=url,
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+    )
+    signer = Credentials(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+    )
+    SigV4Auth(signer, "iam", "us-east-1").add_auth(request)
+    trust = ssl.create_default_context(cafile=aws_lab.ca_bundle)
+    return httpx.post(url, content=body.encode(), headers=dict(request.headers), verify=trust)
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "headers"),
+    [
+        # Two Actions: the front read the last, moto runs the first.
+        ("Action=CreateUser&Version=2010-05-08&UserName={user}&Action=GetUser", "", {}),
+        # An X-Amz-Target header: the front took the action from it, moto from Action.
+        (
+            "Action=CreateUser&Version=2010-05-08&UserName={user}",
+            "",
+            {"X-Amz-Target": "AWSIdentityManagementV20100508.GetUser"},
+        ),
+        # A Content-Type in capitals: the front skipped the body, moto parsed it.
+        (
+            "Action=CreateUser&Version=2010-05-08&UserName={user}",
+            "Action=GetUser&Version=2010-05-08&UserName={user}",
+            {"Content-Type": "Application/X-WWW-Form-Urlencoded"},
+        ),
+    ],
+    ids=["duplicate-action", "x-amz-target", "content-type-case"],
+)
+def test_front_authorizes_the_action_moto_runs(
+    aws_lab: AwsLab, assertion: Assertion, body: str, query: str, headers: dict[str, str]
+) -> None:
+    """Bug: the front read a request's action and parameters differently from moto (last
+    duplicate wins vs first; X-Amz-Target before Action vs after; Content-Type matched
+    case-sensitively), so a ReadOnly session could have iam:GetUser authorized while moto
+    ran iam:CreateUser: any lab credential could escalate to IAM write in its account."""
+    user = "smuggled-" + secrets.token_hex(3)
+    credentials = session_for(aws_lab, assertion, DEV, "ReadOnly")
+    answer = _signed_iam_call(
+        aws_lab,
+        credentials,
+        body=body.format(user=user),
+        query=query.format(user=user),
+        headers=headers,
+    )
+    admin = aws_lab.client("iam", session_for(aws_lab, assertion, DEV, "OktaAdminRole"))
+    created = [u["UserName"] for u in admin.list_users()["Users"]]
+    if user in created:
+        admin.delete_user(UserName=user)
+    assert user not in created
+    # Refused: as a denial, or as a request that names its action ambiguously.
+    assert answer.status_code in (400, 403), answer.text
+    assert "<Code>AccessDenied</Code>" in answer.text or "<Code>ValidationError</Code>" in (
+        answer.text
+    )
+
+
+def test_an_action_parameter_does_not_rename_a_rest_call(
+    aws_lab: AwsLab, assertion: Assertion
+) -> None:
+    """Bug: the front took any request's action from an ``Action`` parameter, but REST
+    services (S3) ignore it, so ``PUT /bucket?Action=ListBuckets`` from a ReadOnly session
+    was authorized as s3:ListBuckets while moto created the bucket."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = session_for(aws_lab, assertion, DEV, "ReadOnly")
+    bucket = "smuggled-" + secrets.token_hex(3)
+    url = f"{aws_lab.url}/{bucket}?Action=ListBuckets"
+    request = AWSRequest(method="PUT", url=url, data=b"")
+    signer = Credentials(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+    )
+    S3SigV4Auth(signer, "s3", "us-east-1").add_auth(request)
+    trust = ssl.create_default_context(cafile=aws_lab.ca_bundle)
+    answer = httpx.put(url, content=b"", headers=dict(request.headers), verify=trust)
+    admin = aws_lab.client("s3", session_for(aws_lab, assertion, DEV, "OktaAdminRole"))
+    names = [b["Name"] for b in admin.list_buckets()["Buckets"]]
+    if bucket in names:
+        admin.delete_bucket(Bucket=bucket)
+    assert bucket not in names
+    assert answer.status_code == 403, answer.text

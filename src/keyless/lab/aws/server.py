@@ -17,7 +17,7 @@ process-global, so :class:`LabAwsServer` is meant for a process of its own
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
 import logging
 import re
@@ -29,6 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
+
+import botocore.exceptions
+import botocore.session
 
 from keyless.lab.aws.bootstrap import LabAccount, bootstrap
 from keyless.lab.aws.enforce import Gate, SignedRequest, iam_resource
@@ -67,19 +70,49 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 
 
 def _parse(environ: dict[str, Any], headers: dict[str, str], body: bytes) -> _Parsed:
+    """The action and parameters, read so that no reading of them can differ from moto's.
+
+    moto takes the action from the form body (else the query; the first of repeated
+    names), then from X-Amz-Target, and IAM's and STS's parameters from the query
+    before the body. A request that the front and moto could read differently, one
+    action authorized and another run, is refused instead: a parameter named twice
+    (in the body, the query or both), or both an Action and an X-Amz-Target.
+    """
+    pairs: list[tuple[str, str]] = []
+    # Media types are case-insensitive, and werkzeug decodes bad UTF-8 with
+    # replacement characters rather than skipping the body: so does the front.
+    mimetype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mimetype == "application/x-www-form-urlencoded" and body:
+        pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    pairs += parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
     params: dict[str, str] = {}
-    content_type = headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded") and body:
-        with contextlib.suppress(UnicodeDecodeError):
-            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    for key, value in parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True):
-        params.setdefault(key, value)
+    for key, value in pairs:
+        if key in params:
+            raise AwsError(
+                "ValidationError", f"The request names the parameter {key} more than once."
+            )
+        params[key] = value
     target = headers.get("x-amz-target")
+    if target and "Action" in params:
+        raise AwsError(
+            "ValidationError", "The request names an action in both Action and X-Amz-Target."
+        )
     if target:
         return _Parsed(params, target.rsplit(".", 1)[-1], "json", None)
     if "Action" in params:
         return _Parsed(params, params["Action"], "query", None)
     return _Parsed(params, None, "rest-xml", None)
+
+
+@functools.lru_cache(maxsize=64)
+def _names_its_action(service: str) -> bool:
+    """Whether ``service`` (a SigV4 signing name) takes its action from the request's
+    ``Action`` parameter or ``X-Amz-Target`` header (query and JSON protocols)."""
+    try:
+        model = botocore.session.get_session().get_service_model(service.lower())
+    except botocore.exceptions.UnknownServiceError:
+        return False
+    return model.protocol in ("query", "ec2", "json")
 
 
 class LabAwsFront:
@@ -142,7 +175,10 @@ class LabAwsFront:
             )
             caller = self._gate.authenticate(request)
             service = caller.service
-            action = f"{caller.service}:{parsed.action or '*'}"
+            # REST services (S3) name their action by method and path, and moto ignores
+            # an Action parameter there: such a call must be allowed the whole service.
+            action_name = parsed.action if _names_its_action(caller.service) else None
+            action = f"{caller.service}:{action_name or '*'}"
             if caller.service == "iam":
                 resource = iam_resource(caller.account_id, action, parsed.params)
             elif action == "sts:AssumeRole":
@@ -159,7 +195,7 @@ class LabAwsFront:
             )
             start_response(f"{status} Error", response_headers)
             return [payload]
-        if parsed.action is not None and _READ_ONLY.match(parsed.action):
+        if action_name is not None and _READ_ONLY.match(action_name):
             return self._backend(environ, start_response)
         with self._lock:
             # Materialise the body inside the lock: moto does its work while
