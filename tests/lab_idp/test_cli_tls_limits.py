@@ -152,6 +152,31 @@ def test_rate_limit_answers_429_with_okta_headers(acme: FederationSpec, tmp_path
         server.stop()
 
 
+def test_rate_limit_and_audit_ignore_spoofed_x_forwarded_for(
+    acme: FederationSpec, tmp_path: Path
+) -> None:
+    """Bug: uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, and every client of
+    the loopback IdP comes from 127.0.0.1, so a caller could name a new address in each
+    request: the per-client rate limit never tripped (unbounded password and MFA guessing)
+    and the audit log recorded whatever address the caller chose."""
+    server, _ = start_idp(acme, tmp_path, IdpSettings(rate_limit_authn=3))
+    try:
+        with httpx.Client(base_url=server.url, verify=lab_tls_context(server)) as client:
+            body = {"username": "spoofer@acme.example", "password": "x"}
+            statuses = [
+                client.post(
+                    "/api/v1/authn", json=body, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                ).status_code
+                for n in range(5)
+            ]
+            assert statuses == [401, 401, 401, 429, 429]
+        records = [json.loads(line) for line in server.audit_log.read_text().splitlines()]
+        ips = {r["ip"] for r in records if r.get("login") == "spoofer@acme.example"}
+        assert ips == {"127.0.0.1"}
+    finally:
+        server.stop()
+
+
 def _csrf(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match is not None

@@ -221,6 +221,10 @@ class IdpServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, and every client
+            # of this loopback server is 127.0.0.1: any caller could pick its address,
+            # escaping the rate limits and forging the audit log's "ip".
+            proxy_headers=False,
             timeout_keep_alive=30,
             backlog=512,
         )
