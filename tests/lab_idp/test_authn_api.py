@@ -422,3 +422,45 @@ def test_audit_log_records_authentications(
     ]
     assert all(r["ip"] == "127.0.0.1" and r["time"] for r in mine)
     assert mine[0]["failed_attempts"] == 1
+
+
+def _wrong_totp(user: NewUser) -> str:
+    """A six-digit code that is none of the codes the IdP accepts right now."""
+    valid = {user.code(offset) for offset in (-1, 0, 1, 2)}
+    return next(c for c in (f"{n:06d}" for n in range(10**6)) if c not in valid)
+
+
+def test_wrong_mfa_codes_count_towards_lockout(
+    server: IdpServer, client: httpx.Client, make_user: Callable[..., NewUser]
+) -> None:
+    """Bug: a wrong TOTP/SMS code was never counted, and the right password reset the
+    count of failures, so whoever knew the password could guess MFA codes without end
+    (each new transaction gave fresh tries; only the rate limit slowed them down). Wrong
+    codes now count towards the lockout, and only a finished sign-in resets the count."""
+    user = make_user()
+    wrong = _wrong_totp(user)
+    for attempt in range(10):
+        started = start(client, user)
+        assert started["status"] == "MFA_REQUIRED", attempt
+        verify = started["_embedded"]["factors"][0]["_links"]["verify"]["href"]
+        guess = client.post(verify, json={"stateToken": started["stateToken"], "passCode": wrong})
+        assert guess.status_code == 403
+    locked = client.post("/api/v1/authn", json={"username": user.login, "password": user.password})
+    assert locked.json()["status"] == "LOCKED_OUT"
+    records = [json.loads(line) for line in server.audit_log.read_text().splitlines()]
+    failures = [r for r in records if r.get("login") == user.login and r["event"] == "mfa"]
+    assert failures[-1]["locked_out"] is True
+
+
+def test_a_finished_sign_in_resets_the_failure_count(
+    server: IdpServer, client: httpx.Client, make_user: Callable[..., NewUser]
+) -> None:
+    """Counterpart of the MFA lockout fix: failures are forgotten once a sign-in completes."""
+    user = make_user()
+    for _ in range(9):
+        client.post("/api/v1/authn", json={"username": user.login, "password": "nope"})
+    started = start(client, user)
+    verify = started["_embedded"]["factors"][0]["_links"]["verify"]["href"]
+    done = client.post(verify, json={"stateToken": started["stateToken"], "passCode": user.code()})
+    assert done.json()["status"] == "SUCCESS"
+    assert server.directory.require_user(user.login).failed_attempts == 0

@@ -223,9 +223,10 @@ async def primary_authentication(
             via=via,
         )
         return "FAILED", None, user
-    directory.reset_failures(user)
     factors = idp.needs_mfa(user)
     if factors:
+        # Failures are reset only once the sign-in is finished: a right password must
+        # not wipe out the wrong MFA codes guessed before it (see verify_factor).
         transaction = idp.new_transaction(user, "MFA_REQUIRED")
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_REQUIRED", via=via)
         return "MFA_REQUIRED", mfa_required_document(idp, transaction, user, factors), user
@@ -233,6 +234,7 @@ async def primary_authentication(
         transaction = idp.new_transaction(user, "MFA_ENROLL")
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_ENROLL", via=via)
         return "MFA_ENROLL", mfa_enroll_document(idp, transaction, user), user
+    directory.reset_failures(user)
     token = idp.mint_session_token(user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",))
     idp.audit.write("authn", login=user.login, ip=client, outcome="SUCCESS", amr=["pwd"], via=via)
     return "SUCCESS", success_document(idp, user, token), user
@@ -287,10 +289,20 @@ async def verify_factor(
     else:
         ok = idp.check_totp(factor, code)
     if not ok:
+        # A wrong code counts like a wrong password: without that, whoever knows the
+        # password could guess six-digit codes for as long as the rate limit allows.
+        user = idp.directory.record_failure(user, idp.settings.lockout_threshold)
         idp.audit.write(
-            "mfa", login=user.login, ip=client, factor=factor.factor_type, outcome="FAILURE"
+            "mfa",
+            login=user.login,
+            ip=client,
+            factor=factor.factor_type,
+            outcome="FAILURE",
+            failed_attempts=user.failed_attempts,
+            locked_out=user.status == "LOCKED_OUT",
         )
         return 403, None, "E0000068"
+    idp.directory.reset_failures(user)
     token = idp.finish(transaction, factor=factor)
     idp.audit.write(
         "mfa", login=user.login, ip=client, factor=factor.factor_type, outcome="SUCCESS"
@@ -314,6 +326,7 @@ def verify_push(
         idp.audit.write("mfa", login=user.login, ip=client, factor="push", outcome="PUSH_SENT")
     status, answer = directory.push_status(transaction.push_id, idp.settings.push_timeout)
     if status == "APPROVED":
+        directory.reset_failures(user)
         token = idp.finish(transaction, factor=factor)
         idp.audit.write("mfa", login=user.login, ip=client, factor="push", outcome="SUCCESS")
         return 200, success_document(idp, user, token), None
