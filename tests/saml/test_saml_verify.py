@@ -292,6 +292,24 @@ def test_replay_refused(build: Build, metadata: IdpMetadata) -> None:
     assert verify_response(build(), metadata=metadata, now=NOW, replay_cache=cache).accepted
 
 
+def test_replay_refused_through_the_clock_skew_after_not_on_or_after(
+    build: Build, metadata: IdpMetadata
+) -> None:
+    """Bug: the replay cache kept an assertion ID only until NotOnOrAfter, but the verifier
+    accepts the assertion until NotOnOrAfter plus the clock skew; once the cache pruned
+    expired IDs, a short-lived assertion could be replayed inside that skew window."""
+    clock = [NOW]
+    cache = MemoryReplayCache(clock=lambda: clock[0])
+    xml = build(lifetime=timedelta(minutes=1))
+    assert verify_response(xml, metadata=metadata, now=NOW, replay_cache=cache).accepted
+    later = NOW + timedelta(minutes=2)  # past NotOnOrAfter, within the 5-minute skew
+    clock[0] = later
+    for n in range(1024):  # enough other IDs that the cache prunes what it thinks expired
+        cache.seen(f"id-{n}", later + timedelta(minutes=5))
+    result = verify_response(xml, metadata=metadata, now=later, replay_cache=cache)
+    assert [r.code for r in result.reasons] == ["replayed"]
+
+
 def test_refused_response_does_not_burn_its_id(build: Build, metadata: IdpMetadata) -> None:
     cache = MemoryReplayCache()
     xml = build()

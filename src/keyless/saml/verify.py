@@ -224,7 +224,8 @@ def verify_response(
     if (
         not reasons
         and replay_cache is not None
-        and replay_cache.seen(assertion.assertion_id, assertion.not_on_or_after)
+        # Kept as long as the assertion can still be accepted: NotOnOrAfter plus the skew.
+        and replay_cache.seen(assertion.assertion_id, assertion.not_on_or_after + clock_skew)
     ):
         reasons.append(
             make_reason(
