@@ -114,6 +114,49 @@ def test_tls_ca_and_server_certificate(tmp_path: Path) -> None:
     assert again.ca_cert.read_bytes() == files.ca_cert.read_bytes()
 
 
+def test_lab_ca_can_only_vouch_for_loopback(tmp_path: Path) -> None:
+    """A leaked lab CA key must not let anyone impersonate a real host to a client
+    that trusts the lab bundle: the CA carries critical name constraints."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    files = ensure_lab_tls(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(
+        files.ca_cert.with_name("ca-key.pem").read_bytes(), password=None
+    )
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    now = dt.datetime.now(dt.UTC)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    forged = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(ca.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("signin.aws.amazon.com")]), critical=True
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    verifier = PolicyBuilder().store(Store([ca])).time(now)
+    with pytest.raises(VerificationError):
+        verifier.build_server_verifier(x509.DNSName("signin.aws.amazon.com")).verify(forged, [])
+    # The lab's own server certificate still verifies for 127.0.0.1.
+    leaf = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    assert verifier.build_server_verifier(loopback).verify(leaf, [])
+
+
 def test_server_refuses_clients_that_do_not_trust_the_lab_ca(server: IdpServer) -> None:
     with (
         httpx.Client(verify=ssl.create_default_context()) as stranger,

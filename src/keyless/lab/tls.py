@@ -112,6 +112,20 @@ def _make_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
             critical=True,
         )
         .add_extension(ski, critical=False)
+        # The lab CA may only vouch for loopback: if its key ever leaked, a
+        # client trusting the lab bundle still could not be fooled about any
+        # real host.
+        .add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=[
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_network("127.0.0.0/8")),
+                    x509.IPAddress(ipaddress.ip_network("::1/128")),
+                ],
+                excluded_subtrees=None,
+            ),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )
     write_private(tls_dir / "ca-key.pem", _key_pem(key))
