@@ -181,3 +181,21 @@ def test_bad_documents_are_input_errors() -> None:
         decide(policy({"Effect": "Maybe"}))
     with pytest.raises(InputError, match="StringSortOf"):
         decide(policy(allow({"StringSortOf": {"SAML:aud": SIGNIN}})))
+
+
+def test_policy_variables_bring_no_wildcards() -> None:
+    """Regression: a substituted value or ${*} acted as a wildcard in StringLike, so a
+    SAML subject named 'a*' satisfied a condition meant for the subject itself."""
+    from keyless.policy.conditions import evaluate
+
+    context = {"SAML:sub": ["a*"], "SAML:namequalifier": ["abc"]}
+    # ${SAML:sub} is the literal text "a*": it matches itself, nothing else.
+    assert evaluate("StringLike", "SAML:sub", ["${SAML:sub}"], context)
+    assert not evaluate("StringLike", "SAML:namequalifier", ["${SAML:sub}"], context)
+    # ${*} is a literal asterisk.
+    assert not evaluate("StringLike", "SAML:namequalifier", ["${*}"], context)
+    assert evaluate("StringLike", "SAML:sub", ["a${*}"], context)
+    # The author's own wildcards still work, and exact operators see plain text.
+    assert evaluate("StringLike", "SAML:namequalifier", ["a*"], context)
+    assert evaluate("StringEquals", "SAML:sub", ["a${*}"], context)
+    assert evaluate("StringNotLike", "SAML:namequalifier", ["${SAML:sub}"], context)

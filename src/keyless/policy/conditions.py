@@ -57,11 +57,31 @@ def _like(pattern: str) -> re.Pattern[str]:
     return _compile_like(pattern)
 
 
+# Marks the next character of a pattern as literal. substitute() puts it before
+# any '*' or '?' that comes from a variable's value or from ${*} / ${?}, so that
+# text the policy author did not write can never act as a wildcard.
+LITERAL = "\ue000"
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile_like(pattern: str) -> re.Pattern[str]:
     # IAM wildcards: * any run of characters (including none), ? exactly one.
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    parts: list[str] = []
+    literal = False
+    for c in pattern:
+        if literal:
+            parts.append(re.escape(c))
+            literal = False
+        elif c == LITERAL:
+            literal = True
+        else:
+            parts.append(".*" if c == "*" else "." if c == "?" else re.escape(c))
     return re.compile("".join(parts), re.DOTALL)
+
+
+def unmark(text: str) -> str:
+    """``text`` without the literal marks :func:`substitute` adds (for exact comparisons)."""
+    return text.replace(LITERAL, "")
 
 
 def string_like(value: str, pattern: str) -> bool:
@@ -183,14 +203,22 @@ def substitute(value: str, context: Mapping[str, Sequence[str]]) -> str:
     """Replace IAM policy variables (``${SAML:sub}``, ``${*}``...) with single context values.
 
     An unknown or multi-valued variable stays as written, so it cannot match by accident.
+    Wildcard characters that the substitution brings in are marked literal
+    (:data:`LITERAL`): ``${*}`` means a literal ``*``, and a subject named ``a*``
+    must not match ``abc``. Use :func:`unmark` before an exact comparison.
     """
+
+    def literal(text: str) -> str:
+        return re.sub(r"([*?])", LITERAL + r"\1", text)
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name in ("*", "?", "$"):
+        if name in ("*", "?"):
+            return literal(name)
+        if name == "$":
             return name
         values = context.get(name.lower())
-        return values[0] if values and len(values) == 1 else match.group(0)
+        return literal(values[0]) if values and len(values) == 1 else match.group(0)
 
     return re.sub(r"\$\{([^}]+)\}", replace, value)
 
@@ -222,8 +250,12 @@ def evaluate(
     assert actual is not None
     negated = base in _NEGATED
     compare = _POSITIVE[_NEGATED.get(base, base)]
+    like = _NEGATED.get(base, base) in ("stringlike", "arnequals", "arnlike")
     wanted = [
-        substitute(w, lowered) if base.startswith(("string", "arn")) else w for w in policy_values
+        (substitute(w, lowered) if like else unmark(substitute(w, lowered)))
+        if base.startswith(("string", "arn"))
+        else w
+        for w in policy_values
     ]
 
     def matches(value: str) -> bool:
