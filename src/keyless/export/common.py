@@ -7,11 +7,10 @@ different federation than ``apply`` would build.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from keyless.files import PUBLIC, write_atomic
 from keyless.plan.desired import DesiredAccount, desired_state
 from keyless.spec.model import FederationSpec
 
@@ -34,14 +33,6 @@ def logical_id(text: str) -> str:
 
 def write_text(path: Path, text: str) -> Path:
     """Write ``text`` atomically (temp file in the same dir, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)  # configuration, not a secret: readable like any source file
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    # Configuration, not a secret: readable like any source file.
+    write_atomic(path, text.encode("utf-8"), mode=PUBLIC, make_parents=True)
     return path

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from keyless.errors import LabError
+from keyless.files import write_atomic
 from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
 from keyless.lab.extras import require_lab_extras
 from keyless.spec import FederationSpec, saml_provider_arn
@@ -39,15 +40,7 @@ def default_state_dir() -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from keyless.errors import LabError
+from keyless.files import PRIVATE, PUBLIC, write_atomic
 
 CA_DAYS = 3650
 # Browsers refuse leaf certificates valid for more than 398 days.
@@ -39,31 +40,13 @@ class TlsFiles:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600 from the start, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write a key atomically, mode 0600 from the start."""
+    write_atomic(path, data, mode=PRIVATE, make_parents=True)
 
 
 def write_public(path: Path, data: bytes) -> None:
     """Write a non-secret file (a certificate) atomically, mode 0644."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=PUBLIC, make_parents=True)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

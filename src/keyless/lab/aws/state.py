@@ -20,12 +20,15 @@ unpickling it trusts nothing another user could have written.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from keyless.files import write_atomic
 
 SNAPSHOT_NAME = "aws-state.pickle"
 _FORMAT = 1
@@ -140,15 +143,9 @@ def save_snapshot(path: Path, *, accounts: Iterable[str], extra: dict[str, Any])
         "master_accounts": dict(organizations_backends.master_accounts),
         "extra": extra,
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(document)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(document)
+    write_atomic(path, buffer.getvalue())
 
 
 def load_snapshot(path: Path) -> dict[str, Any] | None:
