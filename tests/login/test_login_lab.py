@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
 import stat
 import subprocess
-import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from conftest import (
     audit_events,
     configure,
     configure_in_process,
-    directory,
     keyless,
     run,
 )
@@ -200,55 +200,99 @@ def _in_process(lab: Any, profile: str, **flags: Any) -> Any:
     )
 
 
-def _approve_when_sent(lab: Any, login_name: str, approve: bool, answers: list[int]) -> None:
-    lab_directory = directory(lab)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        answered = lab_directory.answer_push(login_name, approve=approve)
-        if answered is not None:
-            answers.append(answered[1])
-            return
-        time.sleep(0.05)
+class WaitingLogin:
+    """``keyless login --mfa-factor push`` running in the background, as a script would run it."""
 
-
-def test_push_approved_shows_the_number(provisioned_lab: Any, make_user: Any) -> None:
-    user: LabUser = make_user(factors=("push",))
-    settings = _in_process(provisioned_lab, "push", username=user.login, mfa_factor="push")
-    answers: list[int] = []
-    approver = threading.Thread(
-        target=_approve_when_sent, args=(provisioned_lab, user.login, True, answers)
-    )
-    approver.start()
-    prompter = Recorder()
-    result = login(
-        settings,
-        prompter=prompter,
-        inputs=LoginInputs(password=user.password),
-        write_files=False,
-        poll_interval=0.1,
-    )
-    approver.join()
-    assert result.logins[0].role.role_name == "Developer"
-    assert answers
-    assert any(f"tap {answers[0]}" in message for message in prompter.told)
-
-
-def test_push_rejected(provisioned_lab: Any, make_user: Any) -> None:
-    user: LabUser = make_user(factors=("push",))
-    settings = _in_process(provisioned_lab, "push-no", username=user.login, mfa_factor="push")
-    rejecter = threading.Thread(
-        target=_approve_when_sent, args=(provisioned_lab, user.login, False, [])
-    )
-    rejecter.start()
-    with pytest.raises(DeniedError, match="rejected"):
-        login(
-            settings,
-            prompter=Recorder(),
-            inputs=LoginInputs(password=user.password),
-            write_files=False,
-            poll_interval=0.1,
+    def __init__(self, profile: str, user: LabUser) -> None:
+        password, typed = os.pipe()
+        os.write(typed, (user.password + "\n").encode())
+        os.close(typed)
+        self.process = subprocess.Popen(
+            [KEYLESS, "login", "--profile", profile, "--password-stdin"],
+            stdin=password,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-    rejecter.join()
+        os.close(password)
+        self.shown = ""  # what login printed on stderr so far
+
+    def number(self) -> int:
+        """Read what login prints until it shows the number to tap; that number."""
+        assert self.process.stderr is not None
+        # Unbuffered reads: select() knows nothing of what a buffered reader holds.
+        stderr = self.process.stderr.fileno()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = re.search(r"tap (\d+) on your phone", self.shown)
+            if found:
+                return int(found[1])
+            if select.select([stderr], [], [], 0.5)[0]:
+                chunk = os.read(stderr, 4096)
+                if not chunk:
+                    break
+                self.shown += chunk.decode()
+        raise AssertionError(f"no number to tap was shown: {self.shown}")
+
+    def finish(self) -> tuple[int, str, str]:
+        """The exit code, stdout and everything login printed on stderr."""
+        out, rest = self.process.communicate(timeout=60)
+        return self.process.returncode, out, self.shown + rest
+
+
+def _answer_push(lab: Any, verb: str, user: LabUser) -> subprocess.CompletedProcess[str]:
+    """``keyless lab push approve|reject USER``: the user's phone, from another terminal."""
+    return keyless("lab", "push", verb, user.login, "--state-dir", str(lab.state_dir))
+
+
+def test_push_approved_through_the_cli_shows_the_number(
+    provisioned_lab: Any, make_user: Any
+) -> None:
+    user: LabUser = make_user(factors=("push",))
+    configure(provisioned_lab, "push", user, "--mfa-factor", "push")
+    nobody_asked = _answer_push(provisioned_lab, "approve", user)
+    assert nobody_asked.returncode == 2
+    assert "no push waiting" in nobody_asked.stderr
+    waiting = WaitingLogin("push", user)
+    try:
+        number = waiting.number()
+        approved = _answer_push(provisioned_lab, "approve", user)
+        assert approved.returncode == 0, approved.stderr
+        # The phone was asked for the number the terminal showed.
+        assert f"approved the push for {user.login} (number {number})" in approved.stdout
+        code, _, shown = waiting.finish()
+    finally:
+        if waiting.process.poll() is None:
+            waiting.process.kill()
+            waiting.process.communicate()
+    assert code == 0, shown
+    assert "Okta Verify: push sent" in shown
+    assert "Developer in acme-dev" in shown
+    assert ":assumed-role/Developer/" in _caller_arn("--profile", "push-creds")
+
+
+def test_push_rejected_through_the_cli(provisioned_lab: Any, make_user: Any) -> None:
+    user: LabUser = make_user(factors=("push",))
+    configure(provisioned_lab, "push-no", user, "--mfa-factor", "push")
+    waiting = WaitingLogin("push-no", user)
+    try:
+        number = waiting.number()
+        rejected = _answer_push(provisioned_lab, "reject", user)
+        assert rejected.returncode == 0, rejected.stderr
+        assert f"rejected the push for {user.login} (number {number})" in rejected.stdout
+        code, _, shown = waiting.finish()
+    finally:
+        if waiting.process.poll() is None:
+            waiting.process.kill()
+            waiting.process.communicate()
+    assert code == 1, shown
+    assert "the Okta Verify push was rejected on the phone" in shown
+    assert not Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).exists()
+    # No Okta session was kept: the next login signs in again rather than reusing one.
+    again = keyless("login", "--profile", "push-no")
+    assert again.returncode == 2
+    assert "--password-stdin" in again.stderr
 
 
 def test_sms(provisioned_lab: Any, make_user: Any) -> None:

@@ -9,8 +9,10 @@ which fails fast naming what it would have asked for.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import getpass
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -23,10 +25,16 @@ _MAX_SHOWN = 15
 
 def open_tty() -> IO[str] | None:
     """The controlling terminal for reading and writing, or None when there is none."""
+    # Not open("/dev/tty", "r+"): text mode "r+" wants a seekable file and a
+    # terminal is not one (io.UnsupportedOperation, an OSError), so every
+    # login would have looked terminal-less. Unbuffered, like getpass does it,
+    # so a line read never swallows keys meant for the picker's raw reads.
     try:
-        return open("/dev/tty", "r+", encoding="utf-8", errors="replace")
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
+    raw = io.FileIO(fd, "r+")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", write_through=True)
 
 
 class TerminalPrompter:
@@ -79,13 +87,18 @@ class TerminalPrompter:
             while True:
                 shown = [i for i, option in enumerate(options) if typed.lower() in option.lower()]
                 cursor = min(cursor, max(len(shown) - 1, 0))
-                lines = [f"{title} (arrows move, type to filter, Enter picks): {typed}"]
+                width = _columns(self.tty)
+                lines = [_header(title, typed, width)]
                 window_start = max(0, cursor - _MAX_SHOWN + 1)
                 for position, index in enumerate(shown[window_start : window_start + _MAX_SHOWN]):
                     marker = ">" if position + window_start == cursor else " "
                     lines.append(f" {marker} {options[index]}")
                 if not shown:
                     lines.append("   (nothing matches)")
+                # A line the terminal wraps takes two rows, and the redraw below
+                # moves up by lines: cut each to the width instead.
+                if width > 1:
+                    lines = [line[: width - 1] for line in lines]
                 # Move up over what was drawn last time and redraw in place.
                 if drawn:
                     self.tty.write(f"\x1b[{drawn}F")
@@ -93,6 +106,8 @@ class TerminalPrompter:
                 self.tty.flush()
                 drawn = len(lines)
                 key = read_key()
+                if not key:
+                    raise EOFError("the terminal closed")
                 if key in ("\r", "\n") and shown:
                     return shown[cursor]
                 if key in ("\x03", "\x04"):
@@ -112,6 +127,23 @@ class _NoRawMode(Exception):
     pass
 
 
+def _header(title: str, typed: str, width: int) -> str:
+    """The picker's first line, narrowed to fit ``width`` while the filter typed stays visible."""
+    header = f"{title} (arrows move, type to filter, Enter picks): {typed}"
+    if width <= 1 or len(header) < width:
+        return header
+    header = f"{title}: {typed}"
+    return header if len(header) < width else header[-(width - 1) :]
+
+
+def _columns(tty: IO[str]) -> int:
+    """The terminal's width now (it may have been resized), or 0 when unknown."""
+    try:
+        return os.get_terminal_size(tty.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
 @contextlib.contextmanager
 def _raw_mode(tty: IO[str]) -> Iterator[Callable[[], str]]:
     try:
@@ -123,12 +155,35 @@ def _raw_mode(tty: IO[str]) -> Iterator[Callable[[], str]]:
     except (ImportError, OSError, ValueError) as exc:
         raise _NoRawMode from exc
 
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def read_char() -> str:
+        """One character (all the bytes of a UTF-8 one); "" when the terminal is gone."""
+        while True:
+            data = os.read(fd, 1)
+            if not data:
+                return ""
+            char = decoder.decode(data)
+            if char:
+                return char
+
     def read_key() -> str:
-        char = os.read(fd, 1).decode("utf-8", "replace")
-        if char == "\x1b":
-            rest = os.read(fd, 2).decode("utf-8", "replace")
-            return char + rest
-        return char
+        char = read_char()
+        if char != "\x1b":
+            return char
+        # A whole escape sequence, so keys like PgDn ("\x1b[6~") or Delete
+        # ("\x1b[3~") are one ignored key, not "6~" typed into the filter.
+        kind = read_char()
+        if kind == "O":
+            return char + kind + read_char()
+        if kind != "[":
+            return char + kind
+        sequence = char + kind
+        while True:
+            final = read_char()
+            sequence += final
+            if not final or "\x40" <= final <= "\x7e":
+                return sequence
 
     tty_module.setcbreak(fd)
     try:
