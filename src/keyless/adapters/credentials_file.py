@@ -19,7 +19,6 @@ temporary file created ``0600`` with ``O_EXCL`` in the same directory, then
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from keyless.adapters.locks import FileLock, lock_path_for
 from keyless.errors import ConfigError
+from keyless.files import write_atomic
 
 _HEADER = re.compile(r"^\[(?P<name>[^\]]*)\]\s*([#;].*)?$")
 _KEY = re.compile(r"^(?P<key>[^=:\s\[#;][^=:]*?)\s*[=:]\s*(?P<value>.*?)\s*$")
@@ -247,20 +247,5 @@ def update_ini(path: Path, change: Callable[[IniDocument], None], *, mode: int =
 
 
 def write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically: a new ``mode`` file beside it, then ``os.replace``.
-
-    The temporary file is created with ``O_EXCL`` and its final mode, so there
-    is no moment at which another user could open it.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically, in ``mode`` from the first byte."""
+    write_atomic(path, data, mode=mode)

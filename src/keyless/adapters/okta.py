@@ -63,8 +63,7 @@ class Factor:
             phone = self.profile.get("phoneNumber")
             return f"SMS to {phone}" if phone else "SMS"
         if self.kind == "totp":
-            app = "Google Authenticator" if self.provider == "GOOGLE" else "Okta Verify"
-            return f"{app} code"
+            return "Google Authenticator" if self.provider == "GOOGLE" else "Okta Verify"
         return f"{self.factor_type} ({self.provider})"
 
 
