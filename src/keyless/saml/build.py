@@ -2,27 +2,25 @@
 
 The signature is XML-DSig, enveloped, exclusive C14N, RSA-SHA256 and SHA-256
 digests, with the certificate in KeyInfo as Okta includes it (verifiers must
-ignore it and use metadata; keyless's own verifier does).
+ignore it and use metadata; keyless's own verifier does). The Assertion, the
+Response or both are signed, each Signature right after its element's Issuer as
+the SAML schema wants it.
 
-Signing is done here rather than through a generic XML-DSig library because
-the document is ours and known: the Signature is placed where the SAML schema
-wants it (right after Issuer), nothing is re-parsed, and the cost stays close
-to the bare RSA operation (see ``benchmarks/bench_saml.py``).
+The document is ours and its shape fixed, so it is written as text already in
+exclusive canonical form (:mod:`keyless.saml.canonical` says which rules make
+that hold) rather than built as a tree and canonicalized: the digests are taken
+over the text as written, nothing is parsed or serialized, and the cost stays
+close to the two RSA operations (see ``benchmarks/bench_saml.py``).
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from lxml import etree
-
+from keyless.saml.canonical import attribute, enveloped_signature, text
 from keyless.saml.keys import SigningKey
 from keyless.saml.model import (
     ATTR_PRINCIPAL_TAG,
@@ -35,22 +33,68 @@ from keyless.saml.model import (
     AWS_SIGNIN_URL,
     RolePair,
 )
-from keyless.saml.xmlsafe import DS, NS, SAML, SAMLP, format_instant
+from keyless.saml.xmlsafe import format_instant
 
-ALG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-ALG_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-ALG_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-ALG_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-
-_ATTRNAME_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
-_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-_XSI_TYPE = f"{{{NS['xsi']}}}type"
-
-_RESPONSE_NSMAP = {"saml2p": NS["samlp"], "saml2": NS["saml"]}
-_ASSERTION_NSMAP = {"saml2": NS["saml"]}
-_ATTRIBUTE_VALUE_NSMAP = {"xs": NS["xs"], "xsi": NS["xsi"]}
+# The markup, in exclusive canonical form (see keyless.saml.canonical): attributes
+# in C14N order, empty elements with an end tag, and Okta's namespace layout,
+# which is also where exclusive C14N puts the declarations (saml2p on the
+# Response, saml2 on the Response's Issuer and on the Assertion). Fields are
+# filled with escaped values only.
+_RESPONSE_HEAD = (
+    '<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" '
+    'Destination="{destination}" ID="{id}" IssueInstant="{issued}" Version="2.0">'
+    '<saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" '
+    'Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{issuer}</saml2:Issuer>'
+)
+_RESPONSE_STATUS = (
+    "<saml2p:Status>"
+    '<saml2p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"></saml2p:StatusCode>'
+    "</saml2p:Status>"
+)
+_RESPONSE_END = "</saml2p:Response>"
+_ASSERTION_HEAD = (
+    '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" '
+    'ID="{id}" IssueInstant="{issued}" Version="2.0">'
+    '<saml2:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">'
+    "{issuer}</saml2:Issuer>"
+)
+_ASSERTION_BODY = (
+    "<saml2:Subject>"
+    '<saml2:NameID Format="{subject_format}">{subject}</saml2:NameID>'
+    '<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
+    '<saml2:SubjectConfirmationData NotOnOrAfter="{expires}" Recipient="{recipient}">'
+    "</saml2:SubjectConfirmationData>"
+    "</saml2:SubjectConfirmation>"
+    "</saml2:Subject>"
+    '<saml2:Conditions NotBefore="{issued}" NotOnOrAfter="{expires}">'
+    "<saml2:AudienceRestriction><saml2:Audience>{audience}</saml2:Audience>"
+    "</saml2:AudienceRestriction>"
+    "</saml2:Conditions>"
+    '<saml2:AuthnStatement AuthnInstant="{issued}" SessionIndex="{session_index}">'
+    "<saml2:AuthnContext><saml2:AuthnContextClassRef>"
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    "</saml2:AuthnContextClassRef></saml2:AuthnContext>"
+    "</saml2:AuthnStatement>"
+    "<saml2:AttributeStatement>{attributes}</saml2:AttributeStatement>"
+    "</saml2:Assertion>"
+)
+_ATTRIBUTE = (
+    '<saml2:Attribute Name="{name}" '
+    'NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">{values}</saml2:Attribute>'
+)
+# ``xsi:type="xs:string"`` names the xs prefix only inside an attribute value,
+# so exclusive C14N leaves its declaration out: the canonical text lacks it and
+# the document carries it (as Okta's does, and as schema validation needs).
+_VALUE_CANONICAL = (
+    '<saml2:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:type="xs:string">'
+)
+_VALUE_IN_DOCUMENT = (
+    '<saml2:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">'
+)
+_VALUE_END = "</saml2:AttributeValue>"
+_XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
 
 def new_id() -> str:
@@ -82,169 +126,68 @@ def build_response(
 
     ``now`` is the IssueInstant; the assertion is valid from ``now`` until
     ``now + lifetime``. Role values are written ``provider,role`` as Okta does
-    unless ``provider_first`` is false.
+    unless ``provider_first`` is false. Raises :class:`ValueError` when a value
+    holds a character XML cannot carry (NUL, most control characters).
     """
     issued = format_instant(now)
     expires = format_instant(now + lifetime)
+    issuer_text = text(issuer)
+    recipient_attribute = attribute(recipient)
 
-    # Copies of prebuilt skeletons, filled in by position: this keeps the
-    # non-RSA part of signing small (see benchmarks/bench_saml.py).
-    assertion = copy.deepcopy(_ASSERTION_TEMPLATE)
-    assertion.set("ID", new_id())
-    assertion.set("IssueInstant", issued)
-    assertion[0].text = issuer
-    name_id, confirmation = assertion[1]
-    name_id.text = subject
-    name_id.set("Format", subject_format)
-    confirmation[0].set("NotOnOrAfter", expires)
-    confirmation[0].set("Recipient", recipient)
-    conditions = assertion[2]
-    conditions.set("NotBefore", issued)
-    conditions.set("NotOnOrAfter", expires)
-    conditions[0][0].text = audience
-    assertion[3].set("AuthnInstant", issued)
-    assertion[3].set("SessionIndex", new_id())
-
-    statement = assertion[4]
-    _attribute(
-        statement,
-        ATTR_ROLE,
-        [pair.attribute_value(provider_first=provider_first) for pair in roles],
-    )
-    _attribute(statement, ATTR_SESSION_NAME, [session_name])
+    attributes = [
+        _attribute(
+            ATTR_ROLE, [pair.attribute_value(provider_first=provider_first) for pair in roles]
+        ),
+        _attribute(ATTR_SESSION_NAME, [session_name]),
+    ]
     if session_duration is not None:
-        _attribute(statement, ATTR_SESSION_DURATION, [str(session_duration)])
+        attributes.append(_attribute(ATTR_SESSION_DURATION, [str(session_duration)]))
     for tag, value in (principal_tags or {}).items():
-        _attribute(statement, ATTR_PRINCIPAL_TAG + tag, [value])
+        attributes.append(_attribute(ATTR_PRINCIPAL_TAG + tag, [value]))
     if transitive_tag_keys:
-        _attribute(statement, ATTR_TRANSITIVE_TAG_KEYS, list(transitive_tag_keys))
+        attributes.append(_attribute(ATTR_TRANSITIVE_TAG_KEYS, transitive_tag_keys))
     if source_identity is not None:
-        _attribute(statement, ATTR_SOURCE_IDENTITY, [source_identity])
+        attributes.append(_attribute(ATTR_SOURCE_IDENTITY, [source_identity]))
 
+    # The Assertion in two parts, so that its Signature can go between them.
+    assertion_id = new_id()
+    assertion_head = _ASSERTION_HEAD.format(id=assertion_id, issued=issued, issuer=issuer_text)
+    assertion_body = _ASSERTION_BODY.format(
+        subject_format=attribute(subject_format),
+        subject=text(subject),
+        expires=expires,
+        recipient=recipient_attribute,
+        issued=issued,
+        audience=text(audience),
+        session_index=new_id(),
+        attributes="".join(attributes),
+    )
     if sign_assertion:
-        sign_element(assertion, key)
+        assertion_head += enveloped_signature(assertion_head + assertion_body, assertion_id, key)
+    assertion = assertion_head + assertion_body
 
-    response = copy.deepcopy(_RESPONSE_TEMPLATE)
-    response.set("Destination", recipient)
-    response.set("ID", new_id())
-    response.set("IssueInstant", issued)
-    response[0].text = issuer
-    response.append(assertion)
+    response_id = new_id()
+    response_head = _RESPONSE_HEAD.format(
+        destination=recipient_attribute, id=response_id, issued=issued, issuer=issuer_text
+    )
     if sign_response:
-        sign_element(response, key)
-    return etree.tostring(response, xml_declaration=True, encoding="UTF-8")
+        canonical = response_head + _RESPONSE_STATUS + assertion + _RESPONSE_END
+        response_head += enveloped_signature(canonical, response_id, key)
+    # Values are escaped, so "<" in the text is only ever keyless's own markup:
+    # this rewrites AttributeValue start tags and nothing else.
+    assertion = assertion.replace(_VALUE_CANONICAL, _VALUE_IN_DOCUMENT)
+    document = _XML_DECLARATION + response_head + _RESPONSE_STATUS + assertion + _RESPONSE_END
+    return document.encode()
 
 
-def _skeletons() -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
-    """Response, Assertion, Attribute and AttributeValue with every fixed part in place."""
-    entity = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
-    assertion = etree.Element(
-        SAML + "Assertion",
-        nsmap=_ASSERTION_NSMAP,
-        attrib={"ID": "", "IssueInstant": "", "Version": "2.0"},
+def _attribute(name: str, values: Sequence[str]) -> str:
+    """A saml2:Attribute with one string AttributeValue per value, in canonical form."""
+    return _ATTRIBUTE.format(
+        name=attribute(name),
+        values="".join(_VALUE_CANONICAL + text(value) + _VALUE_END for value in values),
     )
-    _sub(assertion, SAML + "Issuer", Format=entity)
-    subject = _sub(assertion, SAML + "Subject")
-    _sub(subject, SAML + "NameID", Format="")
-    confirmation = _sub(subject, SAML + "SubjectConfirmation", Method=_BEARER)
-    _sub(confirmation, SAML + "SubjectConfirmationData", NotOnOrAfter="", Recipient="")
-    conditions = _sub(assertion, SAML + "Conditions", NotBefore="", NotOnOrAfter="")
-    _sub(_sub(conditions, SAML + "AudienceRestriction"), SAML + "Audience")
-    authn = _sub(assertion, SAML + "AuthnStatement", AuthnInstant="", SessionIndex="")
-    _sub(_sub(authn, SAML + "AuthnContext"), SAML + "AuthnContextClassRef", _AUTHN_CONTEXT)
-    _sub(assertion, SAML + "AttributeStatement")
-
-    response = etree.Element(
-        SAMLP + "Response",
-        nsmap=_RESPONSE_NSMAP,
-        attrib={"Destination": "", "ID": "", "IssueInstant": "", "Version": "2.0"},
-    )
-    _sub(response, SAML + "Issuer", Format=entity)
-    _sub(_sub(response, SAMLP + "Status"), SAMLP + "StatusCode", Value=_SUCCESS)
-
-    attribute = etree.Element(SAML + "Attribute", Name="", NameFormat=_ATTRNAME_URI)
-    value = etree.Element(SAML + "AttributeValue", nsmap=_ATTRIBUTE_VALUE_NSMAP)
-    value.set(_XSI_TYPE, "xs:string")
-    return response, assertion, attribute, value
 
 
 def encode_response(xml: bytes) -> str:
     """The base64 form an IdP posts in the ``SAMLResponse`` field."""
     return base64.b64encode(xml).decode("ascii")
-
-
-def sign_element(element: etree._Element, key: SigningKey) -> None:
-    """Sign ``element`` in place: enveloped, exclusive C14N, RSA-SHA256, after its Issuer.
-
-    ``element`` must carry an ``ID``. The digest is taken before the Signature
-    is inserted, which is exactly what the enveloped-signature transform
-    removes again when a verifier recomputes it.
-    """
-    reference_id = element.get("ID")
-    if not reference_id:
-        raise ValueError("the element to sign has no ID attribute")
-    digest = hashlib.sha256(etree.tostring(element, method="c14n", exclusive=True)).digest()
-
-    # A copy of a prebuilt Signature costs a fraction of building one node by node.
-    signature = copy.deepcopy(_SIGNATURE_TEMPLATE)
-    signed_info = signature[0]
-    reference = signed_info[2]
-    reference.set("URI", "#" + reference_id)
-    reference[2].text = base64.b64encode(digest).decode("ascii")
-    # Exclusive C14N of SignedInfo renders only the ds namespace it uses, so it
-    # is the same standalone as it will be inside the document.
-    signed_info_c14n = etree.tostring(signed_info, method="c14n", exclusive=True)
-    value = key.private_key.sign(signed_info_c14n, _PKCS1V15, _SHA256)
-    signature[1].text = base64.b64encode(value).decode("ascii")
-    signature[2][0][0].text = key.cert_b64
-
-    issuer = element.find(SAML + "Issuer")
-    if issuer is not None:
-        issuer.addnext(signature)
-    else:
-        element.insert(0, signature)
-
-
-def _signature_template() -> etree._Element:
-    signature = etree.Element(DS + "Signature", nsmap={"ds": NS["ds"]})
-    signed_info = etree.SubElement(signature, DS + "SignedInfo")
-    etree.SubElement(signed_info, DS + "CanonicalizationMethod", Algorithm=ALG_EXC_C14N)
-    etree.SubElement(signed_info, DS + "SignatureMethod", Algorithm=ALG_RSA_SHA256)
-    reference = etree.SubElement(signed_info, DS + "Reference", URI="")
-    transforms = etree.SubElement(reference, DS + "Transforms")
-    etree.SubElement(transforms, DS + "Transform", Algorithm=ALG_ENVELOPED)
-    etree.SubElement(transforms, DS + "Transform", Algorithm=ALG_EXC_C14N)
-    etree.SubElement(reference, DS + "DigestMethod", Algorithm=ALG_SHA256)
-    etree.SubElement(reference, DS + "DigestValue")
-    etree.SubElement(signature, DS + "SignatureValue")
-    key_info = etree.SubElement(signature, DS + "KeyInfo")
-    x509_data = etree.SubElement(key_info, DS + "X509Data")
-    etree.SubElement(x509_data, DS + "X509Certificate")
-    return signature
-
-
-_SIGNATURE_TEMPLATE = _signature_template()
-_PKCS1V15 = padding.PKCS1v15()
-_SHA256 = hashes.SHA256()
-
-
-def _sub(
-    parent: etree._Element, tag: str, text: str | None = None, **attrib: str
-) -> etree._Element:
-    child = etree.SubElement(parent, tag, attrib=attrib)
-    if text is not None:
-        child.text = text
-    return child
-
-
-def _attribute(statement: etree._Element, name: str, values: Sequence[str]) -> None:
-    attribute = copy.deepcopy(_ATTRIBUTE_TEMPLATE)
-    attribute.set("Name", name)
-    for text in values:
-        value = copy.deepcopy(_VALUE_TEMPLATE)
-        value.text = text
-        attribute.append(value)
-    statement.append(attribute)
-
-
-_RESPONSE_TEMPLATE, _ASSERTION_TEMPLATE, _ATTRIBUTE_TEMPLATE, _VALUE_TEMPLATE = _skeletons()
