@@ -5,15 +5,22 @@ calls the no-change plan made (counted with a botocore ``before-send`` hook, so
 retries and pagination count too), against the issue's budget of 2 calls per
 account plus 2 per role.
 
+Each size runs with a fresh moto server in its own process, so the figures
+separate keyless's own cost (the benchmark process's CPU time: keyless and
+boto3) from the emulator's (moto's per-request work grows with the accounts it
+holds: it finds a request's account by scanning all of them). The last lines
+say whether each grows linearly.
+
     .venv/bin/python benchmarks/bench_plan.py [--sizes 10 50 100] [--parallel 8]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -21,12 +28,6 @@ from collections import Counter
 from typing import Any
 
 import boto3
-
-# AWS managed policies (ReadOnlyAccess...) exist in every real account; moto loads them on request.
-os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-
-from moto.iam.models import iam_backends
-from moto.server import ThreadedMotoServer
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint
 from keyless.saml.keys import SigningKey
@@ -37,7 +38,7 @@ from keyless.spec.model import FederationSpec
 
 
 def _spec(size: int, base: int) -> FederationSpec:
-    accounts = [f'  - {{id: "{base}", alias: m{base}, management: true}}']
+    accounts = [f'  - {{id: "{MANAGEMENT}", alias: m{base}, management: true}}']
     accounts += [f'  - {{id: "{base + i}", alias: a{base + i}}}' for i in range(1, size)]
     text = f"""
 version: 1
@@ -83,33 +84,58 @@ class CallCounter:
             self.calls.clear()
 
 
-def run(sizes: list[int], parallel: int) -> int:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+HEADER = (
+    f"{'accounts':>8} {'roles':>6} {'apply s':>8} {'plan s':>7} {'calls':>6} "
+    f"{'calls/acct':>10} {'budget':>7}  by operation (no-change plan)"
+)
+RESULT = "RESULT "
+
+
+# moto answers requests signed with unknown keys as its default account, which
+# the benchmark makes the management account (no key needs creating).
+MANAGEMENT = 123456789012
+
+
+def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        # AWS managed policies (ReadOnlyAccess...) exist in every real account.
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return server, f"http://127.0.0.1:{port}"
+        time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("moto's server did not start")
+
+
+def run(sizes: list[int], parallel: int, *, header: bool = True) -> int:
+    server, endpoint = _start_moto()
     key = SigningKey.generate("keyless bench idp")
     metadata = build_idp_metadata(
         entity_id="http://www.okta.com/exkbench",
         certificates=[key.certificate],
         sso_url="https://127.0.0.1/sso",
     )
-    print(
-        f"{'accounts':>8} {'roles':>6} {'apply s':>8} {'plan s':>7} {'calls':>6} "
-        f"{'calls/acct':>10} {'budget':>7}  by operation (no-change plan)"
-    )
+    if header:
+        print(HEADER)
     over_budget = False
     try:
         for index, size in enumerate(sizes):
-            base = 700000000000 + index * 10000
-            spec = _spec(size, base)
-            management = iam_backends[str(base)]["global"]
-            management.create_user("us-east-1", "bench")
-            access = management.create_access_key("bench")
+            spec = _spec(size, 700000000000 + index * 10000)
             session = boto3.Session(
-                aws_access_key_id=access.access_key_id,
-                aws_secret_access_key=access.secret_access_key,
+                aws_access_key_id="bench",  # not a secret: moto checks no signature here
+                aws_secret_access_key="bench",
                 region_name="us-east-1",
             )
             counter = CallCounter()
@@ -129,8 +155,10 @@ def run(sizes: list[int], parallel: int) -> int:
             counter.reset()
             connector = AwsConnector(session, endpoint=AwsEndpoint(endpoint_url=endpoint))
             started = time.perf_counter()
+            cpu_started = time.process_time()
             again = Provisioner(spec, connector, metadata, parallel=parallel).plan()
             plan_seconds = time.perf_counter() - started
+            client_cpu = time.process_time() - cpu_started
             if again.has_changes:
                 print("a plan right after apply still has changes", file=sys.stderr)
                 return 1
@@ -146,10 +174,18 @@ def run(sizes: list[int], parallel: int) -> int:
             detail = ", ".join(f"{op} {n}" for op, n in sorted(counter.calls.items()))
             print(
                 f"{size:>8} {roles:>6} {apply_seconds:>8.2f} {plan_seconds:>7.2f} {calls:>6} "
-                f"{calls / size:>10.2f} {budget:>7}  {detail}"
+                f"{calls / size:>10.2f} {budget:>7}  {detail}",
+                flush=True,
+            )
+            print(
+                RESULT
+                + json.dumps(
+                    {"size": size, "plan": plan_seconds, "cpu": client_cpu, "apply": apply_seconds}
+                )
             )
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
     if over_budget:
         print("over the budget of 2 calls per account + 2 per role", file=sys.stderr)
         return 1
@@ -160,8 +196,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: one size
     args = parser.parse_args()
-    sys.exit(run(args.sizes, args.parallel))
+    if args.one is not None:
+        sys.exit(run([args.one], args.parallel, header=False))
+    sys.exit(isolated(args.sizes, args.parallel))
+
+
+def isolated(sizes: list[int], parallel: int) -> int:
+    """Run each size in its own process (fresh moto state) and check growth per account."""
+    print(HEADER, flush=True)
+    results: list[dict[str, float]] = []
+    for size in sizes:
+        child = subprocess.run(
+            [sys.executable, __file__, "--one", str(size), "--parallel", str(parallel)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        sys.stderr.write(child.stderr)
+        for line in child.stdout.splitlines():
+            if line.startswith(RESULT):
+                results.append(json.loads(line[len(RESULT) :]))
+            else:
+                print(line, flush=True)
+        if child.returncode != 0:
+            return child.returncode
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        scale = last["size"] / first["size"]
+        for label, key in (("keyless CPU (client)", "cpu"), ("wall time (with moto)", "plan")):
+            per_account = ", ".join(
+                f"{r['size']:.0f}: {r[key] / r['size'] * 1000:.1f} ms" for r in results
+            )
+            growth = last[key] / first[key]
+            verdict = "linear or better" if growth <= scale * 1.25 else "faster than linear"
+            print(
+                f"no-change plan, {label} per account: {per_account}; "
+                f"{growth:.1f}x for {scale:.0f}x accounts ({verdict})"
+            )
+    return 0
 
 
 if __name__ == "__main__":
