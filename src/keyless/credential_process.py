@@ -44,8 +44,17 @@ def cache_dir() -> str:
 
 
 def safe_name(profile: str) -> str:
-    """``profile`` as a file name: unusual characters become ``%xx``."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else f"%{ord(ch):02x}" for ch in profile)
+    """``profile`` as a file name: unusual characters become ``%xx`` per UTF-8 byte.
+
+    Fixed-width escapes keep the mapping one-to-one (and ``urllib.parse.unquote``
+    reverses it): two profiles never share a cache file.
+    """
+    return "".join(
+        ch
+        if ch.isalnum() or ch in "._-"
+        else "".join(f"%{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+        for ch in profile
+    )
 
 
 def cache_file(profile: str) -> str:
@@ -59,10 +68,27 @@ def lock_file(profile: str) -> str:
 
 
 def read_cached(profile: str) -> tuple[float, str, str] | None:
-    """(expiry in Unix seconds, credential_process JSON, metadata JSON), or None."""
+    """(expiry in Unix seconds, credential_process JSON, metadata JSON), or None.
+
+    Only a file keyless wrote for this user counts: in a directory of ours
+    that others cannot write, not a symlink, ours, 0600. Anything else (a
+    shared or pre-created cache directory, a planted file) reads as a miss,
+    and the refresh that follows refuses the directory with a message.
+    """
     try:
-        with open(cache_file(profile), encoding="utf-8") as handle:
-            expires, answer, meta = [*handle.read().split("\n"), "", ""][:3]
+        directory = os.stat(cache_dir())
+        if directory.st_uid != os.geteuid() or directory.st_mode & 0o022:
+            return None
+        fd = os.open(
+            cache_file(profile), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        )
+        with open(fd, encoding="utf-8") as handle:
+            info = os.fstat(fd)
+            # A regular file (0o100000) with no group or other bits.
+            if info.st_uid != os.geteuid() or (info.st_mode & 0o170077) != 0o100000:
+                return None
+            text = handle.read()
+        expires, answer, meta = [*text.split("\n"), "", ""][:3]
         return float(expires), answer, meta
     except (OSError, ValueError):
         return None

@@ -159,6 +159,32 @@ def test_precedence_flags_over_env_over_file(monkeypatch: pytest.MonkeyPatch) ->
         resolve_settings("dev", {"mfa_factor": "carrier-pigeon"})
 
 
+@pytest.mark.parametrize("command", ["env", "credential-process"])
+def test_unknown_profile_names_the_config_file_and_the_known_profiles(command: str) -> None:
+    """Regression: a typo in --profile said "profile 'dve' has no org_url and no app_url",
+    neither naming the file it looked in nor the profiles that do exist."""
+    save_profile(Settings(profile="dev", org_url="https://o.example", app_url="https://a.example"))
+    result = subprocess.run(
+        [str(Path(PYTHON).parent / "keyless"), command, "--profile", "dve"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "keyless" / "config.toml"
+    assert f"no keyless profile 'dve' in {config}" in result.stderr
+    assert "pass --profile with one of: dev" in result.stderr
+    assert result.stdout == ""
+
+
+def test_half_configured_profile_names_what_is_missing() -> None:
+    save_profile(Settings(profile="half", org_url="https://o.example"))
+    with pytest.raises(ConfigError, match=r"profile 'half' in .*config\.toml has no app_url"):
+        resolve_settings("half").require_org()
+
+
 KEY = SigningKey.generate("test idp")
 DEV = RolePair(
     "arn:aws:iam::333333333333:role/Developer", "arn:aws:iam::333333333333:saml-provider/Okta"
@@ -221,8 +247,15 @@ def test_role_selection_by_alias_and_missing_role() -> None:
     )
     with pytest.raises(InputError, match="acme-prod"):
         select_roles((DEV, PROD), role="Admin", account=None, hints=hints, prompter=prompter)
-    with pytest.raises(InputError, match="--role and --account"):
+    # Regression: an unknown account was reported as "no role matching 'nosuch'".
+    with pytest.raises(InputError, match="offers no account 'nosuch';"):
+        select_roles((DEV, PROD), role=None, account="nosuch", hints=hints, prompter=prompter)
+    with pytest.raises(InputError, match="offers no role 'Admin' in account 'acme-dev';"):
+        select_roles((DEV, PROD), role="Admin", account="acme-dev", hints=hints, prompter=prompter)
+    # Regression: "Select a role (...) is needed and there is no terminal to ask".
+    with pytest.raises(InputError, match="no terminal to ask for input: Select a role") as info:
         select_roles((DEV, PROD), role=None, account=None, hints=hints, prompter=prompter)
+    assert info.value.fix == "pass --role and --account"
 
 
 def _creds(minutes: int) -> AwsCredentials:

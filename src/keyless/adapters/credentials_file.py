@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyless.adapters.locks import FileLock, lock_path_for
-from keyless.errors import ConfigError
+from keyless.errors import ConfigError, InputError
 from keyless.files import write_atomic
 
 _HEADER = re.compile(r"^\[(?P<name>[^\]]*)\]\s*([#;].*)?$")
 _KEY = re.compile(r"^(?P<key>[^=:\s\[#;][^=:]*?)\s*[=:]\s*(?P<value>.*?)\s*$")
 _COMMENT_PREFIXES = ("#", ";")
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass
@@ -126,8 +127,21 @@ class IniDocument:
         """Set keys of section ``name`` (created at the end if missing); a None value removes a key.
 
         Existing keys are changed in place, so comments and other keys in the
-        section stay where they were.
+        section stay where they were. A name, key or value that would not stay
+        on its own line (a newline, a ``]`` in a name) is an InputError.
         """
+        check_profile_name(name)
+        for key, value in values.items():
+            if not _SAFE_KEY.fullmatch(key):
+                raise InputError(
+                    f"{key!r} cannot be a key in an AWS INI file",
+                    fix="use letters, digits, '-', '_' and '.'",
+                )
+            if value is not None and not value.isprintable():
+                raise InputError(
+                    f"the value of {key} in [{name}] holds a line break or control character",
+                    fix="remove it: AWS INI values are one line",
+                )
         section = self._find(name)
         if section is None:
             if all(value is None for value in values.values()):
@@ -176,6 +190,21 @@ class IniDocument:
             return False
         self.sections.remove(section)
         return True
+
+
+def check_profile_name(name: str) -> None:
+    """Raise InputError unless ``name`` can be an AWS INI section (and so a profile) name.
+
+    A line break would add lines of its own to ``~/.aws/credentials`` or
+    ``config`` (another ``[default]``, a ``credential_process``), and a ``]``
+    would end the header early.
+    """
+    if not name or name != name.strip() or not name.isprintable() or "[" in name or "]" in name:
+        raise InputError(
+            f"{name!r} cannot be a profile name: no '[', ']', line breaks, control "
+            "characters or surrounding spaces",
+            fix="use letters, digits, '-', '_' and '.'",
+        )
 
 
 def _keys(section: _Section) -> Iterator[tuple[str, str, int]]:

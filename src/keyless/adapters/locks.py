@@ -38,7 +38,17 @@ class FileLock:
     def acquire(self) -> None:
         """Wait for and take the lock."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # No symlinks: one planted at the lock path would make keyless
+            # create or open whatever file it names.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ConfigError(
+                f"{self.path} is a symbolic link; keyless locks only files of its own",
+                fix=f"remove {self.path}",
+            ) from exc
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:

@@ -72,8 +72,8 @@ class AuthnState:
     """Where an authentication transaction stands after one call."""
 
     status: str  # SUCCESS, MFA_REQUIRED, MFA_CHALLENGE, LOCKED_OUT, PASSWORD_EXPIRED, ...
-    state_token: str | None = None
-    session_token: str | None = None
+    state_token: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
     factors: tuple[Factor, ...] = ()
     factor_result: str | None = None  # WAITING, REJECTED, TIMEOUT, ... during a push
     poll_url: str | None = None
@@ -83,9 +83,9 @@ class AuthnState:
 
 @dataclass(frozen=True)
 class OktaSession:
-    """An Okta session: ``id`` is the ``sid`` cookie value."""
+    """An Okta session: ``id`` is the ``sid`` cookie value (a bearer secret, kept out of repr)."""
 
-    id: str
+    id: str = field(repr=False)
     expires_at: datetime
     login: str | None = None
 
@@ -137,6 +137,15 @@ class OktaClient:
         target = (
             url if url.startswith("https://") or url.startswith("http://") else self.org_url + url
         )
+        scheme, host = _origin(target)
+        if (scheme, host) != _origin(self.org_url):
+            # Links come from Okta's JSON (factor verify, push poll): the state
+            # token, MFA code and session cookie go to the org's origin only.
+            raise RemoteError(
+                f"Okta sent a link outside {self.org_url} ({scheme}://{host}); "
+                "keyless sent nothing there",
+                fix="check the org URL; report this to your Okta administrator",
+            )
         try:
             return self._http.request(method, target, json=json, headers=headers)
         except httpx.ConnectError as exc:
@@ -393,7 +402,7 @@ class OktaClient:
 
 def _origin(url: str) -> tuple[str, str]:
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme, parts.netloc
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _is_login_url(url: str) -> bool:

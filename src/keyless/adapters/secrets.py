@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from keyless.adapters.credentials_file import write_private
+from keyless.files import private_dir, read_private
 
 SERVICE = "keyless"
 
@@ -62,19 +63,22 @@ class FileSecretStore:
 
     def _path(self, key: str) -> Path:
         # Keys carry profile names and URLs; keep file names boring and reversible enough.
-        safe = re.sub(r"[^A-Za-z0-9._-]", lambda m: f"%{ord(m.group()):02x}", key)
+        # One %xx per UTF-8 byte: fixed width, so two keys never share a file.
+        safe = re.sub(
+            r"[^A-Za-z0-9._-]",
+            lambda m: "".join(f"%{b:02x}" for b in m.group().encode("utf-8", "surrogatepass")),
+            key,
+        )
         return self.directory / safe
 
     def get(self, key: str) -> str | None:
         """The secret under ``key``, or None."""
-        try:
-            return self._path(key).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+        data = read_private(self._path(key))
+        return None if data is None else data.decode("utf-8")
 
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` (atomic, 0600)."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.directory)
         write_private(self._path(key), value.encode("utf-8"))
 
     def delete(self, key: str) -> None:

@@ -201,13 +201,36 @@ def render_env(variables: dict[str, str], fmt: str) -> str:
             escaped = value.replace("\\", "\\\\").replace("'", "\\'")
             lines.append(f"set -gx {name} '{escaped}'")
         elif fmt == "powershell":
-            escaped = value.replace("'", "''")
+            # PowerShell ends a single-quoted string at any of these; doubling escapes each.
+            escaped = "".join(ch * 2 if ch in _PS_QUOTES else ch for ch in value)
             lines.append(f"$Env:{name} = '{escaped}'")
         elif fmt == "dotenv":
-            lines.append(f"{name}={json.dumps(value)}")
+            lines.append(f"{name}={_dotenv_quote(name, value)}")
         else:
             raise InputError(f"unknown format {fmt!r}", fix=f"use one of: {', '.join(ENV_FORMATS)}")
     return "\n".join(lines) + "\n"
+
+
+_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def _dotenv_quote(name: str, value: str) -> str:
+    """``value`` quoted so dotenv readers and a shell sourcing the file read it literally.
+
+    Single quotes are literal for sh, docker compose and python-dotenv (which
+    only unescapes ``\\\\`` and ``\\'`` there); double quotes serve a value
+    with a single quote and nothing a shell or dotenv would expand or unescape.
+    Anything else has no spelling they all agree on, and is refused.
+    """
+    if value.isprintable() and "'" not in value and "\\\\" not in value:
+        return f"'{value}'"
+    if value.isprintable() and not any(ch in value for ch in '"$`\\'):
+        return f'"{value}"'
+    raise InputError(
+        f"{name} cannot be written safely in dotenv format (it holds both kinds of quote, "
+        "'$', '`', backslashes or a line break)",
+        fix="use --format sh",
+    )
 
 
 _FEDERATION = {
@@ -240,7 +263,13 @@ def console_url(
         return f"{app_url}{separator}fromHome=true"
     match = ARN_RE.match(credentials.role_arn or "")
     partition = match["partition"] if match else "aws"
-    federation, console = _FEDERATION.get(partition, _FEDERATION["aws"])
+    if partition not in _FEDERATION:
+        # Never hand one partition's credentials to another's sign-in endpoint.
+        raise InputError(
+            f"keyless knows no console federation endpoint for partition {partition!r}",
+            fix="open the console through your partition's own sign-in page",
+        )
+    federation, console = _FEDERATION[partition]
     session = json.dumps(
         {
             "sessionId": credentials.access_key_id,
@@ -250,19 +279,27 @@ def console_url(
     )
     import httpx
 
-    client = http or httpx.Client(timeout=30.0)
+    # trust_env=False: no proxy or CA from the environment, as for Okta.
+    client = http or httpx.Client(timeout=30.0, trust_env=False)
+    token: object = None
     try:
         response = client.get(federation, params={"Action": "getSigninToken", "Session": session})
-        response.raise_for_status()
-        token = response.json()["SigninToken"]
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        raise RemoteError(
-            f"the AWS federation endpoint {federation} gave no sign-in token: {exc}",
-            fix="check your network; credentials from a role chain cannot open the console",
-        ) from exc
+        problem = f"HTTP {response.status_code}"
+        if response.status_code == 200:
+            body = response.json()
+            token = body.get("SigninToken") if isinstance(body, dict) else None
+    except (httpx.HTTPError, ValueError) as exc:
+        # httpx's messages hold the request URL, and with it the secret key and
+        # token: name only the kind of failure, and chain nothing.
+        problem = type(exc).__name__
     finally:
         if http is None:
             client.close()
+    if not isinstance(token, str) or not token:
+        raise RemoteError(
+            f"the AWS federation endpoint {federation} gave no sign-in token ({problem})",
+            fix="check your network; credentials from a role chain cannot open the console",
+        )
     query = urllib.parse.urlencode(
         {
             "Action": "login",

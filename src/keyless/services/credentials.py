@@ -24,6 +24,7 @@ from keyless import credential_process as hot
 from keyless.adapters.credentials_file import write_private
 from keyless.adapters.locks import FileLock
 from keyless.errors import KeylessError
+from keyless.files import private_dir
 
 Clock = Callable[[], datetime]
 
@@ -63,6 +64,13 @@ class AwsCredentials:
     role_arn: str | None = None
     account_id: str | None = None
     account_alias: str | None = None
+
+    def __repr__(self) -> str:
+        # Tracebacks, logs and test failures show reprs: no secrets in it.
+        return (
+            f"AwsCredentials(access_key_id={mask(self.access_key_id)!r}, "
+            f"expiration={self.expiration_text!r}, role_arn={self.role_arn!r})"
+        )
 
     @property
     def expiration_text(self) -> str:
@@ -137,7 +145,7 @@ class CredentialCache:
 
     def store(self, profile: str, credentials: AwsCredentials) -> None:
         """Cache ``credentials`` for ``profile``."""
-        Path(hot.cache_dir()).mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(Path(hot.cache_dir()))
         write_private(Path(hot.cache_file(profile)), credentials.to_cache().encode("utf-8"))
 
     def path(self, profile: str) -> Path:
@@ -196,7 +204,7 @@ class CachedProvider:
         cached = self._fresh()
         if cached is not None:
             return cached
-        Path(hot.cache_dir()).mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(Path(hot.cache_dir()))
         # A sign-in with push MFA can take minutes: wait long for the lock.
         with FileLock(Path(hot.lock_file(self.profile)), timeout=self.lock_timeout):
             cached = self._fresh()

@@ -114,8 +114,8 @@ StsFactory = Callable[[str, str | None], Any]  # (region, endpoint_url) -> boto3
 class LoginInputs:
     """What a person or a script hands to one login (never stored unless asked)."""
 
-    password: str | None = None
-    mfa_code: str | None = None
+    password: str | None = field(default=None, repr=False)
+    mfa_code: str | None = field(default=None, repr=False)
     remember_password: bool = False
 
 
@@ -311,9 +311,11 @@ def select_roles(
         ]
     available = ", ".join(hints.label(pair) for pair in roles)
     if not candidates:
-        wanted = " in ".join(part for part in (role, account) if part)
+        wanted = " in ".join(
+            f"{kind} {value!r}" for kind, value in (("role", role), ("account", account)) if value
+        )
         raise InputError(
-            f"the assertion offers no role matching {wanted!r}; it offers: {available}",
+            f"the assertion offers no {wanted}; it offers: {available}",
             fix="pick one of those with --role and --account (or fix the profile's role/account)",
         )
     if len(candidates) == 1:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from keyless.adapters.credentials_file import write_private
+from keyless.adapters.credentials_file import check_profile_name, write_private
 from keyless.adapters.locks import FileLock, lock_path_for
 from keyless.errors import ConfigError, InputError
 
@@ -63,9 +63,19 @@ class Settings:
         missing = [name for name in ("org_url", "app_url") if not getattr(self, name)]
         if missing:
             flags = " ".join(f"--{name.replace('_', '-')} URL" for name in missing)
+            configure = f"`keyless configure --profile {self.profile} {flags}` (or `--lab`)"
+            # Only on the error path: tell a typo in --profile from a half-set profile.
+            path = config_path()
+            known = sorted(load_profiles(path))
+            if self.profile not in known:
+                others = f"pass --profile with one of: {', '.join(known)}, or " if known else ""
+                raise ConfigError(
+                    f"no keyless profile {self.profile!r} in {path}",
+                    fix=f"{others}run {configure}",
+                )
             raise ConfigError(
-                f"profile {self.profile!r} has no {' and no '.join(missing)}",
-                fix=f"run `keyless configure --profile {self.profile} {flags}`",
+                f"profile {self.profile!r} in {path} has no {' and no '.join(missing)}",
+                fix=f"run {configure}",
             )
         assert self.org_url is not None
         assert self.app_url is not None
@@ -138,6 +148,14 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                 )
         else:
             value = str(value)
+        if isinstance(value, str) and not value.isprintable():
+            # These end up as lines in ~/.aws/config and credentials.
+            raise InputError(
+                f"{where}: {key} of profile {name!r} holds a line break or control character",
+                fix=f"give {key} on one line",
+            )
+        if key == "write_profile":
+            check_profile_name(value)
         clean[key] = value
     return clean
 
@@ -169,6 +187,7 @@ def resolve_settings(
     """The settings of ``profile``: flags over ``KEYLESS_*`` over the config file."""
     environ = os.environ if environ is None else environ
     name = profile or default_profile_name(environ)
+    check_profile_name(name)
     path = path or config_path()
     stored = _validate(name, load_profiles(path).get(name, {}), str(path))
     from_env = _validate(name, env_settings(environ), "environment")
