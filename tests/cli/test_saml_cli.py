@@ -200,3 +200,12 @@ def test_inspect(files: dict[str, Path]) -> None:
     )
     assert as_json["verified"] is False
     assert [s["element"] for s in as_json["signatures"]] == ["response", "assertion"]
+
+
+def test_reasons_print_bracketed_values_verbatim(files: dict[str, Path]) -> None:
+    """Regression: reasons were printed as rich markup, so a value holding `[bold]`
+    (from the assertion or an option) lost that text."""
+    role = "arn:aws:iam::222222222222:role/[bold]Admin"
+    result = run(*verify_args(files, str(files["xml"]), "--role-arn", role))
+    assert result.returncode == 1
+    assert f"the role {role} is not among the assertion's roles" in result.stdout

@@ -132,3 +132,40 @@ def test_verbose_shows_cause_and_missing_file_exits_two(tmp_path: Path) -> None:
 def test_unknown_option_is_a_usage_error() -> None:
     result = keyless("spec", "validate", "--frobnicate")
     assert result.returncode == 2
+
+
+def test_groups_and_show_print_bracketed_group_names_whole(tmp_path: Path) -> None:
+    """Regression: rich read `[admins]` in a group name as markup and printed `aws-`,
+    and an 80-column table cut convention group names to `aws#acme-prod#OktaAdm…`."""
+    text = (REPO / "examples" / "acme.yaml").read_text()
+    spec = tmp_path / "brackets.yaml"
+    spec.write_text(
+        text.replace("group: aws-admins", 'group: "aws-[admins]"').replace(
+            "groups: [aws-admins]", 'groups: ["aws-[admins]"]'
+        )
+    )
+    groups = keyless("spec", "groups", str(spec))
+    assert groups.returncode == 0, groups.stderr
+    assert "aws-[admins]" in groups.stdout
+    assert "…" not in groups.stdout
+    # Folded cells: the whole name is there, read column by column.
+    first_column = "".join(
+        line.split("│")[1].strip() for line in groups.stdout.splitlines() if "│" in line
+    )
+    assert "aws#acme-management#ReadOnly#111111111111" in first_column
+    show = keyless("spec", "show", str(spec))
+    assert show.returncode == 0, show.stderr
+    assert "aws-[admins]" in show.stdout
+    assert "…" not in show.stdout
+
+
+def test_missing_or_directory_spec_names_the_path_without_suggesting_spec_flag(
+    tmp_path: Path,
+) -> None:
+    missing = keyless("spec", "validate", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2
+    assert "--spec" not in missing.stderr
+    assert "check the path" in missing.stderr
+    directory = keyless("spec", "validate", str(tmp_path))
+    assert directory.returncode == 2
+    assert f"{tmp_path}: is a directory, not a spec file" in directory.stderr

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from keyless.cli.main import app
 from keyless.export.common import identifier
+from keyless.export.terraform import _attributes
 from keyless.plan.desired import DesiredRole, desired_state
 from keyless.spec import load_spec, load_spec_text
 from keyless.spec.model import FederationSpec
@@ -164,6 +165,35 @@ def test_terraform_parses_and_matches_plan(exported: Path, name: str) -> None:
     assert module["provisioning_user"]["policy"] == next(iter(user.inline_policies.values()))
     assert (directory / "README.md").is_file()
     assert (directory / "modules" / "keyless-federation" / "main.tf").is_file()
+
+
+def test_terraform_alignment_follows_fmt() -> None:
+    """Regression: `terraform fmt -check` rejected every exported main.tf, because
+    attributes opening a multi-line object were padded into the run of `=` above."""
+    text = _attributes(
+        {"source": "./m", "account_alias": "a", "tags": {"k": "v"}, "roles": None}, 1
+    )
+    assert text.splitlines() == [
+        '  source        = "./m"',
+        '  account_alias = "a"',
+        "  tags = {",
+        '    k = "v"',
+        "  }",
+        "  roles = null",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_terraform_fmt_check_passes(exported: Path, name: str) -> None:
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff", str(exported / "terraform" / name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_terraform_okta_app(exported: Path) -> None:

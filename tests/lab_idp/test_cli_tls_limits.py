@@ -71,6 +71,17 @@ def test_groups_and_members(server: IdpServer) -> None:
     ]
 
 
+def test_bracketed_group_names_are_printed_verbatim(server: IdpServer) -> None:
+    """Regression: rich read `[x]` as markup, so `lab group add "ops-[x]"` said `created ops-`."""
+    group = "ops-[x]"
+    assert cli(server, "group", "add", group).stdout == f"created {group}\n"
+    assert cli(server, "user", "add", "b@acme.example").exit_code == 0
+    shown = cli(server, "group", "members", group, "--add", "b@acme.example")
+    assert shown.stdout == f"{group}: b@acme.example\n"
+    listed = cli(server, "user", "list")
+    assert group in listed.stdout
+
+
 def test_mfa_enroll_prints_otpauth_uri_and_a_qr_code(server: IdpServer) -> None:
     assert cli(server, "user", "add", "qr@acme.example").exit_code == 0
     result = cli(server, "mfa", "enroll", "qr@acme.example", "--factor", "totp")

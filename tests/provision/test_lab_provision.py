@@ -38,3 +38,14 @@ def test_apply_then_plan_against_the_lab(lab: Any) -> None:
         "acme-dev",
     ]
     assert all(a["error"] is None and a["changes"] == [] for a in document["accounts"]), document
+
+
+def test_plan_with_a_stopped_lab_says_so(lab: Any, tmp_path: Any) -> None:
+    """Regression: lab.json outlives the lab, and a stopped lab surfaced as
+    "cannot download the IdP metadata ...: Connection refused" (exit 3)."""
+    (tmp_path / "lab.json").write_text((lab.state_dir / "lab.json").read_text())
+    plan = _keyless("plan", "--spec", str(ACME), "--lab-state-dir", str(tmp_path))
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert f"error: no lab is running in {tmp_path}" in plan.stderr
+    assert f"`keyless lab up --spec FILE --state-dir {tmp_path}`" in plan.stderr
+    assert plan.stdout == ""

@@ -220,9 +220,10 @@ class NonInteractivePrompter:
 
         if self.mode == "credential-process":
             return LoginRequiredError(
-                f"refreshing profile {self.profile!r} needs input ({what}) "
-                "and there is no terminal",
+                f"refreshing profile {self.profile!r} needs input and there is no terminal: {what}",
                 fix=f"run `keyless login --profile {self.profile}` in a terminal",
             )
         hint = f"pass {flag}" if flag else "run it in a terminal"
-        return InputError(f"{what} is needed and there is no terminal to ask", fix=hint)
+        # `what` is a prompt ("Okta username", "Select a role (2 choices: ...)"): quote it
+        # after the reason rather than build a sentence around it.
+        return InputError(f"there is no terminal to ask for input: {what}", fix=hint)

@@ -100,14 +100,15 @@ def user_add(
             {"login": user.login, "id": user.id, "password": None if password_stdin else password}
         )
         return
-    out.print(f"added {user.login} ({user.id})")
+    out.print(f"added {user.login} ({user.id})", markup=False)
     if not password_stdin:
-        out.print(f"password: {password}")
+        out.print(f"password: {password}", markup=False)
 
 
 @user_app.command("list")
 def user_list(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
     """List the users, their status, groups and factors."""
+    from rich.markup import escape
     from rich.table import Table
 
     with _directory(state_dir) as directory:
@@ -127,16 +128,16 @@ def user_list(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
         return
     table = Table("login", "status", "groups", "factors")
     for row in rows:
-        table.add_row(
-            row["login"], row["status"], ", ".join(row["groups"]), ", ".join(row["factors"])
-        )
+        cells = (row["login"], row["status"], ", ".join(row["groups"]), ", ".join(row["factors"]))
+        # Logins and group names are user data: never markup.
+        table.add_row(*(escape(cell) for cell in cells))
     out.print(table)
 
 
 def _set_status(login: str, status: str, state_dir: Path | None, verb: str) -> None:
     with _directory(state_dir) as directory:
         user = directory.set_status(login, status)
-    out.print(f"{verb} {user.login}: status {user.status}")
+    out.print(f"{verb} {user.login}: status {user.status}", markup=False)
 
 
 @user_app.command("remove")
@@ -144,7 +145,7 @@ def user_remove(login: str, state_dir: StateDir = None) -> None:
     """Remove a user (its sessions end at its next request)."""
     with _directory(state_dir) as directory:
         directory.remove_user(login)
-    out.print(f"removed {login}")
+    out.print(f"removed {login}", markup=False)
 
 
 @user_app.command("lock")
@@ -170,7 +171,7 @@ def group_add(name: str, state_dir: StateDir = None) -> None:
     """Create a group (e.g. aws#acme-dev#ReadOnly#333333333333, Okta's convention)."""
     with _directory(state_dir) as directory:
         created = directory.add_group(name)
-    out.print(f"{'created' if created else 'already there:'} {name}")
+    out.print(f"{'created' if created else 'already there:'} {name}", markup=False)
 
 
 @group_app.command("members")
@@ -193,7 +194,7 @@ def group_members(
     if as_json:
         print_json({"group": name, "members": members})
         return
-    out.print(f"{name}: " + (", ".join(members) if members else "(no members)"))
+    out.print(f"{name}: " + (", ".join(members) if members else "(no members)"), markup=False)
 
 
 @mfa_app.command("enroll")
@@ -221,13 +222,16 @@ def mfa_enroll(
             }
         )
         return
-    out.print(f"enrolled {enrolled.factor_type} ({enrolled.provider}) for {user}: {enrolled.id}")
+    out.print(
+        f"enrolled {enrolled.factor_type} ({enrolled.provider}) for {user}: {enrolled.id}",
+        markup=False,
+    )
     if uri:
         import io
 
         import segno
 
-        out.print(uri)
+        out.print(uri, markup=False)
         buffer = io.StringIO()
         segno.make(uri, error="m").terminal(out=buffer, compact=True)
         out.print(buffer.getvalue(), markup=False, highlight=False)
@@ -242,7 +246,10 @@ def _answer(user: str, state_dir: Path | None, *, approve: bool) -> None:
             fix="start a sign-in with the push factor first (keyless login, a client, the page)",
         )
     _, number = answered
-    out.print(f"{'approved' if approve else 'rejected'} the push for {user} (number {number})")
+    out.print(
+        f"{'approved' if approve else 'rejected'} the push for {user} (number {number})",
+        markup=False,
+    )
 
 
 @push_app.command("approve")
@@ -340,14 +347,16 @@ def sync_roles_command(
         for report in reports:
             name = f"{report.alias} ({report.account_id})"
             if report.error:
-                err.print(f"{name}: cannot list roles: {report.error}")
+                err.print(f"{name}: cannot list roles: {report.error}", markup=False)
                 continue
-            out.print(f"{name}: {len(report.roles_in_aws)} roles in AWS")
+            out.print(f"{name}: {len(report.roles_in_aws)} roles in AWS", markup=False)
             for role in report.missing_in_aws:
-                out.print(f"  missing in AWS: {role} (the spec maps it)")
+                out.print(f"  missing in AWS: {role} (the spec maps it)", markup=False)
             for role in report.not_in_spec:
-                out.print(f"  not in the spec: {role} (trusts the IdP, no group maps it)")
-        out.print("in sync" if not differs else "AWS and the spec differ")
+                out.print(
+                    f"  not in the spec: {role} (trusts the IdP, no group maps it)", markup=False
+                )
+        out.print("in sync" if not differs else "AWS and the spec differ", markup=False)
     if differs:
         raise typer.Exit(1)
 

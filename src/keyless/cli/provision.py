@@ -76,13 +76,24 @@ ACTION_STYLE = {
 
 def _load_lab(lab_dir: Path | None) -> LabInfo:
     try:
-        from keyless.lab.runtime import LabInfo, default_state_dir
+        from keyless.lab.runtime import LabInfo, default_state_dir, running_pid
     except ImportError as exc:
         raise LabError(
             "the embedded lab is not available in this installation",
             fix="reinstall keyless with its lab extras",
         ) from exc
-    return LabInfo.load(lab_dir or default_state_dir())
+    state_dir = lab_dir or default_state_dir()
+    info = LabInfo.load(state_dir)
+    # lab.json outlives the lab: without this check a stopped lab surfaced as
+    # "cannot download the IdP metadata ...: Connection refused".
+    if running_pid(state_dir) is None:
+        raise LabError(
+            f"no lab is running in {state_dir} (its lab.json is from one that stopped)",
+            fix="start it in another shell: `keyless lab up --spec FILE"
+            + ("" if lab_dir is None else f" --state-dir {lab_dir}")
+            + "`",
+        )
+    return info
 
 
 @contextmanager
@@ -180,7 +191,10 @@ def plan_command(
     json_output: JsonFlag = False,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 0 no changes, 1 error, 3 changes pending."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 3 when changes are pending, 0 when none (1: an account could not be read).",
+        ),
     ] = False,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
@@ -94,7 +95,8 @@ def _role_table(roles: tuple[RolePair, ...]) -> Padding:
         table.add_column(column)
     for pair in roles:
         match = ARN_RE.match(pair.role_arn)
-        table.add_row(match["account"] if match else "?", pair.role_name, pair.provider_name)
+        cells = (match["account"] if match else "?", pair.role_name, pair.provider_name)
+        table.add_row(*(escape(cell) for cell in cells))
     return Padding(table, (0, 0, 0, 4))
 
 
@@ -107,9 +109,12 @@ def _relative(moment: datetime, now: datetime) -> str:
 
 def _print_reasons(reasons: tuple[Reason, ...]) -> None:
     for reason in reasons:
-        out.print(f"  [bold red]{reason.code}[/]: {reason.message}", markup=True, highlight=False)
+        # Messages quote the assertion and the options (ARNs, URLs): never markup.
+        out.print(
+            f"  [bold red]{reason.code}[/]: {escape(reason.message)}", markup=True, highlight=False
+        )
         if reason.fix:
-            out.print(f"    [bold]fix:[/] {reason.fix}", markup=True, highlight=False)
+            out.print(f"    [bold]fix:[/] {escape(reason.fix)}", markup=True, highlight=False)
         out.print(
             f"    AWS says: {reason.aws_error_code}: {reason.aws_message}",
             markup=False,

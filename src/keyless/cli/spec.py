@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.output import err, out, print_json
@@ -49,7 +50,7 @@ def validate(file: SpecFile, json_output: JsonFlag = False) -> None:
         )
         return
     out.print(
-        f"[green]valid[/]: {file} — federation [bold]{spec.name}[/], "
+        f"[green]valid[/]: {escape(str(file))} — federation [bold]{escape(spec.name)}[/], "
         f"{len(spec.accounts)} accounts, {len(spec.roles)} roles, "
         f"{len(spec.group_mappings)} group mappings"
     )
@@ -69,19 +70,20 @@ def show(file: SpecFile, json_output: JsonFlag = False) -> None:
         title = f"{account.alias} ({account.id}, {account.environment})"
         if account.management:
             title += " — management"
-        table = Table(title=title, title_justify="left", expand=False)
-        table.add_column("role")
+        table = Table(title=escape(title), title_justify="left", expand=False)
+        table.add_column("role", overflow="fold")
         table.add_column("max session", justify="right")
-        table.add_column("policies")
-        table.add_column("groups")
+        table.add_column("policies", overflow="fold")
+        # Group names are what people type into Okta: fold them, never cut them short.
+        table.add_column("groups", overflow="fold")
         for role, _arn, groups in entry.roles:
             policies = [arn.rsplit("/", 1)[-1] for arn in role.managed_policies]
             policies += [f"{name} (inline)" for name in role.inline_policies]
             table.add_row(
-                role.name,
+                escape(role.name),
                 _hours(role.max_session_duration),
-                "\n".join(policies) or "-",
-                "\n".join(groups) or "[dim]none[/]",
+                escape("\n".join(policies)) or "-",
+                escape("\n".join(groups)) or "[dim]none[/]",
             )
         if not entry.roles:
             table.add_row("[dim]no federated roles[/]", "", "", "")
@@ -96,14 +98,15 @@ def groups(file: SpecFile, json_output: JsonFlag = False) -> None:
     if json_output:
         print_json({"name": spec.name, "grants": [g.as_dict() for g in grants]})
         return
-    table = Table(title=f"{spec.name}: who may take which role", title_justify="left")
+    table = Table(title=f"{escape(spec.name)}: who may take which role", title_justify="left")
     for column in ("group", "account", "role", "from"):
-        table.add_column(column)
+        # Group names are what people type into Okta: fold them, never cut them short.
+        table.add_column(column, overflow="fold")
     for grant in grants:
         table.add_row(
-            grant.group,
-            f"{grant.account.alias} ({grant.account.id})",
-            grant.role_name,
+            escape(grant.group),
+            escape(f"{grant.account.alias} ({grant.account.id})"),
+            escape(grant.role_name),
             grant.source,
         )
     out.print(table)
@@ -125,8 +128,9 @@ def _hours(seconds: int) -> str:
 def _print_header(spec: FederationSpec) -> None:
     idp = spec.identity_provider
     err.print(
-        f"federation [bold]{spec.name}[/]: identity provider {idp.kind}"
-        + (f" {idp.org_url}" if idp.org_url else "")
-        + f", SAML provider {idp.saml_provider_name!r}, session {spec.session.duration}s"
+        f"federation [bold]{escape(spec.name)}[/]: identity provider {idp.kind}"
+        + (f" {escape(str(idp.org_url))}" if idp.org_url else "")
+        + f", SAML provider {escape(repr(idp.saml_provider_name))}"
+        + f", session {spec.session.duration}s"
         + (", MFA required" if spec.session.require_mfa else "")
     )

@@ -82,14 +82,37 @@ def _hcl_key(key: str) -> str:
 
 
 def _hcl_object(value: dict[str, Any], level: int) -> str:
-    pad = INDENT * (level + 1)
-    keys = [_hcl_key(k) for k in value]
-    width = max(len(k) for k in keys)
-    lines = []
-    for key, item in zip(keys, value.values(), strict=True):
-        rendered = item.text if isinstance(item, _Raw) else hcl_value(item, level + 1)
-        lines.append(f"{pad}{key.ljust(width)} = {rendered}")
-    return "{\n" + "\n".join(lines) + f"\n{INDENT * level}}}"
+    pairs = [
+        (_hcl_key(key), item.text if isinstance(item, _Raw) else hcl_value(item, level + 1))
+        for key, item in value.items()
+    ]
+    return "{\n" + _aligned(INDENT * (level + 1), pairs) + f"\n{INDENT * level}}}"
+
+
+def _aligned(pad: str, pairs: list[tuple[str, str]]) -> str:
+    """``key = value`` lines with the ``=`` aligned as `terraform fmt` aligns them.
+
+    fmt aligns runs of consecutive attributes; a value that opens a multi-line
+    object, list or call (but not a heredoc) stands alone with one space
+    before its ``=`` and ends the run, so generated files pass ``fmt -check``.
+    """
+    lines: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def close_run() -> None:
+        if run:
+            width = max(len(key) for key, _ in run)
+            lines.extend(f"{pad}{key.ljust(width)} = {text}" for key, text in run)
+            run.clear()
+
+    for key, text in pairs:
+        if "\n" in text and not text.startswith("<<"):
+            close_run()
+            lines.append(f"{pad}{key} = {text}")
+        else:
+            run.append((key, text))
+    close_run()
+    return "\n".join(lines)
 
 
 class _Raw:
@@ -101,13 +124,11 @@ class _Raw:
 
 def _attributes(items: dict[str, Any], level: int) -> str:
     """Block body attributes, aligned like `terraform fmt` does."""
-    pad = INDENT * level
-    width = max(len(k) for k in items)
-    lines = []
-    for key, item in items.items():
-        rendered = item.text if isinstance(item, _Raw) else hcl_value(item, level)
-        lines.append(f"{pad}{key.ljust(width)} = {rendered}")
-    return "\n".join(lines)
+    pairs = [
+        (key, item.text if isinstance(item, _Raw) else hcl_value(item, level))
+        for key, item in items.items()
+    ]
+    return _aligned(INDENT * level, pairs)
 
 
 def _policy(document: dict[str, Any], level: int) -> _Raw:

@@ -238,8 +238,15 @@ def load_spec(path: str | Path) -> FederationSpec:
             )
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
+        # Not "pass --spec": `spec validate FILE` and `lab up --spec FILE` both land here.
         raise SpecError(
-            f"{file}: no such spec file", fix="pass --spec with the path of your federation YAML"
+            f"{file}: no such spec file",
+            fix="check the path of your federation YAML (examples/acme.yaml is a complete one)",
+        ) from exc
+    except IsADirectoryError as exc:
+        raise SpecError(
+            f"{file}: is a directory, not a spec file",
+            fix="pass the path of the federation YAML file itself",
         ) from exc
     except UnicodeDecodeError as exc:
         raise SpecError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
