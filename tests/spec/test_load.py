@@ -244,3 +244,27 @@ def test_mapping_to_an_account_the_role_is_not_in() -> None:
         "group_mappings[0].accounts[0]: role 'Admin' is not created in account 't-management'"
         in (problem)
     )
+
+
+def test_a_bad_field_does_not_hide_a_dangling_reference() -> None:
+    """Regression: field errors stopped validation before references were checked, so a
+    typo in a key hid an unknown alias elsewhere and fixes came one run at a time."""
+    text = MINIMAL.replace("managed_policies:", "managed_polices:").replace(
+        "role: Admin", "role: Admn"
+    )
+    problems = problems_of(text)
+    assert len(problems) == 2
+    assert problems[0].startswith("spec.yaml:15: roles[0].managed_polices: unknown key")
+    assert problems[1].startswith("spec.yaml:18: group_mappings[0].role: group 'admins'")
+
+
+def test_a_bad_account_id_and_an_unknown_alias_are_reported_together() -> None:
+    text = MINIMAL.replace('"222222222222"', '"2"').replace("[t-prod]", "[t-prd]")
+    problems = problems_of(text)
+    assert [p.split(": ")[1] for p in problems] == ["accounts[1].id", "roles[0].accounts[0]"]
+
+
+def test_mapping_may_name_accounts_by_id() -> None:
+    text = MINIMAL.replace("    role: Admin\n", '    role: Admin\n    accounts: ["222222222222"]\n')
+    (grant,) = [g for g in expand_grants(load_spec_text(text)) if g.source == "mapping"]
+    assert grant.account.alias == "t-prod"

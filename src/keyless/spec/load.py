@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from keyless.errors import SpecError, SpecProblem
 from keyless.spec.model import FederationSpec
+from keyless.spec.references import reference_problems
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024
 
@@ -203,21 +204,30 @@ def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
         problems = [_problem_from_pydantic(e, source, lines) for e in exc.errors()]
+        # Report dangling references too, from the raw data, so one run lists
+        # every problem; a path a field check already explained is not repeated.
+        reported = {problem.path for problem in problems}
+        problems += [
+            _reference_problem(found, source, lines)
+            for found in reference_problems(data)
+            if format_path(found[0]) not in reported
+        ]
+        problems.sort(key=lambda problem: problem.line or 0)
         raise _spec_error(source, problems) from exc
     references = spec.check_references()
     if references:
-        problems = [
-            SpecProblem(
-                file=source,
-                path=format_path(path),
-                line=_line_for(path, lines),
-                message=message,
-                fix=fix,
-            )
-            for path, message, fix in references
-        ]
+        problems = [_reference_problem(found, source, lines) for found in references]
         raise _spec_error(source, problems)
     return spec
+
+
+def _reference_problem(
+    found: tuple[Location, str, str], source: str, lines: dict[Location, int]
+) -> SpecProblem:
+    path, message, fix = found
+    return SpecProblem(
+        file=source, path=format_path(path), line=_line_for(path, lines), message=message, fix=fix
+    )
 
 
 def _spec_error(source: str, problems: list[SpecProblem]) -> SpecError:

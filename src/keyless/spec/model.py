@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from keyless.spec.references import reference_problems
+
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-]
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -370,100 +372,4 @@ class FederationSpec(_Model):
 
     def check_references(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Problems that span fields, as (path, message, fix); empty when all is well."""
-        problems: list[tuple[tuple[str | int, ...], str, str]] = []
-        seen_ids: dict[str, int] = {}
-        seen_aliases: dict[str, int] = {}
-        for index, account in enumerate(self.accounts):
-            if account.id in seen_ids:
-                problems.append(
-                    (
-                        ("accounts", index, "id"),
-                        f"duplicate account id {account.id!r} "
-                        f"(also accounts[{seen_ids[account.id]}])",
-                        "each account appears once",
-                    )
-                )
-            seen_ids.setdefault(account.id, index)
-            if account.alias in seen_aliases:
-                problems.append(
-                    (
-                        ("accounts", index, "alias"),
-                        f"duplicate account alias {account.alias!r} "
-                        f"(also accounts[{seen_aliases[account.alias]}])",
-                        "give every account its own alias",
-                    )
-                )
-            seen_aliases.setdefault(account.alias, index)
-        managers = [i for i, a in enumerate(self.accounts) if a.management]
-        if len(managers) > 1:
-            problems.append(
-                (
-                    ("accounts", managers[1], "management"),
-                    "more than one account is marked management: true",
-                    "mark only the organization's management account",
-                )
-            )
-        known = ", ".join(a.alias for a in self.accounts)
-        role_names: dict[str, int] = {}
-        for index, role in enumerate(self.roles):
-            if role.name in role_names:
-                problems.append(
-                    (
-                        ("roles", index, "name"),
-                        f"duplicate role {role.name!r} (also roles[{role_names[role.name]}])",
-                        "merge the two roles or rename one",
-                    )
-                )
-            role_names.setdefault(role.name, index)
-            if role.accounts != "all":
-                for position, alias in enumerate(role.accounts):
-                    if self.account(alias) is None:
-                        problems.append(
-                            (
-                                ("roles", index, "accounts", position),
-                                f"unknown account alias {alias!r}",
-                                f"use one of: {known}",
-                            )
-                        )
-        for index, mapping in enumerate(self.group_mappings):
-            mapped = self.role(mapping.role)
-            if mapped is None:
-                problems.append(
-                    (
-                        ("group_mappings", index, "role"),
-                        f"group {mapping.group!r} maps to unknown role {mapping.role!r}",
-                        f"use one of: {', '.join(r.name for r in self.roles) or '(no roles)'}",
-                    )
-                )
-                continue
-            if mapping.accounts == "all":
-                continue
-            reachable = self.role_accounts(mapped)
-            in_role = {a.alias for a in reachable} | {a.id for a in reachable}
-            for position, alias in enumerate(mapping.accounts):
-                if self.account(alias) is None:
-                    problems.append(
-                        (
-                            ("group_mappings", index, "accounts", position),
-                            f"unknown account alias {alias!r}",
-                            f"use one of: {known}",
-                        )
-                    )
-                elif alias not in in_role:
-                    problems.append(
-                        (
-                            ("group_mappings", index, "accounts", position),
-                            f"role {mapped.name!r} is not created in account {alias!r}",
-                            f"add {alias!r} to roles[{role_names[mapped.name]}].accounts "
-                            "or remove it here",
-                        )
-                    )
-        if self.identity_provider.kind != "lab" and self.lab.users:
-            problems.append(
-                (
-                    ("lab", "users"),
-                    "lab users are only created by the embedded lab (identity_provider.kind: lab)",
-                    "remove lab.users, or set identity_provider.kind to lab",
-                )
-            )
-        return problems
+        return reference_problems(self.model_dump())

@@ -1,0 +1,176 @@
+"""Checks that span fields of a spec: duplicates and references that do not resolve.
+
+They run on plain data (the parsed YAML, or a validated spec dumped back to
+it), defensively, so that a spec with a bad field *and* a dangling reference
+gets both reported in one run: an engineer fixing a broken spec should not
+discover its problems one kind at a time.
+
+Each problem is ``(path, message, fix)``; paths are tuples like
+``("roles", 0, "accounts", 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Problem = tuple[tuple[str | int, ...], str, str]
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)  # an unquoted account id; its own field check explains quoting
+    return value if isinstance(value, str) else None
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Every duplicate and unresolved reference in spec ``data``; empty when all is well."""
+    problems: list[Problem] = []
+    accounts = _items(data, "accounts")
+    ids: dict[str, int] = {}
+    aliases: dict[str, int] = {}
+    for index, account in accounts:
+        account_id, alias = _text(account.get("id")), _text(account.get("alias"))
+        if account_id is not None:
+            if account_id in ids:
+                problems.append(
+                    (
+                        ("accounts", index, "id"),
+                        f"duplicate account id {account_id!r} (also accounts[{ids[account_id]}])",
+                        "each account appears once",
+                    )
+                )
+            ids.setdefault(account_id, index)
+        if alias is not None:
+            if alias in aliases:
+                problems.append(
+                    (
+                        ("accounts", index, "alias"),
+                        f"duplicate account alias {alias!r} (also accounts[{aliases[alias]}])",
+                        "give every account its own alias",
+                    )
+                )
+            aliases.setdefault(alias, index)
+    managers = [index for index, account in accounts if account.get("management") is True]
+    if len(managers) > 1:
+        problems.append(
+            (
+                ("accounts", managers[1], "management"),
+                "more than one account is marked management: true",
+                "mark only the organization's management account",
+            )
+        )
+    known = ", ".join(aliases) or "(no accounts)"
+
+    def resolves(name: str) -> bool:
+        return name in aliases or name in ids
+
+    roles: dict[str, tuple[int, set[str] | None]] = {}  # name -> (index, accounts or None=all)
+    for index, role in _items(data, "roles"):
+        name = _text(role.get("name"))
+        targets = role.get("accounts", "all")
+        listed: set[str] | None = None
+        if isinstance(targets, list):
+            listed = set()
+            for position, alias in enumerate(targets):
+                text = _text(alias)
+                if text is None:
+                    continue
+                if not resolves(text):
+                    problems.append(
+                        (
+                            ("roles", index, "accounts", position),
+                            f"unknown account alias {text!r}",
+                            f"use one of: {known}",
+                        )
+                    )
+                listed.add(text)
+        if name is None:
+            continue
+        if name in roles:
+            problems.append(
+                (
+                    ("roles", index, "name"),
+                    f"duplicate role {name!r} (also roles[{roles[name][0]}])",
+                    "merge the two roles or rename one",
+                )
+            )
+            continue
+        roles[name] = (index, listed)
+
+    def role_reaches(listed: set[str] | None, name: str) -> bool:
+        if listed is None:
+            return True
+        # A role's accounts may name an account by alias or by id; so may a mapping.
+        for candidate in listed:
+            if candidate == name:
+                return True
+            if candidate in aliases and name in ids and ids[name] == aliases[candidate]:
+                return True
+            if candidate in ids and name in aliases and aliases[name] == ids[candidate]:
+                return True
+        return False
+
+    role_list = ", ".join(roles) or "(no roles)"
+    for index, mapping in _items(data, "group_mappings"):
+        group, role_name = _text(mapping.get("group")), _text(mapping.get("role"))
+        if role_name is None:
+            continue
+        if role_name not in roles:
+            problems.append(
+                (
+                    ("group_mappings", index, "role"),
+                    f"group {group!r} maps to unknown role {role_name!r}",
+                    f"use one of: {role_list}",
+                )
+            )
+            continue
+        role_index, listed = roles[role_name]
+        targets = mapping.get("accounts", "all")
+        if not isinstance(targets, list):
+            continue
+        for position, alias in enumerate(targets):
+            text = _text(alias)
+            if text is None:
+                continue
+            if not resolves(text):
+                problems.append(
+                    (
+                        ("group_mappings", index, "accounts", position),
+                        f"unknown account alias {text!r}",
+                        f"use one of: {known}",
+                    )
+                )
+            elif not role_reaches(listed, text):
+                problems.append(
+                    (
+                        ("group_mappings", index, "accounts", position),
+                        f"role {role_name!r} is not created in account {text!r}",
+                        f"add {text!r} to roles[{role_index}].accounts or remove it here",
+                    )
+                )
+    provider = data.get("identity_provider")
+    lab = data.get("lab")
+    if (
+        isinstance(provider, Mapping)
+        and provider.get("kind") not in (None, "lab")
+        and isinstance(lab, Mapping)
+        and lab.get("users")
+    ):
+        problems.append(
+            (
+                ("lab", "users"),
+                "lab users are only created by the embedded lab (identity_provider.kind: lab)",
+                "remove lab.users, or set identity_provider.kind to lab",
+            )
+        )
+    return problems
