@@ -76,24 +76,13 @@ ACTION_STYLE = {
 
 def _load_lab(lab_dir: Path | None) -> LabInfo:
     try:
-        from keyless.lab.runtime import LabInfo, default_state_dir, running_pid
+        from keyless.lab.runtime import load_running
     except ImportError as exc:
         raise LabError(
             "the embedded lab is not available in this installation",
             fix="reinstall keyless with its lab extras",
         ) from exc
-    state_dir = lab_dir or default_state_dir()
-    info = LabInfo.load(state_dir)
-    # lab.json outlives the lab: without this check a stopped lab surfaced as
-    # "cannot download the IdP metadata ...: Connection refused".
-    if running_pid(state_dir) is None:
-        raise LabError(
-            f"no lab is running in {state_dir} (its lab.json is from one that stopped)",
-            fix="start it in another shell: `keyless lab up --spec FILE"
-            + ("" if lab_dir is None else f" --state-dir {lab_dir}")
-            + "`",
-        )
-    return info
+    return load_running(lab_dir)
 
 
 @contextmanager

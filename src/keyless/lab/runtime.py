@@ -111,6 +111,24 @@ class LabInfo:
 # -- the state directory's lock -------------------------------------------------------
 
 
+def load_running(state_dir: Path | None = None) -> LabInfo:
+    """The ``LabInfo`` of the lab running in ``state_dir`` (default: the default dir).
+
+    ``lab.json`` outlives the lab, so a stopped lab must be told apart here;
+    otherwise its stale URLs surface later as "connection refused".
+    """
+    directory = state_dir or default_state_dir()
+    info = LabInfo.load(directory)
+    if running_pid(directory) is None:
+        raise LabError(
+            f"no lab is running in {directory} (its lab.json is from one that stopped)",
+            fix="start it in another shell: `keyless lab up --spec FILE"
+            + ("" if state_dir is None else f" --state-dir {state_dir}")
+            + "`",
+        )
+    return info
+
+
 def running_pid(state_dir: Path) -> int | None:
     """The pid of the lab running in ``state_dir``, or None when none is."""
     path = state_dir / LOCK_FILE

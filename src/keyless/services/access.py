@@ -127,9 +127,9 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
 
 def lab_defaults(state_dir: Path | None) -> dict[str, Any]:
     """Profile settings for the running lab, from its ``lab.json``."""
-    from keyless.lab.runtime import LabInfo, default_state_dir
+    from keyless.lab.runtime import load_running
 
-    info = LabInfo.load(state_dir or default_state_dir())
+    info = load_running(state_dir)
     defaults: dict[str, Any] = {
         "org_url": info.idp_url,
         "app_url": info.app_url,
