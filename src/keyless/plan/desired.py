@@ -230,7 +230,7 @@ def desired_account(
     roles = [
         _federated_role(spec, account, role)
         for role in spec.roles
-        if account in spec.role_accounts(role)
+        if spec.role_in_account(role, account)
     ]
     users, provisioning_roles, notes = _provisioning(spec, account)
     return DesiredAccount(

@@ -182,7 +182,7 @@ def expand_accounts(spec: FederationSpec) -> list[AccountRoles]:
     for account in spec.accounts:
         roles = []
         for role in spec.roles:
-            if account not in spec.role_accounts(role):
+            if not spec.role_in_account(role, account):
                 continue
             groups = tuple(
                 g.group for g in grants if g.account.id == account.id and g.role_name == role.name

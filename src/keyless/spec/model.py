@@ -370,6 +370,12 @@ class FederationSpec(_Model):
         wanted = set(role.accounts)
         return [a for a in self.accounts if a.alias in wanted or a.id in wanted]
 
+    def role_in_account(self, role: FederatedRole, account: Account) -> bool:
+        """Whether ``role`` is created in ``account`` (without scanning every account)."""
+        return (
+            role.accounts == "all" or account.alias in role.accounts or account.id in role.accounts
+        )
+
     def check_references(self) -> list[tuple[tuple[str | int, ...], str, str]]:
         """Problems that span fields, as (path, message, fix); empty when all is well."""
         return reference_problems(self.model_dump())
