@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyless.plan.state import PolicyDocument
 from keyless.spec.expand import role_arn, saml_provider_arn
 from keyless.spec.model import Account, FederatedRole, FederationSpec
 
@@ -22,8 +23,6 @@ PROVISIONING_POLICY_NAME = "keyless-idp-list-roles"
 # The user that Okta's API integration signs in with when the principal kind is `role`.
 PROVISIONING_USER_NAME = "OktaProvisioningUser"
 SAML_ACTIONS = ("sts:AssumeRoleWithSAML", "sts:TagSession")
-
-PolicyDocument = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,13 @@ from keyless.plan.documents import (
     policy_json,
     same_policy,
 )
-from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
+from keyless.plan.state import (
+    ActualAccount,
+    ActualProvider,
+    ActualRole,
+    ActualUser,
+    PolicyDocument,
+)
 from keyless.spec.model import Account
 
 Action = Literal["create", "update", "replace", "delete", "conflict", "orphan"]
@@ -368,6 +374,34 @@ def _role_summary(role: DesiredRole) -> list[FieldChange]:
     return fields
 
 
+def _diff_inline_policies(
+    kind: str,
+    name: str,
+    desired: Mapping[str, PolicyDocument],
+    actual: Mapping[str, PolicyDocument],
+    fields: list[FieldChange],
+    operations: list[Operation],
+) -> None:
+    """Put the inline policies of role or user ``name`` that differ; delete those not wanted."""
+    key = {"role": "RoleName", "user": "UserName"}[kind]
+    for policy_name, document in desired.items():
+        before = actual.get(policy_name)
+        if before is None or not same_policy(before, document):
+            fields.append(FieldChange(f"inline_policy {policy_name}", before, document, "document"))
+            operations.append(
+                Operation(
+                    f"put_{kind}_policy",
+                    {key: name, "PolicyName": policy_name, "PolicyDocument": policy_json(document)},
+                )
+            )
+    for policy_name, before in sorted(actual.items()):
+        if policy_name not in desired:
+            fields.append(FieldChange(f"inline_policy {policy_name}", before, None, "document"))
+            operations.append(
+                Operation(f"delete_{kind}_policy", {key: name, "PolicyName": policy_name})
+            )
+
+
 def diff_role(
     desired: DesiredRole, actual: ActualRole | None, *, spec_name: str, adopt: bool
 ) -> list[Change]:
@@ -424,26 +458,9 @@ def diff_role(
             )
         else:
             operations.append(Operation("delete_role_permissions_boundary", {"RoleName": name}))
-    for policy_name, document in desired.inline_policies.items():
-        before = actual.inline_policies.get(policy_name)
-        if before is None or not same_policy(before, document):
-            fields.append(FieldChange(f"inline_policy {policy_name}", before, document, "document"))
-            operations.append(
-                Operation(
-                    "put_role_policy",
-                    {
-                        "RoleName": name,
-                        "PolicyName": policy_name,
-                        "PolicyDocument": policy_json(document),
-                    },
-                )
-            )
-    for policy_name, before in sorted(actual.inline_policies.items()):
-        if policy_name not in desired.inline_policies:
-            fields.append(FieldChange(f"inline_policy {policy_name}", before, None, "document"))
-            operations.append(
-                Operation("delete_role_policy", {"RoleName": name, "PolicyName": policy_name})
-            )
+    _diff_inline_policies(
+        "role", name, desired.inline_policies, actual.inline_policies, fields, operations
+    )
     wanted, present = set(desired.managed_policies), set(actual.managed_policies)
     if wanted != present:
         fields.append(FieldChange("managed_policies", sorted(present), sorted(wanted)))
@@ -505,6 +522,7 @@ def diff_user(
 ) -> list[Change]:
     """The change to the IdP's provisioning user, if any."""
     name = desired.name
+    operations: list[Operation]
     if actual is None:
         operations = [Operation("create_user", {"UserName": name, "Tags": _tag_list(desired.tags)})]
         operations += [
@@ -539,27 +557,10 @@ def diff_user(
         ]
     fields: list[FieldChange] = []
     operations = []
-    for policy_name, document in desired.inline_policies.items():
-        before = actual.inline_policies.get(policy_name)
-        if before is None or not same_policy(before, document):
-            fields.append(FieldChange(f"inline_policy {policy_name}", before, document, "document"))
-            operations.append(
-                Operation(
-                    "put_user_policy",
-                    {
-                        "UserName": name,
-                        "PolicyName": policy_name,
-                        "PolicyDocument": policy_json(document),
-                    },
-                )
-            )
     # The IdP's principal must hold nothing beyond listing roles: extra rights are removed.
-    for policy_name, before in sorted(actual.inline_policies.items()):
-        if policy_name not in desired.inline_policies:
-            fields.append(FieldChange(f"inline_policy {policy_name}", before, None, "document"))
-            operations.append(
-                Operation("delete_user_policy", {"UserName": name, "PolicyName": policy_name})
-            )
+    _diff_inline_policies(
+        "user", name, desired.inline_policies, actual.inline_policies, fields, operations
+    )
     if actual.managed_policies:
         fields.append(FieldChange("managed_policies", list(actual.managed_policies), []))
         operations += [

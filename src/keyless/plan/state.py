@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# An IAM policy document as parsed JSON (desired and actual state share it).
 PolicyDocument = dict[str, Any]
 
 
