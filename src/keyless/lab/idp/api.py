@@ -344,16 +344,24 @@ def verify_push(
     return 200, challenge_document(idp, transaction, user, factor, factor_result=status), None
 
 
+def live_transaction(idp: Idp, body: dict[str, Any]) -> tuple[Transaction, User] | None:
+    """The transaction ``body``'s stateToken names and its still-active user, or None
+    (Okta answers E0000011 for an unknown, expired or finished transaction alike)."""
+    transaction = idp.transaction(body.get("stateToken"))
+    user = idp.active_user(transaction.user_id) if transaction else None
+    return (transaction, user) if transaction is not None and user is not None else None
+
+
 async def factor_verify(request: Request) -> Response:
     """``POST /api/v1/authn/factors/{factorId}/verify`` (``?rememberDevice`` accepted)."""
     idp = idp_of(request)
     body = await json_body(request)
     if body is None:
         return error_response("E0000003")
-    transaction = idp.transaction(body.get("stateToken"))
-    user = idp.active_user(transaction.user_id) if transaction else None
-    if transaction is None or user is None:
+    found = live_transaction(idp, body)
+    if found is None:
         return error_response("E0000011")
+    transaction, user = found
     if transaction.status not in ("MFA_REQUIRED", "MFA_CHALLENGE"):
         return error_response("E0000079")
     factor_id = request.path_params["factor_id"]
@@ -379,10 +387,10 @@ async def factor_resend(request: Request) -> Response:
     body = await json_body(request)
     if body is None:
         return error_response("E0000003")
-    transaction = idp.transaction(body.get("stateToken"))
-    user = idp.active_user(transaction.user_id) if transaction else None
-    if transaction is None or user is None:
+    found = live_transaction(idp, body)
+    if found is None:
         return error_response("E0000011")
+    transaction, user = found
     factor = idp.directory.get_factor(request.path_params["factor_id"])
     if factor is None or factor.user_id != user.id or transaction.factor_id != factor.id:
         return error_response("E0000079")
@@ -413,10 +421,10 @@ async def authn_previous(request: Request) -> Response:
     body = await json_body(request)
     if body is None:
         return error_response("E0000003")
-    transaction = idp.transaction(body.get("stateToken"))
-    user = idp.active_user(transaction.user_id) if transaction else None
-    if transaction is None or user is None:
+    found = live_transaction(idp, body)
+    if found is None:
         return error_response("E0000011")
+    transaction, user = found
     transaction.status, transaction.factor_id, transaction.push_id = "MFA_REQUIRED", None, None
     return JSONResponse(mfa_required_document(idp, transaction, user, idp.needs_mfa(user)))
 
