@@ -38,28 +38,24 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
     accounts = _items(data, "accounts")
     ids: dict[str, int] = {}
     aliases: dict[str, int] = {}
+    unique = (
+        ("id", ids, "each account appears once"),
+        ("alias", aliases, "give every account its own alias"),
+    )
     for index, account in accounts:
-        account_id, alias = _text(account.get("id")), _text(account.get("alias"))
-        if account_id is not None:
-            if account_id in ids:
+        for key, first_seen, fix in unique:
+            value = _text(account.get(key))
+            if value is None:
+                continue
+            if value in first_seen:
                 problems.append(
                     (
-                        ("accounts", index, "id"),
-                        f"duplicate account id {account_id!r} (also accounts[{ids[account_id]}])",
-                        "each account appears once",
+                        ("accounts", index, key),
+                        f"duplicate account {key} {value!r} (also accounts[{first_seen[value]}])",
+                        fix,
                     )
                 )
-            ids.setdefault(account_id, index)
-        if alias is not None:
-            if alias in aliases:
-                problems.append(
-                    (
-                        ("accounts", index, "alias"),
-                        f"duplicate account alias {alias!r} (also accounts[{aliases[alias]}])",
-                        "give every account its own alias",
-                    )
-                )
-            aliases.setdefault(alias, index)
+            first_seen.setdefault(value, index)
     managers = [index for index, account in accounts if account.get("management") is True]
     if len(managers) > 1:
         problems.append(
