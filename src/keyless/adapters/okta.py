@@ -400,6 +400,17 @@ class OktaClient:
         )
 
 
+def dashboard_link(app_url: str) -> str:
+    """The AWS app link as Okta's dashboard tile opens it (``fromHome=true``).
+
+    Against real Okta this is the same sign-on as the plain app link. Against the
+    lab it is the link a browser can finish offline: the lab IdP's page then posts
+    the SAML response to the lab's own stand-in for ``signin.aws.amazon.com``.
+    """
+    separator = "&" if "?" in app_url else "?"
+    return f"{app_url}{separator}fromHome=true"
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urllib.parse.urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()

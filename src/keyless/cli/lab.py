@@ -63,6 +63,7 @@ def up(
     aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
+    from keyless.adapters.okta import dashboard_link
     from keyless.lab.runtime import Lab
     from keyless.spec import load_spec
 
@@ -85,7 +86,7 @@ def up(
         info = lab.start()
     try:
         out.print(f"[bold green]lab up[/] for {federation.name!r} — state in {info.state_dir}")
-        out.print(f"  IdP        {info.idp_url}   (AWS app: {info.app_url})")
+        out.print(f"  IdP        {info.idp_url}   (AWS app: {dashboard_link(info.app_url)})")
         out.print(f"  AWS        {info.aws_endpoint_url}")
         for account in info.accounts:
             marker = " (management)" if account["id"] == info.management_account_id else ""
@@ -119,7 +120,9 @@ def up(
             markup=False,
         )
         out.print("  3. log in:                 keyless login --profile lab", markup=False)
-        out.print(f"  or open the AWS app in a browser: {info.app_url}", markup=False)
+        out.print(
+            f"  or open the AWS app in a browser: {dashboard_link(info.app_url)}", markup=False
+        )
         out.print("\nPress Ctrl-C to stop.")
         try:
             while not stop.wait(0.5):
@@ -156,6 +159,7 @@ def status(
     ] = False,
 ) -> None:
     """Show whether the lab runs, where, and its accounts and users."""
+    from keyless.adapters.okta import dashboard_link
     from keyless.lab.runtime import LabInfo, running_pid
 
     directory = _state_dir(state_dir)
@@ -185,6 +189,7 @@ def status(
     state = f"[green]running[/] (pid {pid})" if pid is not None else "[yellow]stopped[/]"
     out.print(f"lab in {directory}: {state}")
     out.print(f"  IdP  {info.idp_url}\n  AWS  {info.aws_endpoint_url}\n  CA   {info.ca_bundle}")
+    out.print(f"  browser sign-in  {dashboard_link(info.app_url)}", markup=False)
     for account in info.accounts:
         out.print(f"  account {account['id']}  {account['alias']}")
     for user in document["users"]:

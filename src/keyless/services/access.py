@@ -258,9 +258,10 @@ def console_url(
     lab's own AWS sign-in page.
     """
     if settings.aws_endpoint_url:
+        from keyless.adapters.okta import dashboard_link  # httpx: only on this path
+
         _, app_url = settings.require_org()
-        separator = "&" if "?" in app_url else "?"
-        return f"{app_url}{separator}fromHome=true"
+        return dashboard_link(app_url)
     match = ARN_RE.match(credentials.role_arn or "")
     partition = match["partition"] if match else "aws"
     if partition not in _FEDERATION:

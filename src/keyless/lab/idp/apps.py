@@ -106,12 +106,22 @@ async def aws_sso(request: Request) -> Response:
         response = not_assigned_page(request, idp, user)
     else:
         action = f"{idp.base_url}{LAB_SIGNIN_PATH}" if from_home else idp.settings.recipient
+        lab_note = None
+        if action != idp.settings.recipient:
+            # Only where the form posts differs from Okta's page; the response itself
+            # still names AWS's sign-in URL, which the lab STS checks as AWS does.
+            lab_note = (
+                f"Lab: this form posts to the lab's stand-in for {idp.settings.recipient} "
+                f"({action}); the SAML response still names {idp.settings.recipient} as "
+                "its Destination and Recipient, as Okta's does."
+            )
         response = render(
             request,
             "app_form.html",
             org=idp.settings.org_name,
             user_id=user.id,
             action=action,
+            lab_note=lab_note,
             saml_response=encode_response(issued.xml),
         )
     if new:
