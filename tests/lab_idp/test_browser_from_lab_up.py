@@ -150,30 +150,37 @@ def test_the_browser_link_lab_up_prints_reaches_the_landing_page(
         timeout=60,
         check=True,
     )
-    assert url in subprocess.run(
-        [_keyless(), "lab", "status", "--state-dir", lab_dir],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout, "`lab status` prints the same browser link"
+    assert (
+        url
+        in subprocess.run(
+            [_keyless(), "lab", "status", "--state-dir", lab_dir],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    ), "`lab status` prints the same browser link"
     users = {user["login"]: user for user in json.loads(status.stdout)["users"]}
     alice = users["alice@acme.example"]
 
     posted: list[dict[str, str]] = []
     page.on(
         "request",
-        lambda request: posted.append({"url": request.url, "body": request.post_data or ""})
-        if request.method == "POST" and "SAMLResponse" in (request.post_data or "")
-        else None,
+        lambda request: (
+            posted.append({"url": request.url, "body": request.post_data or ""})
+            if request.method == "POST" and "SAMLResponse" in (request.post_data or "")
+            else None
+        ),
     )
     outside: list[str] = []
     page.on(
         "request",
-        lambda request: outside.append(request.url)
-        if not request.url.startswith(("https://127.0.0.1", "http://127.0.0.1", "data:"))
-        else None,
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith(("https://127.0.0.1", "http://127.0.0.1", "data:"))
+            else None
+        ),
     )
 
     page.goto(url)

@@ -237,6 +237,31 @@ def mfa_enroll(
         out.print(buffer.getvalue(), markup=False, highlight=False)
 
 
+@mfa_app.command("code")
+def mfa_code(
+    user: Annotated[str, typer.Argument(help="The user's login.")],
+    state_dir: StateDir = None,
+) -> None:
+    """Print the user's current TOTP code, as their authenticator app would show it.
+
+    Lab only: scripts and the rollout guide's tests sign in without a phone. Like
+    Okta, the lab accepts each code once, so two sign-ins need two time steps.
+    """
+    import pyotp
+
+    with _directory(state_dir) as directory:
+        found = directory.get_user(user)
+        factor = directory.user_factor(found.id, "token:software:totp") if found else None
+    if found is None:
+        raise InputError(f"no lab user {user!r}", fix="see `keyless lab status` for the users")
+    if factor is None or factor.secret is None:
+        raise InputError(
+            f"{user} has no TOTP factor enrolled",
+            fix=f"enrol one: keyless lab mfa enroll {user} --factor totp",
+        )
+    out.print(pyotp.TOTP(factor.secret).now(), markup=False)
+
+
 def _answer(user: str, state_dir: Path | None, *, approve: bool) -> None:
     with _directory(state_dir) as directory:
         answered = directory.answer_push(user, approve=approve)
