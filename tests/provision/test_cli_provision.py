@@ -225,3 +225,20 @@ def test_plan_json_and_account_filter(
     bad = keyless(fed, "plan", "--spec", str(fed.spec_path), "--account", "nope")
     assert bad.returncode == 2
     assert "no account 'nope'" in bad.stderr
+
+
+def test_apply_create_provisioning_key_json_carries_the_key_once(
+    make_federation: Callable[..., Federation],
+) -> None:
+    """Regression: `apply --create-provisioning-key --json` crashed (TypeError) after
+    creating the key, so the one copy of its secret was lost."""
+    fed = make_federation()
+    result = keyless(
+        fed, "apply", "--spec", str(fed.spec_path), "--yes", "--create-provisioning-key", "--json"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = json.loads(result.stdout)["provisioning_key"]
+    assert key["user"] == "OktaProvisioningUser"
+    listed = iam_in(fed, fed.management_id).list_access_keys(UserName="OktaProvisioningUser")
+    assert [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]] == [key["access_key_id"]]
+    assert key["secret_access_key"] and key["secret_access_key"] not in result.stderr
