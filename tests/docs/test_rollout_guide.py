@@ -87,7 +87,8 @@ def lab_shell(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        assert ready.wait(120) and lab.poll() is None, "".join(lines)
+        assert ready.wait(120), "".join(lines)
+        assert lab.poll() is None, "".join(lines)
         for line in lines:
             exported = EXPORT.match(line)
             if exported:
@@ -100,6 +101,8 @@ def lab_shell(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         except subprocess.TimeoutExpired:
             lab.kill()
             lab.wait()
+        if lab.stdout is not None:
+            lab.stdout.close()
 
 
 def test_the_guide_has_lab_runnable_steps() -> None:

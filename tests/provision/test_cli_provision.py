@@ -241,4 +241,5 @@ def test_apply_create_provisioning_key_json_carries_the_key_once(
     assert key["user"] == "OktaProvisioningUser"
     listed = iam_in(fed, fed.management_id).list_access_keys(UserName="OktaProvisioningUser")
     assert [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]] == [key["access_key_id"]]
-    assert key["secret_access_key"] and key["secret_access_key"] not in result.stderr
+    assert key["secret_access_key"]
+    assert key["secret_access_key"] not in result.stderr
