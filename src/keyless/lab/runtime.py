@@ -292,9 +292,7 @@ class Lab:
         self._idp.start()
         self._aws.wait_ready()
         self._idp.set_aws_endpoint(self._aws.url, str(tls.ca_cert))
-        users = self._idp.directory.ensure_spec_users(
-            self.spec, groups=self.okta_app_configured
-        )
+        users = self._idp.directory.ensure_spec_users(self.spec, groups=self.okta_app_configured)
         from keyless.lab.idp.appstate import ALL_SCOPES
 
         appstate = self._idp.idp.appstate

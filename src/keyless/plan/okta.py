@@ -178,9 +178,7 @@ def desired_okta(spec: FederationSpec) -> DesiredOkta:
         DesiredOktaGroup(
             name=name,
             saml_roles=(
-                None
-                if sources[name] == "convention" and mapping_usable
-                else tuple(values)
+                None if sources[name] == "convention" and mapping_usable else tuple(values)
             ),
             source=sources[name],
         )
@@ -296,8 +294,10 @@ def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> lis
         return []
     reason = ""
     if not ours:
-        reason = "adopted (--adopt)" if owner is not None or not _is_blank(actual.settings) else (
-            "unconfigured app: keyless configures it"
+        reason = (
+            "adopted (--adopt)"
+            if owner is not None or not _is_blank(actual.settings)
+            else ("unconfigured app: keyless configures it")
         )
     return [
         Change(
@@ -339,7 +339,9 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                     name=group.name,
                     fields=(FieldChange("description", None, desired.mark),),
                     operations=(
-                        Operation("create_group", {"name": group.name, "description": desired.mark}),
+                        Operation(
+                            "create_group", {"name": group.name, "description": desired.mark}
+                        ),
                     ),
                 )
             )
@@ -376,7 +378,12 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
             group_ops.append(
                 Operation(
                     "assign_group",
-                    {"app_id": app_id, "group": group.name, "group_id": group_id, "saml_roles": after},
+                    {
+                        "app_id": app_id,
+                        "group": group.name,
+                        "group_id": group_id,
+                        "saml_roles": after,
+                    },
                 )
             )
         if not group_ops:
@@ -425,9 +432,7 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                     reason="no longer in the spec; --prune deletes it",
                 )
             )
-    return OktaPlan(
-        org_url="", app_id=app_id, changes=tuple(changes), notes=tuple(notes)
-    )
+    return OktaPlan(org_url="", app_id=app_id, changes=tuple(changes), notes=tuple(notes))
 
 
 def _roles(value: object) -> list[str] | None:

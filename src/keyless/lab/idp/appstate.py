@@ -137,9 +137,7 @@ class AppState:
     # -- the app -----------------------------------------------------------------
 
     def app_row(self) -> dict[str, Any]:
-        rows = self.directory._query(
-            "SELECT * FROM app_settings WHERE app_id = ?", (self.app_id,)
-        )
+        rows = self.directory._query("SELECT * FROM app_settings WHERE app_id = ?", (self.app_id,))
         row = rows[0]
         return {
             "label": row["label"],
@@ -160,9 +158,7 @@ class AppState:
     # -- groups and assignments ----------------------------------------------------
 
     def group_rows(self) -> list[dict[str, Any]]:
-        rows = self.directory._query(
-            "SELECT id, name, description FROM groups ORDER BY name"
-        )
+        rows = self.directory._query("SELECT id, name, description FROM groups ORDER BY name")
         return [dict(row) for row in rows]
 
     def group_row(self, group_id: str) -> dict[str, Any] | None:
@@ -225,9 +221,7 @@ class AppState:
             " ORDER BY priority, group_id",
             (self.app_id,),
         )
-        return [
-            {**dict(row), "profile": json.loads(row["profile"])} for row in rows
-        ]
+        return [{**dict(row), "profile": json.loads(row["profile"])} for row in rows]
 
     def assignment(self, group_id: str) -> dict[str, Any] | None:
         return next((a for a in self.assignments() if a["group_id"] == group_id), None)
@@ -337,9 +331,7 @@ class AppState:
     def mint_access_token(self, caller: Caller, lifetime: float, now: float) -> str:
         token = secrets.token_urlsafe(48)
         with self._lock:
-            self._access_tokens = {
-                k: v for k, v in self._access_tokens.items() if v.expires > now
-            }
+            self._access_tokens = {k: v for k, v in self._access_tokens.items() if v.expires > now}
             self._access_tokens[token] = _AccessToken(caller, now + lifetime)
         return token
 

@@ -1,4 +1,4 @@
-"""Okta's management API, the subset `keyless apply`, `offboard` and `audit` use, as the lab answers it.
+"""Okta's management API as the lab answers it: the subset `apply`, `offboard` and `audit` use.
 
 Paths, documents, status codes and error bodies follow Okta's Management API
 reference (developer.okta.com/docs/api/openapi/okta-management/management/):
@@ -51,7 +51,7 @@ from keyless.lab.idp.api import client_of, idp_of
 from keyless.lab.idp.appstate import ALL_SCOPES, Caller
 from keyless.lab.idp.core import Idp
 from keyless.lab.idp.directory import User
-from keyless.lab.idp.okta import error_response, factor_profile, iso, link
+from keyless.lab.idp.okta import error_response, factor_profile, link
 
 MAX_BODY = 256 * 1024
 DEFAULT_LIMIT = 200
