@@ -57,20 +57,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from keyless.errors import EXIT_FINDING, ConfigError, RemoteError
 
+# Every scope keyless may ask a service app for (OAuth 2.0 scopes for Okta's APIs).
+from keyless.spec.model import OKTA_SCOPES as MANAGEMENT_SCOPES
+
 USER_AGENT = "keyless (Okta management client)"
 TOKEN_ENV = "KEYLESS_OKTA_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 PRIVATE_KEY_ENV = "KEYLESS_OKTA_PRIVATE_KEY"
 PRIVATE_KEY_FILE_ENV = "KEYLESS_OKTA_PRIVATE_KEY_FILE"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# Every scope keyless may ask a service app for (OAuth 2.0 scopes for Okta's APIs).
-MANAGEMENT_SCOPES = (
-    "okta.apps.read",
-    "okta.apps.manage",
-    "okta.groups.read",
-    "okta.groups.manage",
-    "okta.users.read",
-    "okta.users.manage",
-)
 PAGE_LIMIT = 200
 MAX_RETRIES = 8
 MAX_WAIT = 60.0

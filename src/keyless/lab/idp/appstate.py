@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyless.lab.idp.directory import Directory, okta_id
+from keyless.spec.model import OKTA_SCOPES
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS app_settings (
@@ -52,14 +53,7 @@ CREATE TABLE IF NOT EXISTS service_apps (
 """
 
 # Every scope the lab's management API knows (Okta's names, OAuth 2.0 for Okta APIs).
-ALL_SCOPES = (
-    "okta.apps.read",
-    "okta.apps.manage",
-    "okta.groups.read",
-    "okta.groups.manage",
-    "okta.users.read",
-    "okta.users.manage",
-)
+ALL_SCOPES = OKTA_SCOPES
 READ_SCOPES = tuple(s for s in ALL_SCOPES if s.endswith(".read"))
 
 
