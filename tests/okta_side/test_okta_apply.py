@@ -93,7 +93,8 @@ def test_plan_after_apply_reports_no_changes(applied: OktaLab) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     document = _plan(applied)
     assert document["okta"]["error"] is None
-    assert _pending(document, "okta") == [] and _pending(document, "aws") == []
+    assert _pending(document, "okta") == []
+    assert _pending(document, "aws") == []
 
 
 def test_changing_a_mapping_is_one_okta_change_and_the_next_assertion_follows(
