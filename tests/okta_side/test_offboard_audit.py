@@ -11,31 +11,10 @@ from okta_support import OktaLab
 
 from keyless.adapters.okta import OktaClient
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, OktaApiError, make_admin_http
-from keyless.services.okta_side import (
-    OktaSide,
-    audit_okta,
-    offboard_okta_user,
-    okta_target,
-)
+from keyless.services.okta_side import audit_okta, offboard_okta_user
 from keyless.spec import load_spec
 
 BOB = "bob@acme.example"
-
-
-@pytest.fixture(scope="module")
-def configured(okta_lab: OktaLab) -> OktaLab:
-    """The lab's Okta side applied in-process (the AWS side is not needed here)."""
-    spec = load_spec(okta_lab.spec_path)
-    target = okta_target(spec, lab=okta_lab.info)
-    assert target is not None
-    http = make_admin_http(ca_bundle=okta_lab.info.ca_bundle)
-    try:
-        side = OktaSide(spec, target, OktaAdminClient(target.org_url, target.auth, http=http))
-        result = side.apply(side.plan())
-        assert result.status == "applied", result.error
-    finally:
-        http.close()
-    return okta_lab
 
 
 @pytest.fixture
