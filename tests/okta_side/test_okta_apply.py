@@ -16,6 +16,7 @@ import pytest
 from okta_support import OktaLab, acme_with_okta, roles_of
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
+from keyless.errors import DeniedError
 from keyless.lab.idp.core import NoRoles
 from keyless.spec import grants_for_groups, load_spec
 
@@ -187,3 +188,25 @@ def test_a_429_storm_slows_apply_but_it_converges(applied: OktaLab) -> None:
     assert "applied 8 change(s)" in result.stdout  # 4 groups, 4 assignments
     settled = applied.keyless("plan", "--detailed-exitcode", "--target", "okta", spec=stormy)
     assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+def test_a_wrong_provider_arn_set_through_the_api_breaks_login_and_plan_repairs_it(
+    applied: OktaLab, admin: OktaAdminClient, tmp_path: Path
+) -> None:
+    app = admin.get_app(applied.info.app_id)
+    right = app["settings"]["app"]["identityProviderArn"]
+    wrong = right.replace("saml-provider/Okta", "saml-provider/OktaOld")
+    app["settings"]["app"]["identityProviderArn"] = wrong
+    admin.update_app(applied.info.app_id, app)
+    with pytest.raises(DeniedError) as refused:
+        roles_of(applied, BOB, tmp_path)
+    assert "saml-provider/OktaOld" in str(refused.value)
+
+    document = _plan(applied)
+    drift = _pending(document, "okta")
+    assert [(c["resource"], [f["field"] for f in c["fields"]]) for c in drift] == [
+        ("okta-app", ["identityProviderArn"])
+    ]
+    repaired = applied.keyless("apply", "--yes", "--target", "okta")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert roles_of(applied, BOB, tmp_path) == _expected(applied, BOB)
