@@ -210,3 +210,20 @@ def test_a_wrong_provider_arn_set_through_the_api_breaks_login_and_plan_repairs_
     repaired = applied.keyless("apply", "--yes", "--target", "okta")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert roles_of(applied, BOB, tmp_path) == _expected(applied, BOB)
+
+
+def test_the_provisioning_key_goes_to_okta_and_its_secret_is_not_printed(
+    applied: OktaLab, admin: OktaAdminClient
+) -> None:
+    result = applied.keyless("apply", "--yes", "--create-provisioning-key", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    key = json.loads(result.stdout)["provisioning_key"]
+    assert key["sent_to_okta"] is True
+    assert "secret_access_key" not in key
+    stored = applied.lab.idp.idp.appstate.app_row()["settings"]
+    assert stored["accessKey"] == key["access_key_id"]
+    assert stored["secretKey"]
+    assert stored["secretKey"] not in result.stdout + result.stderr
+    # Okta never answers the secret back, and a later settings change keeps it.
+    assert "secretKey" not in admin.get_app(applied.info.app_id)["settings"]["app"]
+    assert applied.keyless("plan", "--detailed-exitcode").returncode == 0

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_FINDING, InputError, LabError
+from keyless.errors import EXIT_FINDING, InputError, KeylessError, LabError
 from keyless.plan.diff import AccountPlan, Change, Plan
 from keyless.plan.okta import OktaPlan
 from keyless.services import provision
@@ -346,15 +346,33 @@ def apply_command(
     # happened in AWS: each side's completed changes are kept and reported.
     okta_result = okta.apply(okta_plan) if okta is not None and okta_plan is not None else None
     key = None
+    sent_to_okta = False
     if create_provisioning_key and report.ok:
         key = provisioner.create_provisioning_key()
+        if okta is not None and okta_result is not None and okta_result.status != "failed":
+            # Straight into the app's API integration: the secret is then never printed.
+            try:
+                okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
+                sent_to_okta = True
+            except KeylessError as error:
+                err.print(
+                    f"[yellow]could not send the key to Okta ({escape(error.message)}); "
+                    "it is printed instead[/]"
+                )
     if json_output:
         document = report.as_dict()
         document["okta"] = okta_result.as_dict() if okta_result is not None else None
         if okta_result is not None and okta_result.status == "failed":
             document["ok"] = False
         if key is not None:
-            document["provisioning_key"]["secret_access_key"] = key.secret_access_key
+            # The report was made before the key existed (regression: this indexed None).
+            document["provisioning_key"] = {
+                "user": key.user_name,
+                "access_key_id": key.access_key_id,
+                "sent_to_okta": sent_to_okta,
+            }
+            if not sent_to_okta:
+                document["provisioning_key"]["secret_access_key"] = key.secret_access_key
         print_json(document)
     else:
         out.print()
@@ -372,7 +390,13 @@ def apply_command(
                 out.print(f"  [dim]left alone: {change.action} {change.resource} {change.name}[/]")
         if okta_result is not None:
             _render_okta_result(okta_result)
-        if key is not None:
+        if key is not None and sent_to_okta:
+            out.print(
+                f"provisioning key {key.access_key_id} of {key.user_name}: sent to Okta's API "
+                "integration (the secret was not printed)",
+                markup=False,
+            )
+        elif key is not None:
             err.print(
                 "[bold yellow]The provisioning user's secret access key follows. It is shown "
                 "once: paste it into Okta's AWS app (Provisioning > API integration) and "

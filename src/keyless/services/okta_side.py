@@ -304,9 +304,9 @@ class OktaSide:
         if api == "update_app_settings":
             assert self._actual is not None
             document = dict(self._actual.app.document)
-            settings = dict(document.get("settings") or {})
-            app_settings = {**dict(settings.get("app") or {}), **params["settings"]}
-            notes = {**dict(settings.get("notes") or {}), "admin": params["admin_note"]}
+            settings = _dict(document.get("settings"))
+            app_settings = {**_dict(settings.get("app")), **params["settings"]}
+            notes = {**_dict(settings.get("notes")), "admin": params["admin_note"]}
             document["settings"] = {**settings, "app": app_settings, "notes": notes}
             client.update_app(params["app_id"], document)
         elif api == "create_group":
@@ -333,6 +333,20 @@ class OktaSide:
             client.delete_group(params["group_id"])
         else:
             raise KeylessError(f"unknown Okta operation {api!r}")
+
+    def send_provisioning_key(self, access_key_id: str, secret_access_key: str) -> None:
+        """Put the IdP provisioning user's new key into the app's API integration
+        (``settings.app.accessKey``/``secretKey``), so that nobody has to paste it."""
+        app = find_app(self.client, self.target)
+        document = dict(app.document)
+        settings = _dict(document.get("settings"))
+        app_settings = {
+            **_dict(settings.get("app")),
+            "accessKey": access_key_id,
+            "secretKey": secret_access_key,
+        }
+        document["settings"] = {**settings, "app": app_settings}
+        self.client.update_app(app.id, document)
 
     def apply(self, plan: OktaPlan) -> OktaApplyResult:
         """Apply the plan's pending changes in order; stop at the first failure."""
