@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from okta_support import OktaLab
+from okta_support import OktaLab, acme_with_okta
 
 from keyless.adapters.okta_admin import (
     ApiToken,
@@ -172,3 +172,42 @@ def test_private_key_jwt_client_credentials(
             replay = http.post(token_url, data=form)
             assert replay.status_code == 401
             assert "replay" in replay.json()["error_description"]
+
+
+def test_plan_with_a_service_app_from_the_environment(okta_lab: OktaLab, tmp_path: Path) -> None:
+    """`okta.auth: private_key_jwt`: the key comes from KEYLESS_OKTA_PRIVATE_KEY_FILE."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = tmp_path / "service.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    public = tmp_path / "service.pub.pem"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    made = okta_lab.lab_cli("service-app", "create", "--public-key", str(public), "--json")
+    assert made.returncode == 0, made.stderr
+    client_id = json.loads(made.stdout)["client_id"]
+    spec = okta_lab.write_spec(
+        acme_with_okta(auth="private_key_jwt", client_id=client_id), "service-app.yaml"
+    )
+    planned = okta_lab.keyless(
+        "plan",
+        "--json",
+        "--target",
+        "okta",
+        spec=spec,
+        env={"KEYLESS_OKTA_PRIVATE_KEY_FILE": str(private)},
+    )
+    assert planned.returncode in (0, 3), planned.stderr
+    assert json.loads(planned.stdout)["okta"]["error"] is None
+    missing = okta_lab.keyless("plan", "--target", "okta", spec=spec)
+    assert missing.returncode == 2
+    assert "KEYLESS_OKTA_PRIVATE_KEY_FILE" in missing.stderr

@@ -50,7 +50,7 @@ from starlette.routing import Route
 from keyless.lab.idp.api import client_of, idp_of
 from keyless.lab.idp.appstate import ALL_SCOPES, Caller
 from keyless.lab.idp.core import Idp
-from keyless.lab.idp.directory import User
+from keyless.lab.idp.directory import User, UserStatus
 from keyless.lab.idp.okta import error_response, factor_profile, link
 
 MAX_BODY = 256 * 1024
@@ -527,7 +527,7 @@ async def get_user(request: Request, idp: Idp) -> Response:
 
 
 # Okta's lifecycle transitions: (from statuses allowed, to status, error when not allowed).
-_LIFECYCLE: dict[str, tuple[tuple[str, ...], str, str]] = {
+_LIFECYCLE: dict[str, tuple[tuple[UserStatus, ...], UserStatus, str]] = {
     "activate": (("DEPROVISIONED",), "ACTIVE", "E0000016"),
     "deactivate": (("ACTIVE", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED"), "DEPROVISIONED", ""),
     "suspend": (("ACTIVE",), "SUSPENDED", "Cannot suspend a user that is not active"),
@@ -551,7 +551,7 @@ async def user_lifecycle(request: Request, idp: Idp) -> Response:
             return error_response(refusal)
         return _invalid(refusal, refusal)
     if user.status != target:
-        idp.directory.set_status(user.login, target)  # type: ignore[arg-type]
+        idp.directory.set_status(user.login, target)
     if target in ("DEPROVISIONED", "SUSPENDED"):
         # Deactivation ends the user's sessions; a suspended user's are refused from now on.
         idp.end_user_sessions(user.id)
