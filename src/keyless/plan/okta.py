@@ -162,27 +162,22 @@ def saml_role_value(spec: FederationSpec, alias: str, role: str) -> str:
 
 def desired_okta(spec: FederationSpec) -> DesiredOkta:
     """The Okta org's desired state for ``spec``: app settings, groups, assignments."""
-    roles: dict[str, list[str]] = {}
-    sources: dict[str, str] = {}
     mapping_usable = group_mapping_usable(spec)
+    by_group: dict[str, tuple[str, list[str]]] = {}  # name -> (source, samlRoles)
     for grant in expand_grants(spec):
-        sources.setdefault(grant.group, grant.source)
-        if grant.source == "convention" and mapping_usable and sources[grant.group] != "mapping":
-            roles.setdefault(grant.group, [])
-            continue
+        source, values = by_group.setdefault(grant.group, (grant.source, []))
+        if source == "convention" and mapping_usable:
+            continue  # Okta's group mapping reads account and role from the name
         value = saml_role_value(spec, grant.account.alias, grant.role_name)
-        values = roles.setdefault(grant.group, [])
         if value not in values:
             values.append(value)
     groups = tuple(
         DesiredOktaGroup(
             name=name,
-            saml_roles=(
-                None if sources[name] == "convention" and mapping_usable else tuple(values)
-            ),
-            source=sources[name],
+            saml_roles=None if source == "convention" and mapping_usable else tuple(values),
+            source=source,
         )
-        for name, values in roles.items()
+        for name, (source, values) in by_group.items()
     )
     return DesiredOkta(spec_name=spec.name, settings=desired_app_settings(spec), groups=groups)
 
@@ -275,7 +270,7 @@ def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> lis
     """The change to the app's settings, if any."""
     owner = mark_owner(actual.admin_note)
     ours = owner == desired.spec_name
-    wanted = {k: v for k, v in desired.settings.items()}
+    wanted = dict(desired.settings)
     differing = [
         FieldChange(name, actual.settings.get(name), wanted.get(name))
         for name in MANAGED_SETTINGS
@@ -310,7 +305,8 @@ def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> lis
                     "update_app_settings",
                     {
                         "app_id": actual.id,
-                        "settings": {k: wanted.get(k) for k in MANAGED_SETTINGS if k in wanted},
+                        # Managed settings the spec does not want are cleared (null).
+                        "settings": {k: wanted.get(k) for k in MANAGED_SETTINGS},
                         "admin_note": desired.mark,
                     },
                 ),
