@@ -17,6 +17,7 @@ code runs against a real org and the lab.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from keyless.adapters.okta_admin import (
+    TOKEN_ENV,
     ApiToken,
     OktaAdminClient,
     OktaAuth,
@@ -83,9 +85,7 @@ def okta_target(
         return None
     env = environ
     if lab is not None:
-        import os
-
-        token_set = (os.environ if env is None else env).get("KEYLESS_OKTA_API_TOKEN")
+        token_set = (os.environ if env is None else env).get(TOKEN_ENV)
         auth: OktaAuth
         if okta.auth == "api_token" and not token_set:
             if not lab.okta_api_token:
