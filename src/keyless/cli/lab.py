@@ -61,6 +61,22 @@ def up(
     state_dir: StateDir = None,
     idp_port: Annotated[int, typer.Option(help="IdP port (0: a free one).")] = 0,
     aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
+    unconfigured_okta_app: Annotated[
+        bool,
+        typer.Option(
+            "--unconfigured-okta-app",
+            help="Start the Okta org as before any `keyless apply`: the AWS app blank, "
+            "no spec group (the spec's users join them when they are created).",
+        ),
+    ] = False,
+    okta_429_every: Annotated[
+        int,
+        typer.Option(
+            "--okta-429-every",
+            min=0,
+            help="A rate-limit storm: every Nth management call gets 429.",
+        ),
+    ] = 0,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
     from keyless.adapters.okta import dashboard_link
@@ -75,6 +91,8 @@ def up(
         spec_path=spec.resolve(),
         idp_port=idp_port,
         aws_port=aws_port,
+        okta_app_configured=not unconfigured_okta_app,
+        okta_storm_every=okta_429_every,
     )
     stop = threading.Event()
 

@@ -393,3 +393,6 @@ def register(lab_app: typer.Typer) -> None:
     lab_app.add_typer(mfa_app, name="mfa")
     lab_app.add_typer(push_app, name="push")
     lab_app.command("sync-roles")(sync_roles_command)
+    from keyless.cli import lab_okta
+
+    lab_okta.register(lab_app)

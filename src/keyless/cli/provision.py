@@ -7,24 +7,26 @@ exits 1 when any account failed (the others are still applied).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_FINDING, InputError, LabError
+from keyless.errors import EXIT_FINDING, InputError, KeylessError, LabError
 from keyless.plan.diff import AccountPlan, Change, Plan
+from keyless.plan.okta import OktaPlan
 from keyless.services import provision
 from keyless.spec import load_spec
 from keyless.spec.model import Account, FederationSpec
 
 if TYPE_CHECKING:
     from keyless.lab.runtime import LabInfo
+    from keyless.services.okta_side import OktaApplyResult, OktaSide
 
 EXIT_CHANGES = 3  # `plan --detailed-exitcode`: changes pending (documented in the README)
 
@@ -61,6 +63,14 @@ AdoptFlag = Annotated[
     bool,
     typer.Option("--adopt", help="Take over same-named resources keyless does not manage."),
 ]
+TargetOption = Annotated[
+    str,
+    typer.Option(
+        "--target",
+        help="Which side: aws, okta (the spec's `okta:` section), or all (AWS first, then Okta).",
+    ),
+]
+TARGETS = ("all", "aws", "okta")
 ParallelOption = Annotated[
     int, typer.Option("--parallel", min=1, max=64, help="Accounts worked on at once.")
 ]
@@ -114,14 +124,92 @@ def _prepare(
     lab_dir: Path | None,
     profile: str | None,
     parallel: int,
-) -> tuple[FederationSpec, provision.Provisioner]:
+    target: str = "all",
+) -> tuple[FederationSpec, provision.Provisioner, OktaSide | None]:
     if profile and (lab or lab_dir):
         raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    if target not in TARGETS:
+        raise InputError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
+    okta = _okta_side(spec, info, target)
     connector = provision.connect(profile=profile, lab=info)
-    metadata = provision.load_metadata(spec, spec_dir=spec_file.parent, lab=info)
-    return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel)
+    metadata = (
+        None
+        if target == "okta"
+        else provision.load_metadata(spec, spec_dir=spec_file.parent, lab=info)
+    )
+    return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel), okta
+
+
+def _okta_side(spec: FederationSpec, info: LabInfo | None, target: str) -> OktaSide | None:
+    """The Okta side to plan and apply, or None (``--target aws``, or no `okta:` section)."""
+    if target == "aws":
+        return None
+    from keyless.adapters.secrets import open_secret_store
+    from keyless.services import okta_side
+
+    where = okta_side.okta_target(
+        spec, lab=info, keyring_get=lambda key: open_secret_store().get(key)
+    )
+    if where is None:
+        if target == "okta":
+            raise InputError(
+                f"the spec {spec.name!r} has no `okta:` section: keyless manages no Okta side",
+                fix="add `okta: {auth: api_token}` to the spec (see README, The Okta side)",
+            )
+        return None
+    return okta_side.OktaSide(spec, where, okta_side.connect_okta(where))
+
+
+def _plan_both(
+    provisioner: provision.Provisioner,
+    okta: OktaSide | None,
+    *,
+    target: str,
+    accounts: list[str],
+    prune: bool,
+    adopt: bool,
+) -> tuple[Plan, OktaPlan | None]:
+    """The AWS plan (empty with ``--target okta``) and the Okta plan (None when not managed)."""
+    if target == "okta":
+        plan = Plan(spec_name=provisioner.spec.name, accounts=(), prune=prune, adopt=adopt)
+    else:
+        selected = provisioner.select(accounts)
+        with _progress("reading accounts", len(selected)) as advance:
+            plan = provisioner.plan(accounts=accounts, prune=prune, adopt=adopt, progress=advance)
+    okta_plan = okta.plan(adopt=adopt, prune=prune) if okta is not None else None
+    return plan, okta_plan
+
+
+def _plan_document(plan: Plan, okta_plan: OktaPlan | None, target: str) -> dict[str, Any]:
+    """One plan document for both sides (``plan --json``)."""
+    document = plan.as_dict()
+    document["target"] = target
+    document["okta"] = okta_plan.as_dict() if okta_plan is not None else None
+    if okta_plan is not None:
+        for change in okta_plan.changes:
+            document["totals"][change.action] += 1
+        document["totals"]["errors"] += 1 if okta_plan.error else 0
+        document["has_changes"] = plan.has_changes or bool(okta_plan.pending)
+    return document
+
+
+def _render_okta(okta_plan: OktaPlan) -> None:
+    header = f"[bold]Okta[/] {okta_plan.org_url} (app {okta_plan.app_id})"
+    if okta_plan.error:
+        out.print(f"{header}: [bold red]error[/] {escape(okta_plan.error)}")
+        if okta_plan.fix:
+            out.print(f"  fix: {okta_plan.fix}", markup=False)
+        return
+    if not okta_plan.changes:
+        out.print(f"{header}: [green]no changes[/]")
+    else:
+        out.print(header)
+        for change in okta_plan.changes:
+            _render_change(change)
+    for note in okta_plan.notes:
+        out.print(f"  [dim]note: {escape(note)}[/]")
 
 
 def _render_change(change: Change) -> None:
@@ -162,10 +250,12 @@ def _render_account(account_plan: AccountPlan) -> None:
         out.print(f"  [dim]note: {note}[/]")
 
 
-def _render_plan(plan: Plan) -> None:
+def _render_plan(plan: Plan, okta_plan: OktaPlan | None = None, target: str = "all") -> None:
     for account_plan in plan.accounts:
         _render_account(account_plan)
-    totals = plan.totals()
+    if okta_plan is not None:
+        _render_okta(okta_plan)
+    totals = _plan_document(plan, okta_plan, target)["totals"]
     out.print(
         f"\n[bold]Plan:[/] {totals['create']} to create, "
         f"{totals['update'] + totals['replace']} to change, "
@@ -192,21 +282,22 @@ def plan_command(
     prune: PruneFlag = False,
     adopt: AdoptFlag = False,
     parallel: ParallelOption = provision.DEFAULT_PARALLEL,
+    target: TargetOption = "all",
 ) -> None:
-    """Show what `apply` would change in every account (reads only)."""
-    _spec, provisioner = _prepare(
-        spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel
+    """Show what `apply` would change in every account and the Okta org (reads only)."""
+    _spec, provisioner, okta = _prepare(
+        spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
     )
-    selected = provisioner.select(account or [])
-    with _progress("reading accounts", len(selected)) as advance:
-        plan = provisioner.plan(accounts=account or [], prune=prune, adopt=adopt, progress=advance)
+    plan, okta_plan = _plan_both(
+        provisioner, okta, target=target, accounts=account or [], prune=prune, adopt=adopt
+    )
     if json_output:
-        print_json(plan.as_dict())
+        print_json(_plan_document(plan, okta_plan, target))
     else:
-        _render_plan(plan)
-    if plan.has_errors:
+        _render_plan(plan, okta_plan, target)
+    if plan.has_errors or (okta_plan is not None and okta_plan.error):
         raise typer.Exit(EXIT_FINDING)
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and (plan.has_changes or (okta_plan is not None and okta_plan.pending)):
         raise typer.Exit(EXIT_CHANGES)
 
 
@@ -229,18 +320,21 @@ def apply_command(
         ),
     ] = False,
     json_output: JsonFlag = False,
+    target: TargetOption = "all",
 ) -> None:
-    """Apply the spec to every account: provider, roles, policies, the IdP's principal, aliases."""
-    _spec, provisioner = _prepare(
-        spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel
+    """Apply the spec to every account (provider, roles, policies, the IdP's principal,
+    aliases), then to the Okta org (the AWS app's settings, groups, assignments)."""
+    _spec, provisioner, okta = _prepare(
+        spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
     )
-    selected = provisioner.select(account or [])
-    with _progress("reading accounts", len(selected)) as advance:
-        plan = provisioner.plan(accounts=account or [], prune=prune, adopt=adopt, progress=advance)
+    plan, okta_plan = _plan_both(
+        provisioner, okta, target=target, accounts=account or [], prune=prune, adopt=adopt
+    )
     if not json_output:
-        _render_plan(plan)
+        _render_plan(plan, okta_plan, target)
+    okta_pending = okta_plan is not None and bool(okta_plan.pending)
     if (
-        plan.has_changes
+        (plan.has_changes or okta_pending)
         and not yes
         and not typer.confirm("\nApply these changes?", default=False, err=True)
     ):
@@ -248,14 +342,37 @@ def apply_command(
         raise typer.Exit(EXIT_FINDING)
     with _progress("applying", len(plan.accounts), quiet=not plan.has_changes) as advance:
         report = provisioner.apply(plan, progress=advance)
+    # AWS first (the providers exist before the app names them), then Okta, whatever
+    # happened in AWS: each side's completed changes are kept and reported.
+    okta_result = okta.apply(okta_plan) if okta is not None and okta_plan is not None else None
     key = None
+    sent_to_okta = False
     if create_provisioning_key and report.ok:
         key = provisioner.create_provisioning_key()
-        report = dataclasses.replace(report, provisioning_key=key)
+        if okta is not None and okta_result is not None and okta_result.status != "failed":
+            # Straight into the app's API integration: the secret is then never printed.
+            try:
+                okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
+                sent_to_okta = True
+            except KeylessError as error:
+                err.print(
+                    f"[yellow]could not send the key to Okta ({escape(error.message)}); "
+                    "it is printed instead[/]"
+                )
     if json_output:
         document = report.as_dict()
+        document["okta"] = okta_result.as_dict() if okta_result is not None else None
+        if okta_result is not None and okta_result.status == "failed":
+            document["ok"] = False
         if key is not None:
-            document["provisioning_key"]["secret_access_key"] = key.secret_access_key
+            # The report was made before the key existed (regression: this indexed None).
+            document["provisioning_key"] = {
+                "user": key.user_name,
+                "access_key_id": key.access_key_id,
+                "sent_to_okta": sent_to_okta,
+            }
+            if not sent_to_okta:
+                document["provisioning_key"]["secret_access_key"] = key.secret_access_key
         print_json(document)
     else:
         out.print()
@@ -271,7 +388,15 @@ def apply_command(
                 out.print(f"{header}: [green]up to date[/]")
             for change in result.skipped:
                 out.print(f"  [dim]left alone: {change.action} {change.resource} {change.name}[/]")
-        if key is not None:
+        if okta_result is not None:
+            _render_okta_result(okta_result)
+        if key is not None and sent_to_okta:
+            out.print(
+                f"provisioning key {key.access_key_id} of {key.user_name}: sent to Okta's API "
+                "integration (the secret was not printed)",
+                markup=False,
+            )
+        elif key is not None:
             err.print(
                 "[bold yellow]The provisioning user's secret access key follows. It is shown "
                 "once: paste it into Okta's AWS app (Provisioning > API integration) and "
@@ -284,6 +409,25 @@ def apply_command(
         failed = ", ".join(f"{r.account.alias} ({r.account.id})" for r in report.failed_accounts())
         err.print(f"[bold red]apply failed in:[/] {failed}; the other accounts were applied")
         raise typer.Exit(EXIT_FINDING)
+    if okta_result is not None and okta_result.status == "failed":
+        err.print(
+            f"[bold red]apply failed in the Okta org:[/] {escape(okta_result.error or '')}"
+            + ("" if target == "okta" else "; the AWS side was applied")
+        )
+        if okta_result.fix:
+            err.print(f"  fix: {okta_result.fix}", markup=False)
+        raise typer.Exit(EXIT_FINDING)
+
+
+def _render_okta_result(result: OktaApplyResult) -> None:
+    if result.status == "failed":
+        out.print(f"[bold]Okta[/]: [bold red]FAILED[/] {escape(result.error or '')}")
+    elif result.status == "applied":
+        out.print(f"[bold]Okta[/]: [green]applied[/] {len(result.applied)} change(s)")
+    else:
+        out.print("[bold]Okta[/]: [green]up to date[/]")
+    for change in result.skipped:
+        out.print(f"  [dim]left alone: {change.action} {change.resource} {escape(change.name)}[/]")
 
 
 export_app = typer.Typer(

@@ -23,6 +23,7 @@ from typing import Any
 
 from keyless.export.common import accounts_to_export, identifier, write_text
 from keyless.plan.desired import DesiredAccount, DesiredRole, managed_tags
+from keyless.plan.okta import desired_app_settings, desired_okta, managed_mark
 from keyless.spec.model import FederationSpec
 
 MODULE_DIR = "modules/keyless-federation"
@@ -395,38 +396,42 @@ def _providers(spec: FederationSpec) -> str:
     return "\n".join(blocks)
 
 
-def okta_group_filter(pattern: str) -> str:
-    """Okta's ``groupFilter`` regex for the spec's group naming convention."""
-    out = ""
-    for part in re.split(r"(\{alias\}|\{role\}|\{account_id\})", pattern):
-        if part == "{alias}":
-            out += r"[a-z0-9-]+"
-        elif part == "{role}":
-            out += r"(?{{role}}[\w+=,.@-]+)"
-        elif part == "{account_id}":
-            out += r"(?{{accountid}}\d{12})"
-        else:
-            out += re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", part)
-    return "^" + out + "$"
-
-
 def okta_app_settings(spec: FederationSpec) -> dict[str, Any]:
-    """The ``app_settings_json`` of Okta's AWS Account Federation app for this spec."""
-    management = spec.management_account or spec.accounts[0]
-    provider = spec.identity_provider.saml_provider_name
-    partition = management.partition
-    return {
-        "appFilter": "okta",
-        "awsEnvironmentType": "aws.amazon",
-        "groupFilter": okta_group_filter(spec.group_convention.pattern),
-        "identityProviderArn": f"arn:{partition}:iam::{management.id}:saml-provider/{provider}",
-        "joinAllRoles": True,
-        "loginURL": "https://console.aws.amazon.com/console/home",
-        "roleValuePattern": f"arn:{partition}:iam::${{accountid}}:saml-provider/{provider},"
-        f"arn:{partition}:iam::${{accountid}}:role/${{role}}",
-        "sessionDuration": spec.session.duration,
-        "useGroupMapping": spec.group_convention.enabled,
-    }
+    """The ``app_settings_json`` of Okta's AWS Account Federation app: the settings `keyless
+    plan` wants (one description of the Okta side, :mod:`keyless.plan.okta`)."""
+    return desired_app_settings(spec)
+
+
+def _okta_groups(spec: FederationSpec) -> str:
+    """``okta_group`` and ``okta_app_group_assignment`` per group the spec names, as `plan`
+    has them: marked as keyless's, explicit mappings carrying their ``samlRoles``."""
+    desired = desired_okta(spec)
+    blocks: list[str] = []
+    used: set[str] = set()
+    for group in desired.groups:
+        name = identifier(group.name, prefix="g")
+        while name in used:
+            name += "_"
+        used.add(name)
+        blocks.append(
+            f'resource "okta_group" "{name}" {{\n'
+            + _attributes({"name": group.name, "description": desired.mark}, 1)
+            + "\n}\n"
+        )
+        assignment: dict[str, Any] = {
+            "app_id": _Raw("okta_app_saml.aws.id"),
+            "group_id": _Raw(f"okta_group.{name}.id"),
+        }
+        if group.saml_roles is not None:
+            assignment["profile"] = _Raw(
+                f"jsonencode({hcl_value({'samlRoles': list(group.saml_roles)}, 1)})"
+            )
+        blocks.append(
+            f'resource "okta_app_group_assignment" "{name}" {{\n'
+            + _attributes(assignment, 1)
+            + "\n}\n"
+        )
+    return "\n".join(blocks)
 
 
 def _okta(spec: FederationSpec) -> str:
@@ -435,6 +440,7 @@ def _okta(spec: FederationSpec) -> str:
         "label": f"AWS ({spec.name})",
         "preconfigured_app": "amazon_aws",
         "status": "ACTIVE",
+        "admin_note": managed_mark(spec.name),
         "app_settings_json": _Raw(f"jsonencode({hcl_value(settings, 1)})"),
     }
     return (
@@ -442,6 +448,8 @@ def _okta(spec: FederationSpec) -> str:
         "# OKTA_BASE_URL and OKTA_API_TOKEN in the environment (never in this file).\n"
         'provider "okta" {}\n\n'
         f'resource "okta_app_saml" "aws" {{\n{_attributes(attributes, 1)}\n}}\n'
+        "\n# The groups the spec names and their assignments to the app (as `keyless plan`).\n"
+        + _okta_groups(spec)
     )
 
 

@@ -61,6 +61,9 @@ class LabInfo:
     users: list[dict[str, object]]
     bootstrap_credentials: dict[str, str] = field(repr=False)
     spec_path: str | None = None
+    # An admin API token of the lab's Okta org with every management scope
+    # (`Authorization: SSWS ...`), as the AWS bootstrap key is for the lab AWS.
+    okta_api_token: str = field(default="", repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document (paths as strings)."""
@@ -229,8 +232,15 @@ class Lab:
         spec_path: Path | None = None,
         idp_port: int = 0,
         aws_port: int = 0,
+        okta_app_configured: bool = True,
+        okta_storm_every: int = 0,
     ) -> None:
+        """``okta_app_configured=False`` starts the Okta org as before any `keyless apply`:
+        the AWS app blank, no spec group yet; ``okta_storm_every=N`` answers every Nth
+        management API call with 429 (a rate-limit storm)."""
         self.spec = spec
+        self.okta_app_configured = okta_app_configured
+        self.okta_storm_every = okta_storm_every
         self.state_dir = state_dir
         self.spec_path = spec_path
         self._idp_port = idp_port
@@ -273,11 +283,21 @@ class Lab:
         )
         # The AWS child needs a second to import moto: start the IdP meanwhile.
         self._aws.launch()
-        self._idp = IdpServer(spec=self.spec, state_dir=self.state_dir, port=self._idp_port)
+        self._idp = IdpServer(
+            spec=self.spec,
+            state_dir=self.state_dir,
+            port=self._idp_port,
+            okta_app_configured=self.okta_app_configured,
+        )
         self._idp.start()
         self._aws.wait_ready()
         self._idp.set_aws_endpoint(self._aws.url, str(tls.ca_cert))
-        users = self._idp.directory.ensure_spec_users(self.spec)
+        users = self._idp.directory.ensure_spec_users(self.spec, groups=self.okta_app_configured)
+        from keyless.lab.idp.appstate import ALL_SCOPES
+
+        appstate = self._idp.idp.appstate
+        appstate.storm_every = self.okta_storm_every
+        okta_token = appstate.create_token("lab bootstrap admin", ALL_SCOPES)
         management = management_of(accounts)
         self.info = LabInfo(
             state_dir=self.state_dir,
@@ -304,6 +324,7 @@ class Lab:
             ],
             bootstrap_credentials=dict(self._aws.bootstrap_credentials),
             spec_path=str(self.spec_path) if self.spec_path else None,
+            okta_api_token=okta_token,
         )
         self.info.save()
         return self.info

@@ -45,7 +45,16 @@ from keyless.plan.state import (
 from keyless.spec.model import Account
 
 Action = Literal["create", "update", "replace", "delete", "conflict", "orphan"]
-Resource = Literal["saml-provider", "role", "user", "account-alias"]
+Resource = Literal[
+    "saml-provider",
+    "role",
+    "user",
+    "account-alias",
+    # the Okta org's, planned by keyless.plan.okta
+    "okta-app",
+    "okta-group",
+    "okta-assignment",
+]
 PENDING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 
 

@@ -329,6 +329,54 @@ class Lab(_Model):
     extra_groups: list[str] = Field(default_factory=list)
 
 
+OKTA_SCOPES = (
+    "okta.apps.read",
+    "okta.apps.manage",
+    "okta.groups.read",
+    "okta.groups.manage",
+    "okta.users.read",
+    "okta.users.manage",
+)
+
+
+class OktaManagement(_Model):
+    """How keyless manages the Okta org's half (the AWS app's settings, groups, assignments).
+
+    The org and the app are ``identity_provider.org_url`` and ``app_id`` (or
+    ``app_label`` here); the secret (an API token or the service app's private
+    key) comes from the environment or the keyring, never from this file.
+    """
+
+    manage: bool = Field(default=True, description="Plan and apply the Okta side too.")
+    auth: Literal["api_token", "private_key_jwt"] = Field(
+        default="api_token",
+        description="api_token: KEYLESS_OKTA_API_TOKEN (SSWS); private_key_jwt: a service app "
+        "(client credentials) with KEYLESS_OKTA_PRIVATE_KEY_FILE.",
+    )
+    client_id: str | None = Field(default=None, description="The service app's client id.")
+    app_label: str | None = Field(
+        default=None, description="Find the AWS app by its label when app_id is not given."
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: list(OKTA_SCOPES),
+        description="Scopes the service app asks for (private_key_jwt).",
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in OKTA_SCOPES]
+        if unknown:
+            raise ValueError(f"unknown scope(s) {unknown}; use some of: {', '.join(OKTA_SCOPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _client(self) -> OktaManagement:
+        if self.auth == "private_key_jwt" and not self.client_id:
+            raise ValueError("auth private_key_jwt needs client_id (the service app's client id)")
+        return self
+
+
 class FederationSpec(_Model):
     """A whole federation: the IdP, the accounts, the roles and who may take them."""
 
@@ -342,6 +390,9 @@ class FederationSpec(_Model):
     group_convention: GroupConvention = Field(default_factory=GroupConvention)
     provisioning_principal: ProvisioningPrincipal = Field(default_factory=ProvisioningPrincipal)
     lab: Lab = Field(default_factory=Lab)
+    okta: OktaManagement | None = Field(
+        default=None, description="Manage the Okta org's side too (absent: AWS only)."
+    )
 
     @field_validator("name")
     @classmethod

@@ -198,7 +198,8 @@ async def primary_authentication(
     """
     directory = idp.directory
     user = directory.get_user(username)
-    if user is None or user.status == "DEPROVISIONED":
+    # Okta answers a suspended or deactivated user as it answers a wrong password (E0000004).
+    if user is None or user.status in ("DEPROVISIONED", "SUSPENDED"):
         await anyio.to_thread.run_sync(
             directory.burn_password_check, password, limiter=idp.hash_limiter()
         )

@@ -25,11 +25,13 @@ from typing import Any, Literal
 import anyio
 import pyotp
 
+from keyless.lab.idp.appstate import AppState
+from keyless.lab.idp.awsapp import app_roles
 from keyless.lab.idp.directory import Directory, Factor, User
 from keyless.saml.build import build_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.model import AWS_AUDIENCE, AWS_SIGNIN_URL, RolePair
-from keyless.spec import FederationSpec, grants_for_groups
+from keyless.spec import FederationSpec
 
 SignWhat = Literal["both", "assertion", "response"]
 
@@ -195,7 +197,9 @@ class Idp:
         self._transactions: dict[str, Transaction] = {}
         self._session_tokens: dict[str, SessionToken] = {}
         self._sessions: dict[str, Session] = {}
-        self._roles_cache: dict[frozenset[str], tuple[RolePair, ...]] = {}
+        self._roles_cache: dict[tuple[frozenset[tuple[str, str]], int], tuple[RolePair, ...]] = {}
+        # The AWS app's stored configuration, tokens and service apps (the management API's).
+        self.appstate = AppState(directory, app_id)
         self._hash_limiter: anyio.CapacityLimiter | None = None
 
     def hash_limiter(self) -> anyio.CapacityLimiter:
@@ -350,6 +354,14 @@ class Idp:
         with self._lock:
             return self._sessions.pop(session_id, None) is not None
 
+    def end_user_sessions(self, user_id: str) -> int:
+        """End every session of a user (``DELETE /api/v1/users/{id}/sessions``); how many."""
+        with self._lock:
+            ended = [k for k, v in self._sessions.items() if v.user_id == user_id]
+            for session_id in ended:
+                del self._sessions[session_id]
+        return len(ended)
+
     def _prune(self, now: datetime) -> None:
         # Called under the lock on every new transaction: keeps memory bounded.
         if len(self._transactions) + len(self._session_tokens) < 5000:
@@ -361,19 +373,27 @@ class Idp:
     # -- the AWS app ----------------------------------------------------------------
 
     def roles_for(self, user: User) -> tuple[RolePair, ...]:
-        """The (role, provider) pairs the user's groups grant, in spec order, no repeats."""
-        groups = frozenset(self.directory.user_groups(user.id))
-        cached = self._roles_cache.get(groups)
+        """The (role, provider) pairs the AWS app grants the user's groups, no repeats.
+
+        Read from the app's settings and group assignments as stored through the
+        management API (see :mod:`keyless.lab.idp.awsapp`), as Okta's app does.
+        """
+        member_of = self.directory.user_group_ids(user.id)
+        key = (frozenset(member_of.items()), self.appstate.version)
+        cached = self._roles_cache.get(key)
         if cached is not None:
             return cached
-        pairs: list[RolePair] = []
-        for grant in grants_for_groups(self.spec, groups):
-            pair = RolePair(role_arn=grant.role_arn, principal_arn=grant.provider_arn)
-            if pair not in pairs:
-                pairs.append(pair)
-        # The spec is immutable for the server's life, so a group set always maps the same.
-        self._roles_cache[groups] = tuple(pairs)
-        return tuple(pairs)
+        snapshot = self.appstate.snapshot()
+        pairs = app_roles(self.spec, snapshot.settings, snapshot.assignments, member_of)
+        if len(self._roles_cache) > 10000:
+            self._roles_cache.clear()
+        self._roles_cache[key] = pairs
+        return pairs
+
+    def session_duration(self) -> int:
+        """The app's ``sessionDuration`` (Okta's default, 3600, while unconfigured)."""
+        value = self.appstate.snapshot().settings.get("sessionDuration")
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 3600
 
     def issue_assertion(self, user: User, *, client: str, via: str) -> IssuedAssertion:
         """Sign a SAML Response for the AWS app and write it to the audit log.
@@ -394,7 +414,7 @@ class Idp:
             now=self.clock(),
             recipient=settings.recipient,
             audience=settings.audience,
-            session_duration=self.spec.session.duration,
+            session_duration=self.session_duration(),
             principal_tags=user.attributes or None,
             lifetime=settings.assertion_lifetime,
             sign_assertion=settings.sign in ("both", "assertion"),
@@ -410,7 +430,7 @@ class Idp:
             assertion_id=assertion_id,
             roles=[pair.role_arn for pair in roles],
             recipient=settings.recipient,
-            session_duration=self.spec.session.duration,
+            session_duration=self.session_duration(),
             via=via,
         )
         return IssuedAssertion(xml=xml, assertion_id=assertion_id, roles=roles)

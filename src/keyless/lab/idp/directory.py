@@ -34,7 +34,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from keyless.errors import InputError
 from keyless.spec import FederationSpec
 
-UserStatus = Literal["ACTIVE", "LOCKED_OUT", "DEPROVISIONED"]
+# Okta's user statuses the lab models (Users API: user status).
+UserStatus = Literal["ACTIVE", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED"]
 FactorType = Literal["token:software:totp", "push", "sms"]
 
 # The factor names people type (and the spec uses), and what Okta calls them.
@@ -430,6 +431,15 @@ class Directory:
         )
         return [row["login"] for row in rows]
 
+    def user_group_ids(self, user_id: str) -> dict[str, str]:
+        """The user's groups, id -> name."""
+        rows = self._query(
+            "SELECT g.id, g.name FROM groups g JOIN memberships m ON m.group_id = g.id"
+            " WHERE m.user_id = ?",
+            (user_id,),
+        )
+        return {row["id"]: row["name"] for row in rows}
+
     def user_groups(self, user_id: str) -> list[str]:
         rows = self._query(
             "SELECT g.name FROM groups g JOIN memberships m ON m.group_id = g.id"
@@ -554,16 +564,22 @@ class Directory:
 
     # -- the spec's users ---------------------------------------------------------
 
-    def ensure_spec_users(self, spec: FederationSpec) -> list[LabUserCredentials]:
+    def ensure_spec_users(
+        self, spec: FederationSpec, *, groups: bool = True
+    ) -> list[LabUserCredentials]:
         """Create the spec's lab users and groups once; return every spec user's credentials.
 
         Idempotent: users that exist keep their password and enrolments (a
         restarted lab keeps working with the authenticator already set up).
+        ``groups=False`` (an org keyless has not configured yet) creates no
+        group: users join their spec groups when someone creates them (see
+        :mod:`keyless.lab.idp.management`, which models Okta's group rules).
         """
-        for mapping in spec.group_mappings:
-            self.add_group(mapping.group)
-        for group in spec.lab.extra_groups:
-            self.add_group(group)
+        if groups:
+            for mapping in spec.group_mappings:
+                self.add_group(mapping.group)
+            for group in spec.lab.extra_groups:
+                self.add_group(group)
         credentials: list[LabUserCredentials] = []
         for spec_user in spec.lab.users:
             user = self.get_user(spec_user.login)
@@ -572,7 +588,7 @@ class Directory:
                     spec_user.login,
                     first_name=spec_user.first_name,
                     last_name=spec_user.last_name,
-                    groups=spec_user.groups,
+                    groups=spec_user.groups if groups else (),
                     phone=spec_user.phone,
                     attributes=dict(spec_user.attributes),
                     keep_password=True,

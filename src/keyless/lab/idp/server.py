@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless.errors import LabError
-from keyless.lab.idp import api, apps, web
+from keyless.lab.idp import api, apps, management, web
 from keyless.lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless.lab.idp.directory import Directory, okta_id
 from keyless.lab.idp.html import STATIC
@@ -118,6 +118,7 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
         routes=[
             *api.ROUTES,
             *apps.ROUTES,
+            *management.ROUTES,
             *web.ROUTES,
             *signin.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -144,6 +145,7 @@ class IdpServer:
         host: str = "127.0.0.1",
         port: int = 0,
         settings: IdpSettings | None = None,
+        okta_app_configured: bool = True,
     ) -> None:
         self.spec = spec
         self.state_dir = state_dir
@@ -195,6 +197,9 @@ class IdpServer:
             settings=settings or IdpSettings(),
             sms_log=self.sms_log,
         )
+        if okta_app_configured:
+            # An org whose AWS app is set up as keyless would (see seed_configured_app).
+            management.seed_configured_app(self.idp)
         aws_ca = str(self.tls.ca_cert) if aws_endpoint_url else None
         self.signin = AwsSigninPage(spec=spec, aws_endpoint_url=aws_endpoint_url, ca_bundle=aws_ca)
         self.app = build_app(self.idp, self.signin)

@@ -1,0 +1,438 @@
+"""The Okta side of a federation, the pure part: desired state, actual state, and the diff.
+
+What keyless manages in the Okta org, beside the AWS accounts:
+
+- the AWS Account Federation app's settings (``settings.app`` of the
+  ``amazon_aws`` app: ``identityProviderArn``, ``sessionDuration``,
+  ``joinAllRoles``, ``useGroupMapping``, ``groupFilter``, ``roleValuePattern``,
+  ``awsEnvironmentType``, ``loginURL``); field names as in Okta's Apps API and
+  the okta Terraform provider's ``okta_app_saml`` ``app_settings_json``
+  (github.com/okta/terraform-provider-okta, examples/okta_saml_app/);
+- the groups the spec names: explicit mappings' groups and the convention's
+  ``aws#<alias>#<role>#<account id>`` groups, created when missing;
+- the app's group assignments (``PUT /api/v1/apps/{appId}/groups/{groupId}``),
+  carrying ``profile.samlRoles`` for explicit mappings. With more than one
+  account in ``identityProviderArn`` Okta names a role ``[<account alias>] --
+  <role name>`` (as in the terraform provider's ``okta_app_group_assignment``
+  test fixtures); with one account, by its name alone.
+
+Ownership works as on the AWS side. Okta has no tags, so keyless marks what it
+manages with ``keyless:managed-by=<spec name>`` in the fields Okta keeps for
+people's notes: the app's ``settings.notes.admin`` and a group's
+``profile.description``. A same-named group without the mark is a conflict
+until ``--adopt``; a marked group that left the spec is deleted only with
+``--prune``. The app is never created or deleted (the spec names it); an app
+whose AWS settings are still blank (just added from Okta's catalogue) is
+configured without ``--adopt``, a configured one without the mark is a
+conflict.
+
+The :class:`Change`/:class:`Operation` types are the AWS side's, so one
+renderer and one ``--json`` shape serve both; an Okta operation's ``api``
+names the client method that performs it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from keyless.plan.diff import Change, FieldChange, Operation, Resource
+from keyless.spec.expand import expand_grants, saml_provider_arn
+from keyless.spec.model import FederationSpec
+
+MANAGED_MARK_PREFIX = "keyless:managed-by="
+
+# The AWS settings keyless decides; anything else in settings.app is left as found.
+MANAGED_SETTINGS = (
+    "awsEnvironmentType",
+    "groupFilter",
+    "identityProviderArn",
+    "joinAllRoles",
+    "loginURL",
+    "roleValuePattern",
+    "sessionDuration",
+    "useGroupMapping",
+)
+# An app fresh from Okta's catalogue has none of these: nothing to take over.
+_CONFIGURED_SIGNS = ("identityProviderArn", "roleValuePattern", "groupFilter")
+
+# Okta's awsEnvironmentType values per AWS partition (the app's "AWS Environment" menu).
+ENVIRONMENT_TYPES = {"aws": "aws.amazon", "aws-us-gov": "aws.us-gov", "aws-cn": "aws.cn"}
+CONSOLE_URLS = {
+    "aws": "https://console.aws.amazon.com/console/home",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com/console/home",
+    "aws-cn": "https://console.amazonaws.cn/console/home",
+}
+
+
+def managed_mark(spec_name: str) -> str:
+    """The mark keyless writes into what it manages in Okta."""
+    return f"{MANAGED_MARK_PREFIX}{spec_name}"
+
+
+def mark_owner(text: str | None) -> str | None:
+    """The spec named by a keyless mark in ``text`` (None when there is none)."""
+    match = re.search(re.escape(MANAGED_MARK_PREFIX) + r"([A-Za-z0-9_.-]+)", text or "")
+    return match.group(1) if match else None
+
+
+# -- desired ---------------------------------------------------------------------------
+
+
+def okta_group_filter(pattern: str) -> str:
+    """Okta's ``groupFilter`` regex for the spec's naming convention.
+
+    Okta's syntax names the captures ``(?{{accountid}}...)`` and
+    ``(?{{role}}...)``; its documented default is
+    ``^aws\\#\\S+\\#(?{{role}}[\\w\\-]+)\\#(?{{accountid}}\\d+)$``.
+    """
+    out = ""
+    for part in re.split(r"(\{alias\}|\{role\}|\{account_id\})", pattern):
+        if part == "{alias}":
+            out += r"[a-z0-9-]+"
+        elif part == "{role}":
+            out += r"(?{{role}}[\w+=,.@-]+)"
+        elif part == "{account_id}":
+            out += r"(?{{accountid}}\d{12})"
+        else:
+            out += re.sub(r"([.^$*+?()\[\]{}|\\#])", r"\\\1", part)
+    return "^" + out + "$"
+
+
+def group_mapping_usable(spec: FederationSpec) -> bool:
+    """Whether Okta's group mapping can read the convention's groups (it needs the account id)."""
+    return spec.group_convention.enabled and "{account_id}" in spec.group_convention.pattern
+
+
+def desired_app_settings(spec: FederationSpec) -> dict[str, Any]:
+    """``settings.app`` of the AWS Account Federation app for ``spec``.
+
+    ``identityProviderArn`` lists every account's SAML provider, comma-separated,
+    which is how the app takes many accounts; ``joinAllRoles`` because the spec
+    grants the union of a person's groups.
+    """
+    first = spec.accounts[0]
+    provider = spec.identity_provider.saml_provider_name
+    partition = first.partition
+    settings: dict[str, Any] = {
+        "awsEnvironmentType": ENVIRONMENT_TYPES[partition],
+        "identityProviderArn": ",".join(saml_provider_arn(spec, a) for a in spec.accounts),
+        "joinAllRoles": True,
+        "loginURL": CONSOLE_URLS[partition],
+        "sessionDuration": spec.session.duration,
+        "useGroupMapping": group_mapping_usable(spec),
+    }
+    if group_mapping_usable(spec):
+        settings["groupFilter"] = okta_group_filter(spec.group_convention.pattern)
+        settings["roleValuePattern"] = (
+            f"arn:{partition}:iam::${{accountid}}:saml-provider/{provider},"
+            f"arn:{partition}:iam::${{accountid}}:role/${{role}}"
+        )
+    return settings
+
+
+@dataclass(frozen=True)
+class DesiredOktaGroup:
+    """A group the spec names and its assignment to the app."""
+
+    name: str
+    # None: assigned without roles (Okta's group mapping reads the name).
+    saml_roles: tuple[str, ...] | None
+    source: str  # "mapping" or "convention"
+
+
+@dataclass(frozen=True)
+class DesiredOkta:
+    """Everything keyless wants in the Okta org for one spec."""
+
+    spec_name: str
+    settings: dict[str, Any]
+    groups: tuple[DesiredOktaGroup, ...]
+
+    @property
+    def mark(self) -> str:
+        return managed_mark(self.spec_name)
+
+
+def saml_role_value(spec: FederationSpec, alias: str, role: str) -> str:
+    """How the app names a role in ``profile.samlRoles``."""
+    return role if len(spec.accounts) == 1 else f"[{alias}] -- {role}"
+
+
+def desired_okta(spec: FederationSpec) -> DesiredOkta:
+    """The Okta org's desired state for ``spec``: app settings, groups, assignments."""
+    mapping_usable = group_mapping_usable(spec)
+    by_group: dict[str, tuple[str, list[str]]] = {}  # name -> (source, samlRoles)
+    for grant in expand_grants(spec):
+        source, values = by_group.setdefault(grant.group, (grant.source, []))
+        if source == "convention" and mapping_usable:
+            continue  # Okta's group mapping reads account and role from the name
+        value = saml_role_value(spec, grant.account.alias, grant.role_name)
+        if value not in values:
+            values.append(value)
+    groups = tuple(
+        DesiredOktaGroup(
+            name=name,
+            saml_roles=None if source == "convention" and mapping_usable else tuple(values),
+            source=source,
+        )
+        for name, (source, values) in by_group.items()
+    )
+    return DesiredOkta(spec_name=spec.name, settings=desired_app_settings(spec), groups=groups)
+
+
+# -- actual ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActualOktaApp:
+    """The AWS app as ``GET /api/v1/apps/{id}`` returns it (the parts keyless reads)."""
+
+    id: str
+    label: str
+    name: str
+    settings: dict[str, Any]
+    admin_note: str | None
+    document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActualOktaGroup:
+    id: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ActualOkta:
+    """What the org holds of the things keyless manages or could collide with."""
+
+    app: ActualOktaApp
+    groups: dict[str, ActualOktaGroup]  # by name: the spec's names, and groups marked for it
+    assignments: dict[str, tuple[str, ...] | None]  # group id -> samlRoles (None: no profile)
+
+
+# -- the plan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OktaPlan:
+    """The plan for the Okta org, or why it could not be read."""
+
+    org_url: str
+    app_id: str | None
+    changes: tuple[Change, ...] = ()
+    error: str | None = None
+    fix: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.pending)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "org_url": self.org_url,
+            "app_id": self.app_id,
+            "error": self.error,
+            "fix": self.fix,
+            "notes": list(self.notes),
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+def _is_blank(settings: dict[str, Any]) -> bool:
+    return not any(settings.get(name) for name in _CONFIGURED_SIGNS)
+
+
+def _conflict(resource: str, name: str, owner: str | None, spec_name: str) -> Change:
+    if owner is None:
+        reason = f"{resource} {name!r} exists and is not managed by keyless; --adopt takes it over"
+    else:
+        reason = (
+            f"{resource} {name!r} is managed by another keyless federation ({owner!r}, "
+            f"not {spec_name!r}); --adopt takes it over"
+        )
+    return Change(action="conflict", resource=_resource(resource), name=name, reason=reason)
+
+
+def _resource(kind: str) -> Resource:
+    resources: dict[str, Resource] = {
+        "app": "okta-app",
+        "group": "okta-group",
+        "assignment": "okta-assignment",
+    }
+    return resources[kind]
+
+
+def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> list[Change]:
+    """The change to the app's settings, if any."""
+    owner = mark_owner(actual.admin_note)
+    ours = owner == desired.spec_name
+    wanted = dict(desired.settings)
+    differing = [
+        FieldChange(name, actual.settings.get(name), wanted.get(name))
+        for name in MANAGED_SETTINGS
+        if actual.settings.get(name) != wanted.get(name)
+        and not (name not in wanted and actual.settings.get(name) in (None, ""))
+    ]
+    if not ours and not differing and owner is None:
+        return []  # already what the spec says: nothing to fight over
+    claimable = ours or adopt or (owner is None and _is_blank(actual.settings))
+    if not claimable:
+        return [_conflict("app", actual.label or actual.id, owner, desired.spec_name)]
+    fields = list(differing)
+    if not ours:
+        fields.append(FieldChange("notes.admin", actual.admin_note, desired.mark))
+    if not fields:
+        return []
+    reason = ""
+    if not ours:
+        reason = (
+            "adopted (--adopt)"
+            if owner is not None or not _is_blank(actual.settings)
+            else ("unconfigured app: keyless configures it")
+        )
+    return [
+        Change(
+            action="update",
+            resource="okta-app",
+            name=actual.label or actual.id,
+            fields=tuple(fields),
+            operations=(
+                Operation(
+                    "update_app_settings",
+                    {
+                        "app_id": actual.id,
+                        # Managed settings the spec does not want are cleared (null).
+                        "settings": {k: wanted.get(k) for k in MANAGED_SETTINGS},
+                        "admin_note": desired.mark,
+                    },
+                ),
+            ),
+            reason=reason,
+        )
+    ]
+
+
+def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: bool) -> OktaPlan:
+    """Ordered changes that take the org to the spec: app settings, groups, assignments."""
+    changes = diff_app(desired, actual.app, adopt=adopt)
+    notes: list[str] = []
+    app_id = actual.app.id
+    wanted_names = {g.name for g in desired.groups}
+    for group in desired.groups:
+        found = actual.groups.get(group.name)
+        group_ops: list[Operation] = []
+        fields: list[FieldChange] = []
+        reason = ""
+        if found is None:
+            changes.append(
+                Change(
+                    action="create",
+                    resource="okta-group",
+                    name=group.name,
+                    fields=(FieldChange("description", None, desired.mark),),
+                    operations=(
+                        Operation(
+                            "create_group", {"name": group.name, "description": desired.mark}
+                        ),
+                    ),
+                )
+            )
+            group_id: str | None = None
+        else:
+            owner = mark_owner(found.description)
+            if owner != desired.spec_name:
+                if not adopt:
+                    changes.append(_conflict("group", group.name, owner, desired.spec_name))
+                    notes.append(
+                        f"group {group.name!r} is not keyless's: its app assignment is left alone"
+                    )
+                    continue
+                fields.append(FieldChange("description", found.description, desired.mark))
+                group_ops.append(
+                    Operation(
+                        "update_group",
+                        {"group_id": found.id, "name": group.name, "description": desired.mark},
+                    )
+                )
+                reason = "adopted (--adopt)"
+            group_id = found.id
+        # The assignment: created with the group, or compared with what is there.
+        before = actual.assignments.get(group_id, "missing") if group_id else "missing"
+        after = list(group.saml_roles) if group.saml_roles is not None else None
+        if before == "missing" or _roles(before) != _roles(after):
+            fields.append(
+                FieldChange(
+                    "samlRoles",
+                    None if before == "missing" else _roles(before),
+                    after,
+                )
+            )
+            group_ops.append(
+                Operation(
+                    "assign_group",
+                    {
+                        "app_id": app_id,
+                        "group": group.name,
+                        "group_id": group_id,
+                        "saml_roles": after,
+                    },
+                )
+            )
+        if not group_ops:
+            continue
+        if found is None:
+            # The create above carries the group; its assignment follows it.
+            changes.append(
+                Change(
+                    action="create",
+                    resource="okta-assignment",
+                    name=group.name,
+                    fields=tuple(fields),
+                    operations=tuple(group_ops),
+                )
+            )
+            continue
+        changes.append(
+            Change(
+                action="update",
+                resource="okta-group" if reason else "okta-assignment",
+                name=group.name,
+                fields=tuple(fields),
+                operations=tuple(group_ops),
+                reason=reason,
+            )
+        )
+    for name, leftover in sorted(actual.groups.items()):
+        if name in wanted_names or mark_owner(leftover.description) != desired.spec_name:
+            continue
+        if prune:
+            changes.append(
+                Change(
+                    action="delete",
+                    resource="okta-group",
+                    name=name,
+                    operations=(Operation("delete_group", {"group_id": leftover.id}),),
+                    reason="no longer in the spec (--prune)",
+                )
+            )
+        else:
+            changes.append(
+                Change(
+                    action="orphan",
+                    resource="okta-group",
+                    name=name,
+                    reason="no longer in the spec; --prune deletes it",
+                )
+            )
+    return OktaPlan(org_url="", app_id=app_id, changes=tuple(changes), notes=tuple(notes))
+
+
+def _roles(value: object) -> list[str] | None:
+    # No profile and an empty samlRoles list grant the same: nothing by role name.
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    return sorted(str(v) for v in value)

@@ -1,0 +1,509 @@
+"""The Okta org's half of a federation: plan and apply it, offboard a person, audit the org.
+
+``keyless plan|apply`` run the AWS side first (the SAML providers must exist
+before the app names them), then this. Okta's failures are contained here as
+AWS's are per account: an :class:`OktaApplyResult` says what was applied,
+``after N of M changes``, and why it stopped; a rerun recomputes the plan from
+what the org holds, so it converges.
+
+For `keyless offboard` and `keyless audit`:
+
+    result = offboard_okta_user(client, "bob@acme.example", suspend=True)
+    findings = audit_okta(client, spec)
+
+Both take an :class:`OktaAdminClient` (see :func:`connect_okta`), so the same
+code runs against a real org and the lab.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from keyless.adapters.okta_admin import (
+    TOKEN_ENV,
+    ApiToken,
+    OktaAdminClient,
+    OktaAuth,
+    OktaNotFoundError,
+    credentials_from_env,
+    make_admin_http,
+)
+from keyless.errors import ConfigError, InputError, KeylessError
+from keyless.plan.diff import Change
+from keyless.plan.okta import (
+    ActualOkta,
+    ActualOktaApp,
+    ActualOktaGroup,
+    DesiredOkta,
+    OktaPlan,
+    desired_okta,
+    mark_owner,
+)
+from keyless.spec.expand import expand_grants
+from keyless.spec.model import FederationSpec
+
+if TYPE_CHECKING:
+    from keyless.lab.runtime import LabInfo
+
+AMAZON_AWS = "amazon_aws"
+
+
+# -- where the org is and who we are there ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OktaTarget:
+    """The org and app to manage, and the credentials to do it with."""
+
+    org_url: str
+    app_id: str | None
+    app_label: str | None
+    auth: OktaAuth = field(repr=False)
+    ca_bundle: str | None = None
+
+
+def okta_target(
+    spec: FederationSpec,
+    *,
+    lab: LabInfo | None = None,
+    environ: dict[str, str] | None = None,
+    keyring_get: Callable[[str], str | None] | None = None,
+) -> OktaTarget | None:
+    """Where and how to manage the spec's Okta side; None when the spec leaves Okta alone.
+
+    ``--lab`` fills in the org URL, the app id, the CA and (unless
+    ``KEYLESS_OKTA_API_TOKEN`` is set) the lab's bootstrap API token.
+    """
+    okta = spec.okta
+    if okta is None or not okta.manage:
+        return None
+    env = environ
+    if lab is not None:
+        token_set = (os.environ if env is None else env).get(TOKEN_ENV)
+        auth: OktaAuth
+        if okta.auth == "api_token" and not token_set:
+            if not lab.okta_api_token:
+                raise ConfigError(
+                    "the running lab has no Okta API token in its lab.json",
+                    fix="restart the lab with this version of keyless (`keyless lab up`)",
+                )
+            auth = ApiToken(lab.okta_api_token)
+        else:
+            auth = credentials_from_env(
+                method=okta.auth,
+                client_id=okta.client_id,
+                scopes=tuple(okta.scopes),
+                environ=env,
+                keyring_get=keyring_get,
+                org_url=lab.idp_url,
+            )
+        return OktaTarget(
+            org_url=lab.idp_url,
+            app_id=lab.app_id,
+            app_label=None,
+            auth=auth,
+            ca_bundle=lab.ca_bundle or None,
+        )
+    provider = spec.identity_provider
+    if provider.org_url is None:
+        raise InputError(
+            "the spec's okta section needs identity_provider.org_url (the Okta org's URL)",
+            fix="set identity_provider.org_url, or pass --lab for the lab's org",
+        )
+    if provider.app_id is None and okta.app_label is None:
+        raise InputError(
+            "the spec names no Okta app: set identity_provider.app_id or okta.app_label",
+            fix="the app id is in the AWS app's URL in Okta's admin console (0oa...)",
+        )
+    return OktaTarget(
+        org_url=provider.org_url,
+        app_id=provider.app_id,
+        app_label=okta.app_label,
+        auth=credentials_from_env(
+            method=okta.auth,
+            client_id=okta.client_id,
+            scopes=tuple(okta.scopes),
+            environ=env,
+            keyring_get=keyring_get,
+            org_url=provider.org_url,
+        ),
+    )
+
+
+def connect_okta(
+    target: OktaTarget,
+    *,
+    http: httpx.Client | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> OktaAdminClient:
+    """A management client for ``target`` (an httpx client made for it unless passed in)."""
+    kwargs: dict[str, Any] = {}
+    if clock is not None:
+        kwargs["clock"] = clock
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return OktaAdminClient(
+        target.org_url,
+        target.auth,
+        http=http or make_admin_http(ca_bundle=target.ca_bundle),
+        **kwargs,
+    )
+
+
+# -- reading the org ------------------------------------------------------------------------------
+
+
+def _dict(value: object) -> dict[str, Any]:
+    """``value`` when Okta sent an object there, else an empty one (untrusted JSON)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _app(document: dict[str, Any]) -> ActualOktaApp:
+    settings = _dict(document.get("settings"))
+    app_settings = _dict(settings.get("app"))
+    notes = _dict(settings.get("notes"))
+    admin = notes.get("admin")
+    return ActualOktaApp(
+        id=str(document.get("id", "")),
+        label=str(document.get("label", "")),
+        name=str(document.get("name", "")),
+        settings=dict(app_settings),
+        admin_note=admin if isinstance(admin, str) else None,
+        document=document,
+    )
+
+
+def find_app(client: OktaAdminClient, target: OktaTarget) -> ActualOktaApp:
+    """The AWS Account Federation app the spec names, by id or by label."""
+    if target.app_id is not None:
+        try:
+            document = client.get_app(target.app_id)
+        except OktaNotFoundError as exc:
+            raise InputError(
+                f"the Okta org {target.org_url} has no app {target.app_id}",
+                fix="check identity_provider.app_id (the id in the app's admin console URL)",
+            ) from exc
+    else:
+        label = target.app_label or ""
+        found = [
+            a
+            for a in client.find_apps(label)
+            if a.get("label") == label and a.get("name") == AMAZON_AWS
+        ]
+        if len(found) != 1:
+            raise InputError(
+                f"{len(found)} AWS Account Federation apps labelled {label!r} in {target.org_url}",
+                fix="name the app by id (identity_provider.app_id) instead",
+            )
+        document = found[0]
+    app = _app(document)
+    if app.name != AMAZON_AWS:
+        raise InputError(
+            f"the Okta app {app.id} ({app.label!r}) is a {app.name!r} app, not AWS Account "
+            "Federation (amazon_aws)",
+            fix="point identity_provider.app_id at the AWS Account Federation app",
+        )
+    return app
+
+
+def read_okta(client: OktaAdminClient, target: OktaTarget, desired: DesiredOkta) -> ActualOkta:
+    """The app, the groups that matter to the spec, and the app's group assignments.
+
+    Three lists, each paged: the app, every group (keyless needs the spec's names
+    and any group marked for this spec), every assignment of the app.
+    """
+    app = find_app(client, target)
+    wanted = {g.name for g in desired.groups}
+    groups: dict[str, ActualOktaGroup] = {}
+    for document in client.list_groups():
+        profile = _dict(document.get("profile"))
+        name = str(profile.get("name") or "")
+        description = str(profile.get("description") or "")
+        if name in wanted or mark_owner(description) == desired.spec_name:
+            groups[name] = ActualOktaGroup(
+                id=str(document.get("id")), name=name, description=description
+            )
+    assignments: dict[str, tuple[str, ...] | None] = {}
+    for document in client.list_app_groups(app.id):
+        profile = _dict(document.get("profile"))
+        roles = profile.get("samlRoles")
+        assignments[str(document.get("id"))] = (
+            tuple(str(r) for r in roles) if isinstance(roles, list) else None
+        )
+    return ActualOkta(app=app, groups=groups, assignments=assignments)
+
+
+def _explain(error: Exception) -> tuple[str, str | None]:
+    if isinstance(error, KeylessError):
+        return error.message, error.fix
+    return f"unexpected {type(error).__name__}: {error}", None
+
+
+# -- plan and apply -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OktaApplyResult:
+    """What apply did in the Okta org."""
+
+    status: str  # "applied", "unchanged", "failed"
+    applied: tuple[Change, ...] = ()
+    error: str | None = None
+    fix: str | None = None
+    skipped: tuple[Change, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "error": self.error,
+            "fix": self.fix,
+            "applied": [f"{c.action} {c.resource} {c.name}" for c in self.applied],
+            "left_alone": [f"{c.action} {c.resource} {c.name}: {c.reason}" for c in self.skipped],
+        }
+
+
+class OktaSide:
+    """Plans and applies the spec's Okta side through one client (kept between the two)."""
+
+    def __init__(self, spec: FederationSpec, target: OktaTarget, client: OktaAdminClient) -> None:
+        self.spec = spec
+        self.target = target
+        self.client = client
+        self._actual: ActualOkta | None = None
+
+    def plan(self, *, adopt: bool = False, prune: bool = False) -> OktaPlan:
+        """Read the org and diff it against the spec; a failure is the plan's ``error``."""
+        from keyless.plan.okta import diff_okta
+
+        desired = desired_okta(self.spec)
+        try:
+            actual = read_okta(self.client, self.target, desired)
+        except Exception as exc:  # contained: the AWS side's plan stands on its own
+            message, fix = _explain(exc)
+            return OktaPlan(
+                org_url=self.target.org_url, app_id=self.target.app_id, error=message, fix=fix
+            )
+        self._actual = actual
+        plan = diff_okta(desired, actual, adopt=adopt, prune=prune)
+        return OktaPlan(
+            org_url=self.target.org_url,
+            app_id=actual.app.id,
+            changes=plan.changes,
+            notes=plan.notes,
+        )
+
+    def _run(self, api: str, params: dict[str, Any], group_ids: dict[str, str]) -> None:
+        client = self.client
+        if api == "update_app_settings":
+            assert self._actual is not None
+            document = dict(self._actual.app.document)
+            settings = _dict(document.get("settings"))
+            app_settings = {**_dict(settings.get("app")), **params["settings"]}
+            notes = {**_dict(settings.get("notes")), "admin": params["admin_note"]}
+            document["settings"] = {**settings, "app": app_settings, "notes": notes}
+            client.update_app(params["app_id"], document)
+        elif api == "create_group":
+            created = client.create_group(params["name"], params["description"])
+            group_ids[params["name"]] = str(created["id"])
+        elif api == "update_group":
+            client.update_group(params["group_id"], params["name"], params["description"])
+        elif api == "assign_group":
+            group_id = params["group_id"] or group_ids.get(params["group"])
+            if group_id is None:  # created by an earlier run that stopped before assigning
+                found = [
+                    g
+                    for g in client.list_groups(params["group"])
+                    if _dict(g.get("profile")).get("name") == params["group"]
+                ]
+                if not found:
+                    raise KeylessError(f"the group {params['group']!r} vanished during apply")
+                group_id = str(found[0]["id"])
+            roles = params["saml_roles"]
+            client.assign_group(
+                params["app_id"], group_id, {} if roles is None else {"samlRoles": list(roles)}
+            )
+        elif api == "delete_group":
+            client.delete_group(params["group_id"])
+        else:
+            raise KeylessError(f"unknown Okta operation {api!r}")
+
+    def send_provisioning_key(self, access_key_id: str, secret_access_key: str) -> None:
+        """Put the IdP provisioning user's new key into the app's API integration
+        (``settings.app.accessKey``/``secretKey``), so that nobody has to paste it."""
+        app = find_app(self.client, self.target)
+        document = dict(app.document)
+        settings = _dict(document.get("settings"))
+        app_settings = {
+            **_dict(settings.get("app")),
+            "accessKey": access_key_id,
+            "secretKey": secret_access_key,
+        }
+        document["settings"] = {**settings, "app": app_settings}
+        self.client.update_app(app.id, document)
+
+    def apply(self, plan: OktaPlan) -> OktaApplyResult:
+        """Apply the plan's pending changes in order; stop at the first failure."""
+        skipped = tuple(c for c in plan.changes if not c.pending)
+        if plan.error:
+            return OktaApplyResult("failed", error=plan.error, fix=plan.fix)
+        pending = plan.pending
+        if not pending:
+            return OktaApplyResult("unchanged", skipped=skipped)
+        applied: list[Change] = []
+        group_ids: dict[str, str] = {}
+        try:
+            for change in pending:
+                for operation in change.operations:
+                    self._run(operation.api, dict(operation.params), group_ids)
+                applied.append(change)
+        except Exception as exc:  # contained: the AWS side's results stand
+            message, fix = _explain(exc)
+            return OktaApplyResult(
+                "failed",
+                applied=tuple(applied),
+                error=f"Okta org {self.target.org_url} after {len(applied)} of {len(pending)} "
+                f"changes: {message}",
+                fix=fix
+                or "fix the cause and run `keyless apply` again: it picks up where it stopped",
+                skipped=skipped,
+            )
+        return OktaApplyResult("applied", applied=tuple(applied), skipped=skipped)
+
+
+# -- offboarding ----------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class OktaOffboardResult:
+    """What offboarding did to one Okta user."""
+
+    login: str
+    user_id: str
+    status_before: str
+    status_after: str
+    sessions_cleared: bool
+    started_at: str
+    finished_at: str
+    groups: tuple[str, ...] = ()  # the user's groups (kept: Okta keeps them on suspend)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "login": self.login,
+            "user_id": self.user_id,
+            "status_before": self.status_before,
+            "status_after": self.status_after,
+            "sessions_cleared": self.sessions_cleared,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "groups": list(self.groups),
+        }
+
+
+def offboard_okta_user(client: OktaAdminClient, login: str, *, suspend: bool) -> OktaOffboardResult:
+    """Take a person's Okta access away now: suspend (reversible) or deactivate, end sessions.
+
+    Sessions are cleared first so that a live session cannot mint one more
+    assertion while the status changes; an already suspended or deactivated
+    user is left in that state (and their sessions still cleared).
+    """
+    started = _now()
+    user = client.find_user(login)
+    if user is None:
+        raise InputError(
+            f"no Okta user {login!r} in {client.org_url}",
+            fix="check the login (usually the email address)",
+        )
+    user_id = str(user["id"])
+    before = str(user.get("status", ""))
+    groups = tuple(
+        str(_dict(g.get("profile")).get("name", "")) for g in client.list_user_groups(user_id)
+    )
+    client.clear_user_sessions(user_id)
+    if suspend and before == "ACTIVE":
+        client.suspend_user(user_id)
+    elif not suspend and before != "DEPROVISIONED":
+        client.deactivate_user(user_id)
+    after = str(client.get_user(user_id).get("status", ""))
+    return OktaOffboardResult(
+        login=login,
+        user_id=user_id,
+        status_before=before,
+        status_after=after,
+        sessions_cleared=True,
+        started_at=started,
+        finished_at=_now(),
+        groups=groups,
+    )
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OktaFinding:
+    """One thing the Okta org holds that it should not."""
+
+    kind: str  # "no_mfa_factor", "deactivated_in_group"
+    login: str
+    groups: tuple[str, ...]
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "login": self.login,
+            "groups": list(self.groups),
+            "detail": self.detail,
+        }
+
+
+def audit_okta(client: OktaAdminClient, spec: FederationSpec) -> list[OktaFinding]:
+    """People in the spec's AWS groups without an MFA factor enrolled, and deactivated
+    users who still hold such groups (membership outlives deactivation in Okta)."""
+    group_names = {grant.group for grant in expand_grants(spec)}
+    members: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for document in client.list_groups():
+        name = str(_dict(document.get("profile")).get("name") or "")
+        if name not in group_names:
+            continue
+        for user in client.list_group_users(str(document["id"])):
+            entry = members.setdefault(str(user["id"]), (user, []))
+            entry[1].append(name)
+    findings: list[OktaFinding] = []
+    for user_id, (user, groups) in sorted(members.items(), key=lambda i: str(i[1][0].get("id"))):
+        login = str(_dict(user.get("profile")).get("login") or user_id)
+        status = str(user.get("status") or "")
+        held = tuple(sorted(groups))
+        if status == "DEPROVISIONED":
+            findings.append(
+                OktaFinding(
+                    "deactivated_in_group",
+                    login,
+                    held,
+                    f"{login} is deactivated but still in {', '.join(held)}",
+                )
+            )
+            continue
+        factors = [f for f in client.list_user_factors(user_id) if f.get("status") == "ACTIVE"]
+        if not factors:
+            findings.append(
+                OktaFinding(
+                    "no_mfa_factor",
+                    login,
+                    held,
+                    f"{login} ({status}) can reach AWS through {', '.join(held)} with no MFA "
+                    "factor enrolled",
+                )
+            )
+    return findings

@@ -1,0 +1,49 @@
+"""A lab whose Okta org keyless has not configured yet, per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from okta_support import OktaLab, acme_with_okta
+
+from keyless.adapters.okta_admin import OktaAdminClient, make_admin_http
+from keyless.lab.runtime import Lab
+from keyless.services.okta_side import OktaSide, okta_target
+from keyless.spec import load_spec
+
+
+@pytest.fixture(scope="module")
+def okta_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OktaLab]:
+    """The lab for acme.yaml + `okta:`, its AWS app blank and no spec group yet."""
+    root = tmp_path_factory.mktemp("okta-lab")
+    spec_path = root / "federation.yaml"
+    spec_path.write_text(yaml.safe_dump(acme_with_okta(), sort_keys=False))
+    lab = Lab(
+        load_spec(spec_path),
+        state_dir=root / "state",
+        spec_path=spec_path,
+        okta_app_configured=False,
+    )
+    info = lab.start()
+    try:
+        yield OktaLab(lab=lab, info=info, spec_path=spec_path)
+    finally:
+        lab.stop()
+
+
+@pytest.fixture(scope="module")
+def configured(okta_lab: OktaLab) -> OktaLab:
+    """The lab's Okta side applied in-process (the AWS side is not needed here)."""
+    spec = load_spec(okta_lab.spec_path)
+    target = okta_target(spec, lab=okta_lab.info)
+    assert target is not None
+    http = make_admin_http(ca_bundle=okta_lab.info.ca_bundle)
+    try:
+        side = OktaSide(spec, target, OktaAdminClient(target.org_url, target.auth, http=http))
+        result = side.apply(side.plan())
+        assert result.status == "applied", result.error
+    finally:
+        http.close()
+    return okta_lab
