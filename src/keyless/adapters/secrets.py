@@ -12,42 +12,19 @@ its own SSO and credential caches.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from pathlib import Path
-from typing import Protocol
 
-from keyless.adapters.credentials_file import write_private
-from keyless.files import private_dir, read_private
+from keyless.core import paths
+from keyless.core.ports import SecretStore
+from keyless.files import private_dir, read_private, write_atomic
 
 SERVICE = "keyless"
 
 
-class SecretStore(Protocol):
-    """A place to keep small secrets by key."""
-
-    @property
-    def description(self) -> str:
-        """Where the secrets go, for messages."""
-        ...
-
-    def get(self, key: str) -> str | None:
-        """The secret stored under ``key``, or None."""
-        ...
-
-    def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key``."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Forget ``key`` (no error when absent)."""
-        ...
-
-
 def state_dir() -> Path:
     """``$XDG_STATE_HOME/keyless`` (or ``~/.local/state/keyless``)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "keyless"
+    return Path(paths.state_dir())
 
 
 class FileSecretStore:
@@ -79,7 +56,7 @@ class FileSecretStore:
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` (atomic, 0600)."""
         private_dir(self.directory)
-        write_private(self._path(key), value.encode("utf-8"))
+        write_atomic(self._path(key), value.encode("utf-8"))
 
     def delete(self, key: str) -> None:
         """Forget ``key``."""
