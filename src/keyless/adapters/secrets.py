@@ -12,7 +12,10 @@ its own SSO and credential caches.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from keyless.core import paths
@@ -92,8 +95,36 @@ class KeyringSecretStore:
             self._backend.delete_password(SERVICE, key)  # type: ignore[attr-defined]
 
 
+def keyring_may_exist(
+    environ: Mapping[str, str] | None = None, platform: str = sys.platform
+) -> bool:
+    """Whether a keyring could serve here at all, decided without importing ``keyring``.
+
+    keyring finds its backend by importing and probing every one it knows
+    (about 0.4 s on a Linux server with none usable), which a sign-in would
+    pay every time. macOS and Windows always have one. Elsewhere the desktop
+    keyrings (Secret Service, KWallet) live on the D-Bus session bus, which
+    their clients find through ``DBUS_SESSION_BUS_ADDRESS`` or
+    ``$XDG_RUNTIME_DIR/bus``; any other backend must be chosen explicitly with
+    ``PYTHON_KEYRING_BACKEND`` or keyring's ``keyringrc.cfg``.
+    """
+    environ = os.environ if environ is None else environ
+    if platform in ("darwin", "win32") or environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    if environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.exists(os.path.join(runtime, "bus")):
+        return True
+    # keyring.util.platform_.config_root() on Linux and the BSDs.
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.exists(os.path.join(config, "python_keyring", "keyringrc.cfg"))
+
+
 def usable_keyring() -> object | None:
     """The configured keyring backend if it can really store secrets, else None."""
+    if not keyring_may_exist():
+        return None
     try:
         import keyring
         from keyring.backends import chainer, fail
