@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def _provision(lab: object) -> None:
+def provision(lab: object) -> None:
+    """Apply examples/acme.yaml to a running lab (keyless's own apply, or boto3 without it)."""
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
@@ -90,7 +91,7 @@ def main() -> None:
 
         spec_path = REPO / "examples" / "acme.yaml"
         with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:
-            _provision(lab)
+            provision(lab)
             directory = Directory(Path(lab.state_dir) / "idp.sqlite")
             flags = {
                 "org_url": lab.idp_url,

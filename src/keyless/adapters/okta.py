@@ -23,6 +23,8 @@ failures.
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import re
 import ssl
 import urllib.parse
@@ -49,9 +51,28 @@ def _parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _tls_context(ca_bundle: str) -> ssl.SSLContext:
+    # One context per CA file per process: building one costs tens of
+    # milliseconds, and a sign-in opens an Okta client and an STS client.
+    # Contexts are safe to share between clients and threads. The file's
+    # identity is part of the key, so a CA file rewritten in place (a lab
+    # started again) is read again.
+    try:
+        info = os.stat(ca_bundle)
+    except OSError:
+        return ssl.create_default_context(cafile=ca_bundle)  # raises the usual error
+    return _context_for(ca_bundle, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _context_for(ca_bundle: str, inode: int, mtime_ns: int, size: int) -> ssl.SSLContext:
+    del inode, mtime_ns, size  # the cache key only
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
 def make_http_client(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
     """An httpx client that trusts the system CAs, or only ``ca_bundle`` when given."""
-    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+    context = _tls_context(ca_bundle) if ca_bundle else True
     return httpx.Client(
         verify=context,
         timeout=timeout,

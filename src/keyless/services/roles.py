@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keyless.core import paths
 from keyless.core.ports import Prompter
-from keyless.errors import InputError
+from keyless.errors import ConfigError, InputError
+from keyless.files import private_dir, read_private, write_atomic
 from keyless.saml.model import RolePair
 from keyless.services.profiles import Settings
 
@@ -20,9 +24,22 @@ class SpecHints:
 
     @classmethod
     def load(cls, path: str | None) -> SpecHints:
-        """Hints from the spec at ``path`` (empty when no spec is configured)."""
+        """Hints from the spec at ``path`` (empty when no spec is configured).
+
+        Validating a spec costs a sign-in about a quarter of a second (YAML,
+        the pydantic model, the expansion), for two small tables. They are
+        kept in the cache directory under the hash of the spec's bytes, so a
+        changed spec is read again and an unchanged one is not.
+        """
         if not path:
             return cls()
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = None  # load_spec below says what is wrong with the file
+        kept = _kept_hints(digest) if digest else None
+        if kept is not None:
+            return kept
         from keyless.spec import expand_accounts, load_spec
 
         spec = load_spec(Path(path))
@@ -31,13 +48,47 @@ class SpecHints:
         for account_roles in expand_accounts(spec):
             for role, _arn, _groups in account_roles.roles:
                 limits[(account_roles.account.id, role.name)] = role.max_session_duration
-        return cls(aliases=aliases, max_durations=limits)
+        hints = cls(aliases=aliases, max_durations=limits)
+        if digest:
+            _keep_hints(digest, hints)
+        return hints
 
     def label(self, pair: RolePair) -> str:
         """``acme-dev (333333333333) / Developer``."""
         alias = self.aliases.get(pair.account_id)
         account = f"{alias} ({pair.account_id})" if alias else pair.account_id
         return f"{account} / {pair.role_name}"
+
+
+def _hints_file(digest: str) -> Path:
+    return Path(paths.cache_dir()) / "spec-hints" / f"{digest}.json"
+
+
+def _kept_hints(digest: str) -> SpecHints | None:
+    data = read_private(_hints_file(digest))
+    if data is None:
+        return None
+    try:
+        document = json.loads(data)
+        return SpecHints(
+            aliases={str(k): str(v) for k, v in document["aliases"].items()},
+            max_durations={(str(a), str(r)): int(s) for a, r, s in document["max_durations"]},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # unreadable: read the spec again
+
+
+def _keep_hints(digest: str, hints: SpecHints) -> None:
+    document = {
+        "aliases": hints.aliases,
+        "max_durations": [[a, r, s] for (a, r), s in sorted(hints.max_durations.items())],
+    }
+    path = _hints_file(digest)
+    try:
+        private_dir(path.parent)
+        write_atomic(path, json.dumps(document).encode("utf-8"))
+    except (OSError, ConfigError):
+        pass  # a cache that cannot be written only costs the next sign-in time
 
 
 def select_roles(
