@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, say
 from keyless.errors import InputError
 
 if TYPE_CHECKING:
@@ -182,16 +182,13 @@ def login(
         print_json(result.as_dict())
         return
     for note in result.notes:
-        err.print(f"note: {note}", markup=False)
+        say(f"note: {note}")
     reused = " (Okta session reused)" if result.session_reused else ""
     for item in result.logins:
         account_name = item.account_alias or item.role.account_id
         where = f" -> profile {item.written_profile}" if item.written_profile else ""
-        err.print(
-            f"{item.role.role_name} in {account_name}, {_left(item.duration)}{where}{reused}",
-            markup=False,
-        )
-    err.print(f"use: aws --profile {settings.profile} ...", markup=False)
+        say(f"{item.role.role_name} in {account_name}, {_left(item.duration)}{where}{reused}")
+    say(f"use: aws --profile {settings.profile} ...")
 
 
 def credential_process(profile: ProfileOpt = None) -> None:
