@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from keyless.cli.output import err, out, print_json, say
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import InputError
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ ProfileOpt = Annotated[
     typer.Option("--profile", "-p", help="keyless profile (default: $KEYLESS_PROFILE or default)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+_DURATION_HELP = f"Session seconds ({MIN_SESSION_SECONDS}-{MAX_SESSION_SECONDS})."
 
 
 def _settings(profile: str | None, flags: dict[str, Any]) -> Any:
@@ -56,7 +58,7 @@ def configure(
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
     role: Annotated[str | None, typer.Option(help="Preferred role name or ARN.")] = None,
     account: Annotated[str | None, typer.Option(help="Preferred account alias or id.")] = None,
-    duration: Annotated[int | None, typer.Option(help="Session seconds (900-43200).")] = None,
+    duration: Annotated[int | None, typer.Option(help=_DURATION_HELP)] = None,
     mfa_factor: Annotated[str | None, typer.Option(help="push, totp or sms.")] = None,
     spec: Annotated[str | None, typer.Option(help="Federation spec (account aliases).")] = None,
     ca_bundle: Annotated[str | None, typer.Option(help="CA bundle for a private CA.")] = None,
@@ -124,7 +126,7 @@ def login(
     role: Annotated[str | None, typer.Option(help="Role name or ARN.")] = None,
     account: Annotated[str | None, typer.Option(help="Account alias or id.")] = None,
     all_roles: Annotated[bool, typer.Option("--all-roles", help="A profile per role.")] = False,
-    duration: Annotated[int | None, typer.Option(help="Session seconds (900-43200).")] = None,
+    duration: Annotated[int | None, typer.Option(help=_DURATION_HELP)] = None,
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")

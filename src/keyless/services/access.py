@@ -22,7 +22,7 @@ from keyless.adapters.credentials_file import (
     update_ini,
 )
 from keyless.adapters.secrets import open_secret_store
-from keyless.core.aws import partition_of
+from keyless.core.aws import ca_bundle_for, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import SecretStore
 from keyless.errors import InputError, RemoteError
@@ -163,8 +163,9 @@ def aws_variables(settings: Settings, credentials: AwsCredentials) -> dict[str, 
     }
     if settings.aws_endpoint_url:
         variables["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
-        if settings.aws_endpoint_url.startswith("https://") and settings.ca_bundle:
-            variables["AWS_CA_BUNDLE"] = settings.ca_bundle
+        trusted = ca_bundle_for(settings.aws_endpoint_url, settings.ca_bundle)
+        if trusted:
+            variables["AWS_CA_BUNDLE"] = trusted
     return variables
 
 
