@@ -82,6 +82,7 @@ def main() -> None:
 
         import pyotp
 
+        from keyless.errors import KeylessError
         from keyless.lab.idp.directory import Directory
         from keyless.lab.runtime import Lab
         from keyless.services.okta_signin import LoginInputs
@@ -116,7 +117,7 @@ def main() -> None:
                 def choose(self, title: str, options: list[str], **_: object) -> int:
                     raise AssertionError(title)
 
-                def missing_input(self, what: str, **_: object) -> Exception:
+                def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
                     raise AssertionError(what)
 
             def new_user() -> tuple[str, str, str]:

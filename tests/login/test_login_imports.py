@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from conftest import configure
 from keyless.adapters.credential_cache import CredentialCache
 
 pytestmark = pytest.mark.slow
@@ -68,7 +67,21 @@ def test_sign_in_and_refresh_import_no_provisioning_code(
     provisioned_lab: Any, make_user: Any
 ) -> None:
     user = make_user()
-    configure(provisioned_lab, "lean", user)
+    configured, _ = run_probed(
+        "configure",
+        "--profile",
+        "lean",
+        "--lab",
+        "--lab-state-dir",
+        str(provisioned_lab.state_dir),
+        "--username",
+        user.login,
+        "--role",
+        "Developer",
+        "--account",
+        "acme-dev",
+    )
+    assert configured.returncode == 0, configured.stderr
     result, modules = run_probed(
         "login",
         "--profile",
