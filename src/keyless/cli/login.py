@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from keyless.cli.output import err, out, print_json, say
+from keyless.cli.output import print_json, say
 from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import InputError
 
@@ -76,6 +76,7 @@ def configure(
     json_output: JsonOpt = False,
 ) -> None:
     """Write a keyless profile and its ~/.aws/config credential_process profile."""
+    from keyless.cli.output import err
     from keyless.services.access import configure as configure_service
     from keyless.services.access import lab_defaults
     from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
@@ -249,6 +250,7 @@ def console(
     destination: Annotated[str | None, typer.Option(help="Console page to land on.")] = None,
 ) -> None:
     """A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."""
+    from keyless.cli.output import err
     from keyless.services.access import console_url
     from keyless.services.wiring import credentials_for
 
@@ -266,6 +268,7 @@ def console(
 
 def whoami(json_output: JsonOpt = False) -> None:
     """Each keyless profile: its role, account and the time left."""
+    from keyless.cli.output import err, out
     from keyless.services.access import whoami as whoami_service
 
     statuses = whoami_service()
@@ -300,6 +303,7 @@ def logout(
     json_output: JsonOpt = False,
 ) -> None:
     """Forget the Okta session and the cached and written credentials."""
+    from keyless.cli.output import err
     from keyless.services.access import logout as logout_service
     from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
 

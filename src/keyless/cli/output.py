@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-
-class _LazyConsole:
-    """A rich Console made on first use: a command that prints nothing rich never imports rich."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._console: Console | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return getattr(self._console, name)
+    # stderr carries progress and messages, stdout carries results, so that
+    # `keyless ... --json | jq` always sees only JSON.
+    out: Console
+    err: Console
 
 
-# stderr carries progress and messages, stdout carries results, so that
-# `keyless ... --json | jq` always sees only JSON.
-out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
-err = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
+def __getattr__(name: str) -> Any:
+    # The consoles are made on first import of `out` or `err`, not with this
+    # module: `keyless login` prints plain lines and never pays for rich.
+    if name not in ("out", "err"):
+        raise AttributeError(name)
+    from rich.console import Console
+
+    console = Console(stderr=name == "err", highlight=False, soft_wrap=True)
+    globals()[name] = console
+    return console
 
 
 def say(message: str) -> None:
