@@ -31,8 +31,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
+from keyless.adapters.http import httpx
 from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.errors import DeniedError, RemoteError
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
+from keyless.adapters.http import httpx
 from keyless.adapters.okta import make_http_client
 from keyless.core.aws import ca_bundle_for
 from keyless.core.credentials import AwsCredentials, parse_expiration
