@@ -75,6 +75,11 @@ def conventional_metavars(command: Any) -> None:
         option = make_help_option(ctx)
         if option is not None and option.metavar is None:
             option.metavar = ""
+            # typer coerces a parameter's value through pydantic unless it is
+            # already a bool; an absent --help is None, which made every
+            # command, even `--help`, import pydantic (0.1 s) to read it.
+            if option.default is None:
+                option.default = False
         return option
 
     vars(command)["get_help_option"] = get_help_option
