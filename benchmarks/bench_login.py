@@ -59,6 +59,25 @@ def provision(lab: object) -> None:
     assert report.ok, report
 
 
+def configure_command(profile: str, state_dir: object, user: str) -> list[str]:
+    """``keyless configure`` of ``profile`` for a lab user, as Developer in acme-dev."""
+    return [
+        KEYLESS,
+        "configure",
+        "--profile",
+        profile,
+        "--lab",
+        "--lab-state-dir",
+        str(state_dir),
+        "--username",
+        user,
+        "--role",
+        "Developer",
+        "--account",
+        "acme-dev",
+    ]
+
+
 def main() -> None:
     """Run the login benchmark and print medians beside the 1 s target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -145,21 +164,7 @@ def main() -> None:
 
                 user, password, secret = new_user()
                 subprocess.run(
-                    [
-                        KEYLESS,
-                        "configure",
-                        "--profile",
-                        f"c{run}",
-                        "--lab",
-                        "--lab-state-dir",
-                        str(lab.state_dir),
-                        "--username",
-                        user,
-                        "--role",
-                        "Developer",
-                        "--account",
-                        "acme-dev",
-                    ],
+                    configure_command(f"c{run}", lab.state_dir, user),
                     check=True,
                     capture_output=True,
                     stdin=subprocess.DEVNULL,

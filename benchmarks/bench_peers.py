@@ -36,7 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench_login import provision
+from bench_login import configure_command, provision
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -151,24 +151,7 @@ def run_rows(tmp: Path, env: dict[str, str], runs: int) -> dict[str, float]:
         for run in range(runs):
             user, password, totp = new_user()
             profile = f"c{run}"
-            timed(
-                [
-                    KEYLESS,
-                    "configure",
-                    "--profile",
-                    profile,
-                    "--lab",
-                    "--lab-state-dir",
-                    str(lab.state_dir),
-                    "--username",
-                    user,
-                    "--role",
-                    "Developer",
-                    "--account",
-                    "acme-dev",
-                ],
-                env,
-            )
+            timed(configure_command(profile, lab.state_dir, user), env)
             login = [KEYLESS, "login", "--profile", profile]
             mfa = ["--password-stdin", "--mfa-code", totp.now()]
             keyless_full.append(timed([*login, *mfa], env, stdin=password + "\n")[0])
