@@ -46,7 +46,8 @@ def _measure(command: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 
 def _populate(home: Path, expiration: str) -> None:
-    from keyless.services.credentials import AwsCredentials, CredentialCache, parse_expiration
+    from keyless.adapters.credential_cache import CredentialCache
+    from keyless.core.credentials import AwsCredentials, parse_expiration
 
     os.environ["XDG_CACHE_HOME"] = str(home / ".cache")
     entry = {

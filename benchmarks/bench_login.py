@@ -6,7 +6,7 @@ Starts a lab for examples/acme.yaml in a temporary state dir, provisions it,
 and for each run creates a fresh lab user (TOTP codes are single-use) and
 measures:
 
-- the in-process login (``keyless.services.login.login``): Okta authn, TOTP
+- the in-process login (``keyless.services.wiring.login_and_cache``): Okta authn, TOTP
   verify, session, the AWS app's SAML page, AssumeRoleWithSAML, files written;
 - a second login within the Okta session (nothing asked);
 - the ``keyless login`` command end to end (a new process, imports included).
@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def _provision(lab: object) -> None:
+def provision(lab: object) -> None:
+    """Apply examples/acme.yaml to a running lab (keyless's own apply, or boto3 without it)."""
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
@@ -58,6 +59,25 @@ def _provision(lab: object) -> None:
     assert report.ok, report
 
 
+def configure_command(profile: str, state_dir: object, user: str) -> list[str]:
+    """``keyless configure`` of ``profile`` for a lab user, as Developer in acme-dev."""
+    return [
+        KEYLESS,
+        "configure",
+        "--profile",
+        profile,
+        "--lab",
+        "--lab-state-dir",
+        str(state_dir),
+        "--username",
+        user,
+        "--role",
+        "Developer",
+        "--account",
+        "acme-dev",
+    ]
+
+
 def main() -> None:
     """Run the login benchmark and print medians beside the 1 s target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,15 +101,17 @@ def main() -> None:
 
         import pyotp
 
+        from keyless.errors import KeylessError
         from keyless.lab.idp.directory import Directory
         from keyless.lab.runtime import Lab
-        from keyless.services.login import LoginInputs, login
+        from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import resolve_settings
+        from keyless.services.wiring import login_and_cache
         from keyless.spec import load_spec
 
         spec_path = REPO / "examples" / "acme.yaml"
         with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:
-            _provision(lab)
+            provision(lab)
             directory = Directory(Path(lab.state_dir) / "idp.sqlite")
             flags = {
                 "org_url": lab.idp_url,
@@ -114,6 +136,9 @@ def main() -> None:
                 def choose(self, title: str, options: list[str], **_: object) -> int:
                     raise AssertionError(title)
 
+                def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
+                    raise AssertionError(what)
+
             def new_user() -> tuple[str, str, str]:
                 login_name = f"bench{uuid.uuid4().hex[:8]}@acme.example"
                 _, password = directory.add_user(login_name, groups=["developers"])
@@ -126,34 +151,20 @@ def main() -> None:
                 user, password, secret = new_user()
                 settings = resolve_settings(f"b{run}", {**flags, "username": user})
                 start = time.perf_counter()
-                login(
+                login_and_cache(
                     settings,
                     prompter=Quiet(),
                     inputs=LoginInputs(password=password, mfa_code=pyotp.TOTP(secret).now()),
                 )
                 full.append((time.perf_counter() - start) * 1000)
                 start = time.perf_counter()
-                result = login(settings, prompter=Quiet())
+                result = login_and_cache(settings, prompter=Quiet())
                 reuse.append((time.perf_counter() - start) * 1000)
                 assert result.session_reused
 
                 user, password, secret = new_user()
                 subprocess.run(
-                    [
-                        KEYLESS,
-                        "configure",
-                        "--profile",
-                        f"c{run}",
-                        "--lab",
-                        "--lab-state-dir",
-                        str(lab.state_dir),
-                        "--username",
-                        user,
-                        "--role",
-                        "Developer",
-                        "--account",
-                        "acme-dev",
-                    ],
+                    configure_command(f"c{run}", lab.state_dir, user),
                     check=True,
                     capture_output=True,
                     stdin=subprocess.DEVNULL,
@@ -179,8 +190,8 @@ def main() -> None:
 
     print(f"{'login (password + TOTP, lab over HTTPS)':<52} {'median ms':>10} {'max ms':>8}")
     for name, values in (
-        ("login(): full sign-in, role, files", full),
-        ("login(): within the Okta session (nothing asked)", reuse),
+        ("login_and_cache(): full sign-in, role, files", full),
+        ("login_and_cache(): within the Okta session (nothing asked)", reuse),
         ("`keyless login` command, new process", command),
     ):
         print(f"{name:<52} {statistics.median(values):>10.1f} {max(values):>8.1f}")

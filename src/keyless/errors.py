@@ -14,6 +14,8 @@ error's ``exit_code``; ``--verbose`` adds the cause chain (``raise ... from``).
     │                                (an IdP or AWS said no)
     ├── RemoteError                  exit 3: a service could not be reached
     │                                or answered nonsense
+    ├── LoginRequiredError           exit 4: a refresh needs a person and there
+    │                                is no terminal (credential-process)
     └── LabError                     the embedded lab cannot start or is busy
 
 Exit codes are documented in the README; keep the two in step.
@@ -25,6 +27,9 @@ EXIT_OK = 0
 EXIT_FINDING = 1
 EXIT_USAGE = 2
 EXIT_REMOTE = 3
+# credential-process needs a person: the AWS CLI shows our stderr and the user runs
+# `keyless login`. Mirrored as a literal in keyless.credential_process (std lib only).
+EXIT_LOGIN_REQUIRED = 4
 
 
 class KeylessError(Exception):
@@ -112,6 +117,12 @@ class RemoteError(KeylessError):
     """A remote service could not be reached or answered something unusable."""
 
     exit_code = EXIT_REMOTE
+
+
+class LoginRequiredError(KeylessError):
+    """A refresh needs a person (a password, a code, a choice) and there is no terminal."""
+
+    exit_code = EXIT_LOGIN_REQUIRED
 
 
 class LabError(KeylessError):

@@ -24,8 +24,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import LabUser, add_lab_user, audit_events, configure, keyless
-from keyless.services.login import fetch_assertion_with_kept_session
 from keyless.services.profiles import resolve_settings
+from keyless.services.wiring import fetch_assertion_with_kept_session
 from lab_fixtures import ACME
 
 pytestmark = pytest.mark.slow

@@ -27,11 +27,12 @@ from conftest import (
     keyless,
     run,
 )
+from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.okta import OktaClient, make_http_client
-from keyless.errors import DeniedError
-from keyless.services.credentials import CredentialCache
-from keyless.services.login import LoginInputs, login
+from keyless.errors import DeniedError, KeylessError
+from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import resolve_settings
+from keyless.services.wiring import login_and_cache
 
 pytestmark = [
     pytest.mark.slow,
@@ -61,6 +62,9 @@ class Recorder:
 
     def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
         raise AssertionError(f"unexpected choice: {title} {options}")
+
+    def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
+        raise AssertionError(f"unexpected missing input: {what}")
 
 
 def _caller_arn(*profile_args: str) -> str:
@@ -305,7 +309,7 @@ def test_sms(provisioned_lab: Any, make_user: Any) -> None:
         return str([r for r in records if r["login"] == user.login][-1]["code"])
 
     prompter = Recorder({"Code from SMS": code})
-    result = login(
+    result = login_and_cache(
         settings, prompter=prompter, inputs=LoginInputs(password=user.password), write_files=False
     )
     assert result.logins[0].credentials.account_id == "333333333333"

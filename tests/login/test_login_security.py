@@ -19,15 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from keyless import credential_process as hot
+from keyless.adapters import cache_file as hot
+from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.credentials_file import IniDocument, read_ini, update_ini
 from keyless.adapters.locks import FileLock
 from keyless.adapters.okta import OktaClient, OktaSession
 from keyless.adapters.secrets import FileSecretStore
+from keyless.core.credentials import AwsCredentials
 from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
 from keyless.services.access import console_url, render_env
-from keyless.services.credentials import AwsCredentials, CredentialCache
-from keyless.services.login import LoginInputs
+from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings, resolve_settings
 
 ACCESS_KEY = "ASIAEXAMPLEKEY1234"

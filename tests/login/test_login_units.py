@@ -15,18 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from keyless import credential_process as hot
+from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.credentials_file import IniDocument, read_ini, update_ini
 from keyless.adapters.locks import FileLock
-from keyless.adapters.secrets import FileSecretStore, open_secret_store
-from keyless.errors import ConfigError, InputError
+from keyless.adapters.secrets import FileSecretStore, keyring_may_exist, open_secret_store
+from keyless.core.credentials import AwsCredentials
+from keyless.errors import EXIT_LOGIN_REQUIRED, ConfigError, InputError
 from keyless.saml.build import build_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.model import RolePair
 from keyless.services.access import child_environment, render_env
-from keyless.services.credentials import AwsCredentials, CachedProvider, CredentialCache
-from keyless.services.login import SpecHints, read_unverified_assertion, select_roles
+from keyless.services.assertion import read_unverified_assertion
 from keyless.services.profiles import Settings, resolve_settings, save_profile
+from keyless.services.roles import SpecHints, select_roles
+from keyless.services.wiring import CachedProvider
 
 PYTHON = sys.executable
 
@@ -133,6 +135,40 @@ def test_secrets_fall_back_to_0600_files_without_a_keyring(tmp_path: Path) -> No
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
     store.delete("okta-session|https://x|bob")
     assert store.get("okta-session|https://x|bob") is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "platform", "expected"),
+    [
+        ({}, "linux", False),
+        ({"DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus"}, "linux", True),
+        ({"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}, "linux", True),
+        ({}, "darwin", True),
+        ({}, "win32", True),
+    ],
+)
+def test_keyring_is_only_probed_where_one_can_exist(
+    environ: dict[str, str], platform: str, expected: bool, tmp_path: Path
+) -> None:
+    environ = {"HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run"), **environ}
+    assert keyring_may_exist(environ, platform) is expected
+
+
+def test_a_server_without_a_keyring_never_imports_keyring(tmp_path: Path) -> None:
+    """keyring's backend probe cost a sign-in about 0.4 s on a server that has no keyring."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
+    }
+    check = (
+        "import sys; from keyless.adapters.secrets import open_secret_store;"
+        "print(type(open_secret_store()).__name__, 'keyring' in sys.modules)"
+    )
+    probe = subprocess.run(
+        [PYTHON, "-c", check], capture_output=True, text=True, check=True, env=env
+    )
+    assert probe.stdout.split() == ["FileSecretStore", "False"]
 
 
 def test_precedence_flags_over_env_over_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,33 +348,73 @@ def test_stale_cache_without_terminal_names_the_login_command() -> None:
     )
     CredentialCache().store("stale", _creds(2))  # < 5 minutes left: must refresh
     result = _run_process("stale")
-    assert result.returncode == hot.EXIT_LOGIN_REQUIRED
+    assert result.returncode == EXIT_LOGIN_REQUIRED
     assert "keyless login --profile stale" in result.stderr
     assert result.stdout == ""
 
 
+class _StaleTogether(CredentialCache):
+    """A cache whose first read in each thread waits until every thread has read it stale."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.seen = threading.local()
+
+    def load(self, profile: str) -> AwsCredentials | None:
+        first = not getattr(self.seen, "read", False)
+        self.seen.read = True
+        cached = super().load(profile)
+        if first:
+            self.barrier.wait()  # all threads found the cache stale before any refreshes
+        return cached
+
+
+class _BlockingProvider:
+    """A sign-in that lasts until every caller is inside it, or one second.
+
+    Under the lock only one caller can be inside, so the second never comes
+    and the sign-in ends at the second. Without the lock (a no-op lock), every
+    thread that found the cache stale comes in at once, and the count shows it.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.calls = 0
+        self.inside = threading.Condition()
+
+    def retrieve(self) -> AwsCredentials:
+        with self.inside:
+            self.calls += 1
+            self.inside.notify_all()
+            self.inside.wait_for(lambda: self.calls >= self.parties, timeout=1.0)
+        return _creds(60)
+
+
 def test_cached_provider_refreshes_once_under_the_lock() -> None:
-    calls: list[int] = []
-
-    class Slow:
-        def retrieve(self) -> AwsCredentials:
-            calls.append(1)
-            return _creds(60)
-
-    CredentialCache().store("shared", _creds(1))
+    """Bug: this test passed 3 times in 50 with the lock replaced by a no-op; the barrier
+    and the blocking provider make every such run fail (ten sign-ins instead of one)."""
+    parties = 10
+    CredentialCache().store("shared", _creds(1))  # stale: < 5 minutes left
+    cache = _StaleTogether(parties)
+    provider = _BlockingProvider(parties)
     results: list[AwsCredentials] = []
-    threads = [
-        threading.Thread(
-            target=lambda: results.append(CachedProvider(Slow(), profile="shared").retrieve())
-        )
-        for _ in range(10)
-    ]
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            results.append(CachedProvider(provider, profile="shared", cache=cache).retrieve())
+        except BaseException as error:  # surfaced below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=refresh) for _ in range(parties)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    assert len(calls) == 1
-    assert len(results) == 10
+        thread.join(timeout=60)
+    assert errors == []
+    assert provider.calls == 1
+    assert len(results) == parties
+    assert {item.access_key_id for item in results} == {_creds(60).access_key_id}
 
 
 def test_exec_environment_replaces_aws_variables_and_refuses_nesting() -> None:

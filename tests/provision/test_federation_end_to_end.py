@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.lab.idp.directory import Directory
-from keyless.services.login import LoginInputs, fetch_assertion_with_kept_session, login
+from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
+from keyless.services.wiring import fetch_assertion_with_kept_session, login_and_cache
 from keyless.spec import grants_for_groups, load_spec, role_arn, saml_provider_arn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ def test_each_user_takes_exactly_the_roles_of_their_groups(
         mfa_factor="totp",
     )
     secrets = FileSecretStore(tmp_path / "secrets")
-    result = login(
+    result = login_and_cache(
         settings,
         prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
         secrets=secrets,

@@ -22,7 +22,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -184,11 +184,9 @@ class AwsConnector:
         """An IAM client in ``account``: the caller's own, or through ``account.access_role``."""
         if account.id == self.caller_account():
             return IamAccount(self._client("iam"), account)
-        role_arn = f"arn:{account.partition}:iam::{account.id}:role/{account.access_role}"
+        role_arn = role_in(account, account.access_role)
         try:
-            response = self._client("sts").assume_role(
-                RoleArn=role_arn, RoleSessionName=self.session_name
-            )
+            keys = assume_role_keys(self._client("sts"), role_arn, self.session_name)
         except ClientError as exc:
             code, message = describe_client_error(exc)
             raise AccountAccessError(
@@ -199,14 +197,35 @@ class AwsConnector:
             ) from exc
         except BotoCoreError as exc:
             raise RemoteError(f"cannot reach AWS STS for {account.alias}: {exc}") from exc
-        credentials = response["Credentials"]
-        client = self._client(
-            "iam",
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        client = self._client("iam", **keys)
         return IamAccount(client, account)
+
+
+def role_in(account: Account, role_name: str) -> str:
+    """The ARN of role ``role_name`` in ``account`` (its partition, its id)."""
+    return f"arn:{account.partition}:iam::{account.id}:role/{role_name}"
+
+
+class AssumedKeys(TypedDict):
+    """Temporary keys in the shape boto3's clients and Sessions take them."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str
+
+
+def assume_role_keys(sts: Any, role_arn: str, session_name: str) -> AssumedKeys:
+    """``sts:AssumeRole`` into ``role_arn``; the keys as boto3 takes them (client or Session).
+
+    The one way keyless reaches another account. Raises botocore's errors;
+    callers say what the account was for.
+    """
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return AssumedKeys(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def _document(value: Any) -> dict[str, Any]:

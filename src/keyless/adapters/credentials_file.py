@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyless.adapters.locks import FileLock, lock_path_for
+from keyless.core.aws import ca_bundle_for
+from keyless.core.credentials import AwsCredentials
 from keyless.errors import ConfigError, InputError
 from keyless.files import write_atomic
 
@@ -272,9 +274,57 @@ def update_ini(path: Path, change: Callable[[IniDocument], None], *, mode: int =
         text = before.render()
         if text == original and real.exists():
             return
-        write_private(real, text.encode("utf-8"), mode=mode)
+        write_atomic(real, text.encode("utf-8"), mode=mode)
 
 
-def write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically, in ``mode`` from the first byte."""
-    write_atomic(path, data, mode=mode)
+def write_credentials_profile(
+    name: str,
+    credentials: AwsCredentials,
+    *,
+    keyless_profile: str,
+    region: str,
+    endpoint_url: str | None = None,
+    ca_bundle: str | None = None,
+) -> None:
+    """Write ``credentials`` as profile ``name`` in the shared credentials file (and its config).
+
+    Refuses a profile that has ``credential_process`` in the config file:
+    static keys in the credentials file take precedence over
+    credential_process and would shadow it once they expire.
+    """
+    config_file = aws_config_path()
+    existing = read_ini(config_file).get(config_section(name)) or {}
+    if "credential_process" in existing:
+        raise InputError(
+            f"profile {name!r} uses credential_process in {config_file}; keyless will not "
+            "write static credentials over it (they would shadow it once expired)",
+            fix="pick another name with --write-profile",
+        )
+    values: dict[str, str | None] = {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token,
+        # gimme-aws-creds' key for the expiry, so tools that read it keep working.
+        "x_security_token_expires": credentials.expiration_text,
+        "x_keyless_profile": keyless_profile,
+    }
+    update_ini(aws_credentials_path(), lambda doc: doc.set(name, values))
+    update_ini(
+        config_file,
+        lambda doc: doc.set(
+            config_section(name), endpoint_settings(region, endpoint_url, ca_bundle)
+        ),
+    )
+
+
+def endpoint_settings(
+    region: str, endpoint_url: str | None, ca_bundle: str | None
+) -> dict[str, str | None]:
+    """A config-file profile's ``region``, ``endpoint_url`` and (for HTTPS) ``ca_bundle``."""
+    values: dict[str, str | None] = {"region": region}
+    if endpoint_url:
+        values["endpoint_url"] = endpoint_url
+        trusted = ca_bundle_for(endpoint_url, ca_bundle)
+        if trusted:
+            values["ca_bundle"] = trusted
+    return values

@@ -23,75 +23,20 @@ failures.
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import re
 import ssl
 import urllib.parse
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
+from keyless.adapters.http import httpx
+from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.errors import DeniedError, RemoteError
 
 USER_AGENT = "keyless (Okta authn client)"
 _MAX_REDIRECTS = 10
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One MFA factor the user is enrolled in."""
-
-    id: str
-    factor_type: str  # "token:software:totp", "push", "sms", ...
-    provider: str  # "OKTA", "GOOGLE", ...
-    verify_url: str
-    profile: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        """``totp``, ``push``, ``sms`` or the raw Okta factor type."""
-        if self.factor_type in ("token:software:totp", "token:hotp", "token:hardware"):
-            return "totp"
-        return self.factor_type
-
-    def describe(self) -> str:
-        """A name a person recognises, e.g. ``Okta Verify push`` or ``SMS to +1 XXX-XXX-1234``."""
-        if self.kind == "push":
-            return "Okta Verify push"
-        if self.kind == "sms":
-            phone = self.profile.get("phoneNumber")
-            return f"SMS to {phone}" if phone else "SMS"
-        if self.kind == "totp":
-            return "Google Authenticator" if self.provider == "GOOGLE" else "Okta Verify"
-        return f"{self.factor_type} ({self.provider})"
-
-
-@dataclass(frozen=True)
-class AuthnState:
-    """Where an authentication transaction stands after one call."""
-
-    status: str  # SUCCESS, MFA_REQUIRED, MFA_CHALLENGE, LOCKED_OUT, PASSWORD_EXPIRED, ...
-    state_token: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    factors: tuple[Factor, ...] = ()
-    factor_result: str | None = None  # WAITING, REJECTED, TIMEOUT, ... during a push
-    poll_url: str | None = None
-    correct_answer: str | None = None  # Okta Verify number challenge
-    login: str | None = None
-
-
-@dataclass(frozen=True)
-class OktaSession:
-    """An Okta session: ``id`` is the ``sid`` cookie value (a bearer secret, kept out of repr)."""
-
-    id: str = field(repr=False)
-    expires_at: datetime
-    login: str | None = None
-
-
-class SessionExpiredError(Exception):
-    """The kept Okta session is no longer valid (internal: the caller signs in again)."""
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -105,9 +50,28 @@ def _parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _tls_context(ca_bundle: str) -> ssl.SSLContext:
+    # One context per CA file per process: building one costs tens of
+    # milliseconds, and a sign-in opens an Okta client and an STS client.
+    # Contexts are safe to share between clients and threads. The file's
+    # identity is part of the key, so a CA file rewritten in place (a lab
+    # started again) is read again.
+    try:
+        info = os.stat(ca_bundle)
+    except OSError:
+        return ssl.create_default_context(cafile=ca_bundle)  # raises the usual error
+    return _context_for(ca_bundle, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _context_for(ca_bundle: str, inode: int, mtime_ns: int, size: int) -> ssl.SSLContext:
+    del inode, mtime_ns, size  # the cache key only
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
 def make_http_client(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
     """An httpx client that trusts the system CAs, or only ``ca_bundle`` when given."""
-    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+    context = _tls_context(ca_bundle) if ca_bundle else True
     return httpx.Client(
         verify=context,
         timeout=timeout,

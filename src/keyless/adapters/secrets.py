@@ -14,40 +14,20 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
-from keyless.adapters.credentials_file import write_private
-from keyless.files import private_dir, read_private
+from keyless.core import paths
+from keyless.core.ports import SecretStore
+from keyless.files import private_dir, read_private, write_atomic
 
 SERVICE = "keyless"
 
 
-class SecretStore(Protocol):
-    """A place to keep small secrets by key."""
-
-    @property
-    def description(self) -> str:
-        """Where the secrets go, for messages."""
-        ...
-
-    def get(self, key: str) -> str | None:
-        """The secret stored under ``key``, or None."""
-        ...
-
-    def set(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key``."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Forget ``key`` (no error when absent)."""
-        ...
-
-
 def state_dir() -> Path:
     """``$XDG_STATE_HOME/keyless`` (or ``~/.local/state/keyless``)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "keyless"
+    return Path(paths.state_dir())
 
 
 class FileSecretStore:
@@ -79,7 +59,7 @@ class FileSecretStore:
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` (atomic, 0600)."""
         private_dir(self.directory)
-        write_private(self._path(key), value.encode("utf-8"))
+        write_atomic(self._path(key), value.encode("utf-8"))
 
     def delete(self, key: str) -> None:
         """Forget ``key``."""
@@ -115,8 +95,36 @@ class KeyringSecretStore:
             self._backend.delete_password(SERVICE, key)  # type: ignore[attr-defined]
 
 
+def keyring_may_exist(
+    environ: Mapping[str, str] | None = None, platform: str = sys.platform
+) -> bool:
+    """Whether a keyring could serve here at all, decided without importing ``keyring``.
+
+    keyring finds its backend by importing and probing every one it knows
+    (about 0.4 s on a Linux server with none usable), which a sign-in would
+    pay every time. macOS and Windows always have one. Elsewhere the desktop
+    keyrings (Secret Service, KWallet) live on the D-Bus session bus, which
+    their clients find through ``DBUS_SESSION_BUS_ADDRESS`` or
+    ``$XDG_RUNTIME_DIR/bus``; any other backend must be chosen explicitly with
+    ``PYTHON_KEYRING_BACKEND`` or keyring's ``keyringrc.cfg``.
+    """
+    environ = os.environ if environ is None else environ
+    if platform in ("darwin", "win32") or environ.get("PYTHON_KEYRING_BACKEND"):
+        return True
+    if environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return True
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.exists(os.path.join(runtime, "bus")):
+        return True
+    # keyring.util.platform_.config_root() on Linux and the BSDs.
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.exists(os.path.join(config, "python_keyring", "keyringrc.cfg"))
+
+
 def usable_keyring() -> object | None:
     """The configured keyring backend if it can really store secrets, else None."""
+    if not keyring_may_exist():
+        return None
     try:
         import keyring
         from keyring.backends import chainer, fail

@@ -16,7 +16,9 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Literal
+
+from keyless.errors import InputError, KeylessError, LoginRequiredError
 
 _UP = ("\x1b[A", "\x1bOA", "\x10")  # arrow up, application mode, Ctrl-P
 _DOWN = ("\x1b[B", "\x1bOB", "\x0e")  # arrow down, application mode, Ctrl-N
@@ -58,6 +60,10 @@ class TerminalPrompter:
         self.tty.write(f"{label}: ")
         self.tty.flush()
         return self.tty.readline().strip()
+
+    def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
+        """Input a person could type but was not offered (the caller checks ``interactive``)."""
+        return InputError(f"{what} is needed", fix=f"pass {flag}" if flag else None)
 
     def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
         """Let the person pick one of ``options``; returns its index."""
@@ -197,8 +203,8 @@ class NonInteractivePrompter:
 
     interactive = False
 
-    def __init__(self, *, mode: str, profile: str) -> None:
-        self.mode = mode  # "login" or "credential-process"
+    def __init__(self, *, mode: Literal["login", "credential-process"], profile: str) -> None:
+        self.mode = mode
         self.profile = profile
 
     def notify(self, message: str) -> None:
@@ -208,16 +214,16 @@ class NonInteractivePrompter:
 
     def ask(self, label: str, *, secret: bool = False, flag: str | None = None) -> str:
         """Fail: there is nobody to ask."""
-        raise self._missing(label, flag)
+        raise self.missing_input(label, flag=flag)
 
     def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
         """Fail: there is nobody to choose."""
-        raise self._missing(f"{title} ({len(options)} choices: {'; '.join(options)})", flag)
+        raise self.missing_input(
+            f"{title} ({len(options)} choices: {'; '.join(options)})", flag=flag
+        )
 
-    def _missing(self, what: str, flag: str | None) -> Exception:
-        from keyless.errors import InputError
-        from keyless.services.login import LoginRequiredError
-
+    def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
+        """Exit 4 naming ``keyless login`` under credential-process, else exit 2 naming ``flag``."""
         if self.mode == "credential-process":
             return LoginRequiredError(
                 f"refreshing profile {self.profile!r} needs input and there is no terminal: {what}",

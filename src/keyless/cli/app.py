@@ -1,7 +1,12 @@
-"""The `keyless` typer app: registers the command groups and turns errors into exit codes.
+"""The `keyless` typer app: the root options, the commands (lazily), errors into exit codes.
 
-Errors are caught here, once: a :class:`keyless.errors.KeylessError` becomes its
-message, its fix and its exit code; anything else is a bug and shows a
+The commands are the lines of :data:`keyless.cli.registry.COMMANDS`; the
+root group (:class:`keyless.cli.lazy.LazyGroup`) imports a command's module
+only when that command runs, so ``keyless --version`` and ``keyless login``
+pay for nothing else.
+
+Errors are caught here, once: a :class:`keyless.errors.KeylessError` becomes
+its message, its fix and its exit code; anything else is a bug and shows a
 traceback only with ``--verbose``.
 """
 
@@ -11,11 +16,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from keyless import __version__
-from keyless.cli import spec as spec_cli
-from keyless.cli.output import err
+from keyless.cli.lazy import LazyGroup
 from keyless.errors import EXIT_USAGE, KeylessError
 
 app = typer.Typer(
@@ -25,6 +28,7 @@ app = typer.Typer(
         "to every AWS account, as code, with an offline lab."
     ),
     no_args_is_help=True,
+    cls=LazyGroup,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -53,21 +57,11 @@ def main(
     _state["verbose"] = verbose
 
 
-app.add_typer(spec_cli.app, name="spec")
-
-
-def _register_optional() -> None:
-    """Command groups that other modules add; imported lazily so one broken
-    optional part (the lab's extras missing) does not take the CLI down."""
-    from keyless.cli import registry
-
-    registry.register(app)
-
-
-_register_optional()
-
-
 def _report(error: KeylessError) -> None:
+    from rich.markup import escape
+
+    from keyless.cli.output import err
+
     # Messages quote user input and package names ("keyless[lab]"): never markup.
     err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False)
     if error.fix:
@@ -92,7 +86,7 @@ def run() -> None:
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
-        err.print("aborted")
+        sys.stderr.write("aborted\n")
         sys.exit(130)
     except SystemExit:
         raise

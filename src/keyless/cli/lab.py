@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from keyless.cli.output import err, out, print_json
+from keyless.core.credentials import mask
 from keyless.errors import LabError
 
 app = typer.Typer(
@@ -37,10 +38,6 @@ def _state_dir(value: Path | None) -> Path:
     from keyless.lab.runtime import default_state_dir
 
     return (value or default_state_dir()).expanduser().resolve()
-
-
-def _mask(key: str) -> str:
-    return f"{key[:4]}****{key[-4:]}" if len(key) > 8 else "****"
 
 
 def _exports(info: Any) -> list[str]:
@@ -111,7 +108,7 @@ def up(
             out.print(f"  account    {account['id']}  {account['alias']}{marker}")
         key = info.bootstrap_credentials.get("aws_access_key_id", "")
         out.print(
-            f"  bootstrap  lab-admin key {_mask(key)} (management account only; in "
+            f"  bootstrap  lab-admin key {mask(key)} (management account only; in "
             f"{info.state_dir / 'lab.json'})"
         )
         out.print("\n[bold]Point clients at the lab[/] (in another shell):")
@@ -198,7 +195,7 @@ def status(
             for user in info.users
         ]
         key = info.bootstrap_credentials.get("aws_access_key_id", "")
-        document["bootstrap_credentials"] = {"aws_access_key_id": _mask(key)}
+        document["bootstrap_credentials"] = {"aws_access_key_id": mask(key)}
     document["running"] = pid is not None
     document["pid"] = pid
     if as_json:

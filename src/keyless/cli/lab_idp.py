@@ -8,7 +8,6 @@ the ``keyless lab`` group.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from keyless.cli.output import err, out, print_json
+from keyless.core import paths
 from keyless.errors import ConfigError, InputError
 
 StateDir = Annotated[
@@ -31,12 +31,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.
 
 
 def _default_state_dir() -> Path:
-    try:
-        from keyless.lab.runtime import default_state_dir
-    except ImportError:
-        base = os.environ.get("XDG_DATA_HOME")
-        return (Path(base) if base else Path.home() / ".local" / "share") / "keyless" / "lab"
-    return default_state_dir()
+    return Path(paths.data_dir()) / "lab"
 
 
 @contextmanager
@@ -321,6 +316,7 @@ def sync_roles_command(
     """
     import boto3
 
+    from keyless.adapters.aws import assume_role_keys, role_in
     from keyless.lab.idp.sync import AccountUnreachable, sync_roles
     from keyless.lab.runtime import LabInfo
     from keyless.spec import load_spec
@@ -353,16 +349,14 @@ def sync_roles_command(
                 "a provisioning user reaches only the management account; use "
                 "`provisioning_principal: {kind: role}` to list member accounts"
             )
-        creds = base.client("sts", endpoint_url=endpoint, verify=ca_bundle).assume_role(
-            RoleArn=f"arn:{account.partition}:iam::{account.id}:role/{principal.name}",
-            RoleSessionName="keyless-role-sync",
-        )["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name="us-east-1",
-        ).client("iam", endpoint_url=endpoint, verify=ca_bundle)
+        keys = assume_role_keys(
+            base.client("sts", endpoint_url=endpoint, verify=ca_bundle),
+            role_in(account, principal.name),
+            "keyless-role-sync",
+        )
+        return boto3.Session(**keys, region_name="us-east-1").client(
+            "iam", endpoint_url=endpoint, verify=ca_bundle
+        )
 
     reports = sync_roles(spec, iam_for)
     differs = any(r.missing_in_aws or r.not_in_spec or r.error for r in reports)

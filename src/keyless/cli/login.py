@@ -1,7 +1,7 @@
 """``keyless configure|login|credential-process|exec|env|console|whoami|logout``.
 
 Thin commands: each parses options, calls one service in
-:mod:`keyless.services.login` or :mod:`keyless.services.access`, renders.
+:mod:`keyless.services.wiring` or :mod:`keyless.services.access`, renders.
 """
 
 from __future__ import annotations
@@ -9,18 +9,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import print_json, say
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import InputError
+
+if TYPE_CHECKING:
+    from keyless.core.ports import Prompter
 
 ProfileOpt = Annotated[
     str | None,
     typer.Option("--profile", "-p", help="keyless profile (default: $KEYLESS_PROFILE or default)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+_DURATION_HELP = f"Session seconds ({MIN_SESSION_SECONDS}-{MAX_SESSION_SECONDS})."
 
 
 def _settings(profile: str | None, flags: dict[str, Any]) -> Any:
@@ -29,8 +34,8 @@ def _settings(profile: str | None, flags: dict[str, Any]) -> Any:
     return resolve_settings(profile, {k: v for k, v in flags.items() if v is not None})
 
 
-def _prompter(mode: str, profile: str) -> Any:
-    from keyless.services.login import open_prompter
+def _prompter(mode: Literal["login", "credential-process"], profile: str) -> Prompter:
+    from keyless.services.wiring import open_prompter
 
     return open_prompter(mode=mode, profile=profile)
 
@@ -53,7 +58,7 @@ def configure(
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
     role: Annotated[str | None, typer.Option(help="Preferred role name or ARN.")] = None,
     account: Annotated[str | None, typer.Option(help="Preferred account alias or id.")] = None,
-    duration: Annotated[int | None, typer.Option(help="Session seconds (900-43200).")] = None,
+    duration: Annotated[int | None, typer.Option(help=_DURATION_HELP)] = None,
     mfa_factor: Annotated[str | None, typer.Option(help="push, totp or sms.")] = None,
     spec: Annotated[str | None, typer.Option(help="Federation spec (account aliases).")] = None,
     ca_bundle: Annotated[str | None, typer.Option(help="CA bundle for a private CA.")] = None,
@@ -71,9 +76,10 @@ def configure(
     json_output: JsonOpt = False,
 ) -> None:
     """Write a keyless profile and its ~/.aws/config credential_process profile."""
+    from keyless.cli.output import err
     from keyless.services.access import configure as configure_service
     from keyless.services.access import lab_defaults
-    from keyless.services.profiles import load_profiles, resolve_settings
+    from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
 
     flags: dict[str, Any] = {
         "org_url": org_url,
@@ -92,7 +98,7 @@ def configure(
     if lab:
         for key, value in lab_defaults(lab_state_dir).items():
             flags[key] = flags[key] if flags[key] is not None else value
-    name = profile or os.environ.get("KEYLESS_PROFILE") or "default"
+    name = profile or default_profile_name()
     current = load_profiles().get(name, {})
     prompter = _prompter("login", name)
     if prompter.interactive:
@@ -121,7 +127,7 @@ def login(
     role: Annotated[str | None, typer.Option(help="Role name or ARN.")] = None,
     account: Annotated[str | None, typer.Option(help="Account alias or id.")] = None,
     all_roles: Annotated[bool, typer.Option("--all-roles", help="A profile per role.")] = False,
-    duration: Annotated[int | None, typer.Option(help="Session seconds (900-43200).")] = None,
+    duration: Annotated[int | None, typer.Option(help=_DURATION_HELP)] = None,
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
@@ -143,8 +149,8 @@ def login(
     json_output: JsonOpt = False,
 ) -> None:
     """Sign in to Okta (or reuse the session) and get AWS credentials for a role."""
-    from keyless.services.login import LoginInputs
-    from keyless.services.login import login as login_service
+    from keyless.services.okta_signin import LoginInputs
+    from keyless.services.wiring import login_and_cache
 
     settings = _settings(
         profile,
@@ -166,7 +172,7 @@ def login(
         if not password:
             raise InputError("--password-stdin read an empty line", fix="pipe the password in")
     prompter = _prompter("login", settings.profile)
-    result = login_service(
+    result = login_and_cache(
         settings,
         prompter=prompter,
         inputs=LoginInputs(
@@ -179,16 +185,13 @@ def login(
         print_json(result.as_dict())
         return
     for note in result.notes:
-        err.print(f"note: {note}", markup=False)
+        say(f"note: {note}")
     reused = " (Okta session reused)" if result.session_reused else ""
     for item in result.logins:
         account_name = item.account_alias or item.role.account_id
         where = f" -> profile {item.written_profile}" if item.written_profile else ""
-        err.print(
-            f"{item.role.role_name} in {account_name}, {_left(item.duration)}{where}{reused}",
-            markup=False,
-        )
-    err.print(f"use: aws --profile {settings.profile} ...", markup=False)
+        say(f"{item.role.role_name} in {account_name}, {_left(item.duration)}{where}{reused}")
+    say(f"use: aws --profile {settings.profile} ...")
 
 
 def credential_process(profile: ProfileOpt = None) -> None:
@@ -204,7 +207,8 @@ def exec_command(
     profile: ProfileOpt = None,
 ) -> None:
     """Run a command with fresh AWS_* variables for a profile: keyless exec -p NAME -- CMD..."""
-    from keyless.services.access import child_environment, credentials_for
+    from keyless.services.access import child_environment
+    from keyless.services.wiring import credentials_for
 
     command = list(ctx.args)
     if command[:1] == ["--"]:
@@ -230,7 +234,8 @@ def env(
     fmt: Annotated[str, typer.Option("--format", help="sh, fish, powershell or dotenv.")] = "sh",
 ) -> None:
     """Print the AWS_* variables of a profile for a shell (this prints secrets)."""
-    from keyless.services.access import ENV_FORMATS, aws_variables, credentials_for, render_env
+    from keyless.services.access import ENV_FORMATS, aws_variables, render_env
+    from keyless.services.wiring import credentials_for
 
     if fmt not in ENV_FORMATS:
         raise InputError(f"unknown format {fmt!r}", fix=f"use one of: {', '.join(ENV_FORMATS)}")
@@ -245,7 +250,9 @@ def console(
     destination: Annotated[str | None, typer.Option(help="Console page to land on.")] = None,
 ) -> None:
     """A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."""
-    from keyless.services.access import console_url, credentials_for
+    from keyless.cli.output import err
+    from keyless.services.access import console_url
+    from keyless.services.wiring import credentials_for
 
     settings = _settings(profile, {})
     credentials = credentials_for(settings, prompter=_prompter("login", settings.profile))
@@ -261,6 +268,7 @@ def console(
 
 def whoami(json_output: JsonOpt = False) -> None:
     """Each keyless profile: its role, account and the time left."""
+    from keyless.cli.output import err, out
     from keyless.services.access import whoami as whoami_service
 
     statuses = whoami_service()
@@ -295,16 +303,13 @@ def logout(
     json_output: JsonOpt = False,
 ) -> None:
     """Forget the Okta session and the cached and written credentials."""
+    from keyless.cli.output import err
     from keyless.services.access import logout as logout_service
-    from keyless.services.profiles import load_profiles, resolve_settings
+    from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
 
     if all_profiles and profile:
         raise InputError("--all and --profile exclude each other", fix="give one of them")
-    names = (
-        sorted(load_profiles())
-        if all_profiles
-        else [profile or os.environ.get("KEYLESS_PROFILE") or "default"]
-    )
+    names = sorted(load_profiles()) if all_profiles else [profile or default_profile_name()]
     result = logout_service(
         [resolve_settings(name) for name in names], forget_password=forget_password
     )

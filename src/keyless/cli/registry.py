@@ -1,39 +1,68 @@
-"""Adds the command groups and commands beyond `spec` to the app.
+# ruff: noqa: E501
+"""Every command and group of ``keyless``, one line each, imported only when it runs.
 
-Each group lives in its own module so commands stay thin and separately
-owned; this is the one place that wires them in. A module exposes either
-``app`` (a typer group, added under ``name``) or ``register(app)`` (top-level
-commands such as ``login``).
+``keyless --help`` lists them from this table without importing any of them;
+``keyless login`` imports :mod:`keyless.cli.login` and nothing of ``plan``'s
+(boto3, the provisioning code). ``tests/cli/test_startup.py`` checks that each
+line's help is the command's own first docstring line.
+
+A module offers its commands either as ``app`` (a typer group added under the
+line's name) or through ``register(app)`` (top-level commands; the line names
+the one it wants). Adding a command is adding one line here.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-# (module, group name or None for top-level commands via register())
-_MODULES: list[tuple[str, str | None]] = [
-    ("keyless.cli.saml", "saml"),
-    ("keyless.cli.lab", "lab"),
-    ("keyless.cli.provision", None),  # plan, apply, export
-    ("keyless.cli.login", None),  # configure, login, credential-process, exec, env, ...
-    ("keyless.cli.demo", None),  # demo
-]
+if TYPE_CHECKING:
+    import typer.core
 
 
-def register(app: typer.Typer) -> None:
-    """Attach every command group to ``app``."""
-    for module_name, group in _MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # Only a module that is not written yet is skipped; a broken import
-            # inside an existing module still fails loudly.
-            if exc.name == module_name:
-                continue
-            raise
-        if group is not None:
-            app.add_typer(module.app, name=group)
+@dataclass(frozen=True)
+class Entry:
+    """A command (or group) by name: where it lives and its one-line help."""
+
+    name: str
+    module: str
+    help: str
+
+    def load(self) -> typer.core.TyperCommand | typer.core.TyperGroup:
+        """Import the module and build the click command (or group) it defines."""
+        import typer
+        import typer.main
+
+        module: Any = importlib.import_module(self.module)
+        register = getattr(module, "register", None)
+        if register is None:
+            command: Any = typer.main.get_group(module.app)
         else:
-            module.register(app)
+            holder = typer.Typer()
+            register(holder)
+            command = typer.main.get_group(holder).commands[self.name]
+        command.name = self.name
+        return command  # type: ignore[no-any-return]
+
+
+# One line per command, kept long on purpose: merges add lines, never touch others.
+# fmt: off
+COMMANDS: tuple[Entry, ...] = (
+    Entry("plan", "keyless.cli.provision", "Show what `apply` would change in every account (reads only)."),
+    Entry("apply", "keyless.cli.provision", "Apply the spec to every account: provider, roles, policies, the IdP's principal, aliases."),
+    Entry("configure", "keyless.cli.login", "Write a keyless profile and its ~/.aws/config credential_process profile."),
+    Entry("login", "keyless.cli.login", "Sign in to Okta (or reuse the session) and get AWS credentials for a role."),
+    Entry("credential-process", "keyless.cli.login", "AWS credential_process JSON for a profile (cached; refreshed when < 5 min remain)."),
+    Entry("exec", "keyless.cli.login", "Run a command with fresh AWS_* variables for a profile: keyless exec -p NAME -- CMD..."),
+    Entry("env", "keyless.cli.login", "Print the AWS_* variables of a profile for a shell (this prints secrets)."),
+    Entry("console", "keyless.cli.login", "A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."),
+    Entry("whoami", "keyless.cli.login", "Each keyless profile: its role, account and the time left."),
+    Entry("logout", "keyless.cli.login", "Forget the Okta session and the cached and written credentials."),
+    Entry("demo", "keyless.cli.demo", "Run the whole federation flow end to end in the embedded lab, on loopback."),
+    Entry("spec", "keyless.cli.spec", "Validate and show the federation spec."),
+    Entry("saml", "keyless.cli.saml", "Inspect SAML responses and explain why AWS would refuse one."),
+    Entry("lab", "keyless.cli.lab", "Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback."),
+    Entry("export", "keyless.cli.provision", "Export the federation's AWS side for Terraform or CloudFormation."),
+)
+# fmt: on

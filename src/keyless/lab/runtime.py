@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from keyless.core import paths
 from keyless.errors import LabError
 from keyless.files import write_atomic
 from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
@@ -34,13 +35,7 @@ LOCK_FILE = "lab.lock"
 
 def default_state_dir() -> Path:
     """The lab's state dir: ``$XDG_DATA_HOME/keyless/lab``, else ``~/.local/share/keyless/lab``."""
-    base = os.environ.get("XDG_DATA_HOME")
-    root = Path(base) if base else Path.home() / ".local" / "share"
-    return root / "keyless" / "lab"
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
+    return Path(paths.data_dir()) / "lab"
 
 
 @dataclass
@@ -75,7 +70,7 @@ class LabInfo:
         """Write ``state_dir/lab.json`` (0600, atomically) and return its path."""
         path = self.state_dir / LAB_FILE
         text = json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n"
-        _write_private(path, text.encode())
+        write_atomic(path, text.encode())
         return path
 
     @classmethod

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from keyless.core.credentials import mask
 from keyless.errors import SamlInputError
 from keyless.lab.idp.html import PAGE_HEADERS, render_text
 from keyless.saml.model import ARN_RE, ATTR_ROLE, ATTR_SESSION_DURATION
@@ -88,10 +89,6 @@ def read_roles(saml_response_b64: str) -> tuple[list[RoleChoice], int | None]:
         elif name == ATTR_SESSION_DURATION and values and values[0].isdigit():
             duration = int(values[0])
     return choices, duration
-
-
-def _mask(key_id: str) -> str:
-    return f"{key_id[:4]}****{key_id[-4:]}" if len(key_id) > 8 else "****"
 
 
 class AwsSigninPage:
@@ -194,7 +191,7 @@ class AwsSigninPage:
             expiration=expiration.strftime("%Y-%m-%d %H:%M:%S UTC")
             if isinstance(expiration, datetime)
             else str(expiration),
-            access_key=_mask(credentials.get("AccessKeyId", "")),
+            access_key=mask(credentials.get("AccessKeyId", "")),
         )
 
     def _picker(self, saml_b64: str, choices: list[RoleChoice]) -> HTMLResponse:

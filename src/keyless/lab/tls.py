@@ -39,16 +39,6 @@ class TlsFiles:
     server_key: Path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a key atomically, mode 0600 from the start."""
-    write_atomic(path, data, mode=PRIVATE, make_parents=True)
-
-
-def write_public(path: Path, data: bytes) -> None:
-    """Write a non-secret file (a certificate) atomically, mode 0644."""
-    write_atomic(path, data, mode=PUBLIC, make_parents=True)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -111,8 +101,13 @@ def _make_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
         )
         .sign(key, hashes.SHA256())
     )
-    write_private(tls_dir / "ca-key.pem", _key_pem(key))
-    write_public(tls_dir / "ca.pem", cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(tls_dir / "ca-key.pem", _key_pem(key), mode=PRIVATE, make_parents=True)
+    write_atomic(
+        tls_dir / "ca.pem",
+        cert.public_bytes(serialization.Encoding.PEM),
+        mode=PUBLIC,
+        make_parents=True,
+    )
     return cert, key
 
 
@@ -162,8 +157,13 @@ def _make_server(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    write_private(tls_dir / "server-key.pem", _key_pem(key))
-    write_public(tls_dir / "server.pem", cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(tls_dir / "server-key.pem", _key_pem(key), mode=PRIVATE, make_parents=True)
+    write_atomic(
+        tls_dir / "server.pem",
+        cert.public_bytes(serialization.Encoding.PEM),
+        mode=PUBLIC,
+        make_parents=True,
+    )
 
 
 def _load_ca(tls_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:

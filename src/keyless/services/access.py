@@ -1,9 +1,8 @@
-"""Everything around a login: configure, credentials for exec/env/console, whoami, logout."""
+"""Everything around a login: configure, the environment for exec/env, console, whoami, logout."""
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -12,37 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.credentials_file import (
     IniDocument,
     aws_config_path,
     aws_credentials_path,
     config_section,
+    endpoint_settings,
     read_ini,
     update_ini,
 )
-from keyless.adapters.secrets import SecretStore, open_secret_store
+from keyless.adapters.secrets import open_secret_store
+from keyless.core.aws import ca_bundle_for, partition_of
+from keyless.core.credentials import AwsCredentials, Clock, utcnow
+from keyless.core.ports import SecretStore
 from keyless.errors import InputError, RemoteError
-from keyless.saml.model import ARN_RE
-from keyless.services.credentials import (
-    AwsCredentials,
-    CachedProvider,
-    Clock,
-    CredentialCache,
-    utcnow,
-)
-from keyless.services.login import (
-    LoginProvider,
-    Prompter,
-    _load_session,
-    password_key,
-    session_key,
-)
-from keyless.services.profiles import (
-    Settings,
-    load_profiles,
-    remove_profile,
-    save_profile,
-)
+from keyless.services.okta_session import load_session, session_key
+from keyless.services.okta_signin import password_key
+from keyless.services.profiles import Settings, load_profiles, resolve_settings, save_profile
 
 EXEC_MARKER = "KEYLESS_EXEC_PROFILE"
 ENV_FORMATS = ("sh", "fish", "powershell", "dotenv")
@@ -104,12 +90,10 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
     config_file = save_profile(settings)
     values: dict[str, str | None] = {
         "credential_process": process,
-        "region": settings.region or "us-east-1",
+        **endpoint_settings(
+            settings.region or "us-east-1", settings.aws_endpoint_url, settings.ca_bundle
+        ),
     }
-    if settings.aws_endpoint_url:
-        values["endpoint_url"] = settings.aws_endpoint_url
-        if settings.aws_endpoint_url.startswith("https://") and settings.ca_bundle:
-            values["ca_bundle"] = settings.ca_bundle
     aws_config = aws_config_path()
     update_ini(aws_config, lambda doc: doc.set(config_section(settings.profile), values))
     # Static keys under the credential_process profile's name would win over it.
@@ -142,13 +126,6 @@ def lab_defaults(state_dir: Path | None) -> dict[str, Any]:
 
 
 # --- credentials for exec, env, console ----------------------------------------------------
-
-
-def credentials_for(settings: Settings, *, prompter: Prompter) -> AwsCredentials:
-    """The profile's credentials: from the cache while fresh, else through a login."""
-    return CachedProvider(
-        LoginProvider(settings, prompter=prompter), profile=settings.profile
-    ).retrieve()
 
 
 def child_environment(
@@ -186,8 +163,9 @@ def aws_variables(settings: Settings, credentials: AwsCredentials) -> dict[str, 
     }
     if settings.aws_endpoint_url:
         variables["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
-        if settings.aws_endpoint_url.startswith("https://") and settings.ca_bundle:
-            variables["AWS_CA_BUNDLE"] = settings.ca_bundle
+        trusted = ca_bundle_for(settings.aws_endpoint_url, settings.ca_bundle)
+        if trusted:
+            variables["AWS_CA_BUNDLE"] = trusted
     return variables
 
 
@@ -262,8 +240,7 @@ def console_url(
 
         _, app_url = settings.require_org()
         return dashboard_link(app_url)
-    match = ARN_RE.match(credentials.role_arn or "")
-    partition = match["partition"] if match else "aws"
+    partition = partition_of(credentials.role_arn or "")
     if partition not in _FEDERATION:
         # Never hand one partition's credentials to another's sign-in endpoint.
         raise InputError(
@@ -344,8 +321,6 @@ class ProfileStatus:
 
 def whoami(*, clock: Clock = utcnow, secrets: SecretStore | None = None) -> list[ProfileStatus]:
     """Every keyless profile with its cached identity and the time left."""
-    from keyless.services.profiles import resolve_settings
-
     secrets = secrets or open_secret_store()
     cache = CredentialCache()
     names = sorted(set(load_profiles()) | set(cache.profiles()))
@@ -354,7 +329,7 @@ def whoami(*, clock: Clock = utcnow, secrets: SecretStore | None = None) -> list
     for name in names:
         cached = cache.load(name)
         settings = resolve_settings(name, environ={})
-        session = _load_session(secrets, session_key(settings)) if settings.org_url else None
+        session = load_session(secrets, session_key(settings)) if settings.org_url else None
         statuses.append(
             ProfileStatus(
                 profile=name,
@@ -403,7 +378,7 @@ def logout(
         result.profiles.append(settings.profile)
         cache.forget(settings.profile)
         key = session_key(settings)
-        session = _load_session(secrets, key)
+        session = load_session(secrets, key)
         if session is not None:
             if end_at_okta and settings.org_url:
                 _end_okta_session(settings, session.id)
@@ -440,13 +415,3 @@ def _end_okta_session(settings: Settings, session_id: str) -> None:
         return
     with http:
         OktaClient(settings.org_url, http=http).close_session(session_id)
-
-
-def forget_profile(name: str) -> bool:
-    """Remove a keyless profile from the config file."""
-    return remove_profile(name)
-
-
-def environ_copy() -> dict[str, str]:
-    """A copy of this process's environment."""
-    return dict(os.environ)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from keyless.core.credentials import AwsCredentials, mask
 from keyless.errors import KeylessError, LabError
 from keyless.spec import FederationSpec, load_spec
 
@@ -69,12 +70,12 @@ class _QuietCache:
     """A credential cache that stays in memory: the demo must not leave cache files."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, Any] = {}
+        self._entries: dict[str, AwsCredentials] = {}
 
-    def load(self, profile: str) -> Any:
+    def load(self, profile: str) -> AwsCredentials | None:
         return self._entries.get(profile)
 
-    def store(self, profile: str, credentials: Any) -> None:
+    def store(self, profile: str, credentials: AwsCredentials) -> None:
         self._entries[profile] = credentials
 
 
@@ -95,9 +96,8 @@ class _ScriptedPrompter:
     def choose(self, title: str, options: list[str], *, flag: str | None = None) -> int:
         raise KeylessError(f"the demo was asked to choose {title!r}, which it should have supplied")
 
-
-def _mask(key_id: str) -> str:
-    return f"{key_id[:4]}****{key_id[-4:]}" if len(key_id) > 8 else "****"
+    def missing_input(self, what: str, *, flag: str | None = None) -> KeylessError:
+        return KeylessError(f"the demo was asked for {what!r}, which it should have supplied")
 
 
 @contextlib.contextmanager
@@ -134,9 +134,11 @@ def run_demo(
 
         from keyless.adapters.secrets import FileSecretStore
         from keyless.lab.runtime import Lab
-        from keyless.services.login import LoginInputs, fetch_assertion_with_kept_session, login
+        from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import Settings
         from keyless.services.provision import apply_spec, connect, load_metadata
+        from keyless.services.wiring import fetch_assertion_with_kept_session
+        from keyless.services.wiring import login_and_cache as login
     except ModuleNotFoundError as exc:
         raise LabError(
             f"the embedded lab needs keyless's lab extras ({exc.name} is missing)",
@@ -237,7 +239,7 @@ def run_demo(
                 secrets=secrets,
                 inputs=inputs_for(DEMO_ADMIN),
                 write_files=False,
-                cache=_QuietCache(),  # type: ignore[arg-type]
+                cache=_QuietCache(),
             )
             credentials = alice.credentials
             identity = boto3.client(
@@ -256,7 +258,7 @@ def run_demo(
                     "in acme-prod (keyless login)",
                     (
                         f"sts get-caller-identity: {identity['Arn']}",
-                        f"access key {_mask(credentials.access_key_id)}, expires "
+                        f"access key {mask(credentials.access_key_id)}, expires "
                         f"{credentials.expiration_text} (in {minutes} minutes)",
                     ),
                     {
@@ -298,7 +300,7 @@ def run_demo(
                 secrets=secrets,
                 inputs=inputs_for(DEMO_DEVELOPER),
                 write_files=False,
-                cache=_QuietCache(),  # type: ignore[arg-type]
+                cache=_QuietCache(),
             )
             bob_credentials = bob.credentials
             bob_session = {
@@ -386,7 +388,7 @@ def _audit_step(spec: FederationSpec, connector: Any) -> DemoStep:
                             {
                                 "account": account.alias,
                                 "user": user["UserName"],
-                                "access_key_id": _mask(key["AccessKeyId"]),
+                                "access_key_id": mask(key["AccessKeyId"]),
                             }
                         )
     provisioning = spec.provisioning_principal.name

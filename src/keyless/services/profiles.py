@@ -24,13 +24,16 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from keyless.adapters.credentials_file import check_profile_name, write_private
+from keyless.adapters.credentials_file import check_profile_name
 from keyless.adapters.locks import FileLock, lock_path_for
+from keyless.core import paths
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import ConfigError, InputError
+from keyless.files import write_atomic
 
 MFA_FACTORS = ("push", "totp", "sms")
 
@@ -87,8 +90,7 @@ SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "profile")
 
 def config_path() -> Path:
     """``$XDG_CONFIG_HOME/keyless/config.toml`` (or ``~/.config/keyless/config.toml``)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "keyless" / "config.toml"
+    return Path(paths.config_dir()) / "config.toml"
 
 
 def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -127,9 +129,10 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                     f"{where}: duration must be a number of seconds, got {value!r}",
                     fix="use e.g. 3600",
                 ) from exc
-            if not 900 <= value <= 43200:
+            if not MIN_SESSION_SECONDS <= value <= MAX_SESSION_SECONDS:
                 raise InputError(
-                    f"{where}: duration must be 900 to 43200 seconds, got {value}",
+                    f"{where}: duration must be {MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} "
+                    f"seconds, got {value}",
                     fix="AWS allows 15 minutes to 12 hours",
                 )
         elif key == "mfa_factor":
@@ -233,23 +236,5 @@ def save_profile(settings: Settings, *, path: Path | None = None) -> Path:
     with FileLock(lock_path_for(path)):
         profiles = load_profiles(path)
         profiles[settings.profile] = values
-        write_private(path, render_profiles(profiles).encode("utf-8"))
+        write_atomic(path, render_profiles(profiles).encode("utf-8"))
     return path
-
-
-def remove_profile(name: str, *, path: Path | None = None) -> bool:
-    """Remove profile ``name`` from the config file; True when it was there."""
-    path = path or config_path()
-    if not path.exists():
-        return False
-    with FileLock(lock_path_for(path)):
-        profiles = load_profiles(path)
-        if profiles.pop(name, None) is None:
-            return False
-        write_private(path, render_profiles(profiles).encode("utf-8"))
-    return True
-
-
-def with_overrides(settings: Settings, **changes: Any) -> Settings:
-    """``settings`` with some fields replaced (None leaves a field as it is)."""
-    return replace(settings, **{k: v for k, v in changes.items() if v is not None})

@@ -32,6 +32,7 @@ from keyless.adapters.aws import (
     describe_client_error,
     management_session,
 )
+from keyless.core.credentials import mask
 from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
 from keyless.plan.desired import DesiredAccount, desired_account
 from keyless.plan.diff import AccountPlan, Change, DiffOptions, Plan, diff_account
@@ -357,7 +358,7 @@ class Provisioner:
         try:
             existing = iam.access_key_ids(user)
             if existing:
-                masked = ", ".join(f"{k[:4]}****{k[-4:]}" for k in existing)
+                masked = ", ".join(mask(k) for k in existing)
                 raise InputError(
                     f"{user} already has an access key ({masked}); keyless creates it only once",
                     fix=f"to rotate it, delete the old key in IAM (`aws iam delete-access-key "

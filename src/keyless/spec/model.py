@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.spec.references import reference_problems
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -22,8 +23,8 @@ ALIAS = re.compile(r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")
 IAM_PATH = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws(-us-gov|-cn)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
 
-MIN_SESSION = 900
-MAX_SESSION = 43200
+MIN_SESSION = MIN_SESSION_SECONDS
+MAX_SESSION = MAX_SESSION_SECONDS
 DEFAULT_SESSION = 3600
 DEFAULT_GROUP_PATTERN = "aws#{alias}#{role}#{account_id}"
 

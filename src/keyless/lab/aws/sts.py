@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import SamlInputError
 from keyless.lab.aws.errors import AwsError
 from keyless.lab.aws.permissions import parse_document
@@ -36,8 +37,8 @@ from keyless.saml.model import ARN_RE, Reason
 from keyless.saml.verify import MemoryReplayCache, ReplayCache, verify_response
 
 DEFAULT_DURATION = 3600
-MIN_DURATION = 900
-MAX_DURATION = 43200
+MIN_DURATION = MIN_SESSION_SECONDS
+MAX_DURATION = MAX_SESSION_SECONDS
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 _NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"

@@ -27,13 +27,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless.errors import LabError
+from keyless.files import PRIVATE, PUBLIC, write_atomic
 from keyless.lab.idp import api, apps, management, web
 from keyless.lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless.lab.idp.directory import Directory, okta_id
 from keyless.lab.idp.html import STATIC
 from keyless.lab.idp.okta import error_response
 from keyless.lab.signin import AwsSigninPage
-from keyless.lab.tls import TlsFiles, ensure_lab_tls, write_private, write_public
+from keyless.lab.tls import TlsFiles, ensure_lab_tls
 from keyless.saml.keys import SigningKey
 from keyless.spec import FederationSpec
 
@@ -50,8 +51,8 @@ def load_signing_key(state_dir: Path) -> SigningKey:
     if key_path.exists() and cert_path.exists():
         return SigningKey.from_pem(key_path.read_bytes(), cert_path.read_bytes())
     key = SigningKey.generate("keyless lab IdP")
-    write_private(key_path, key.key_pem())
-    write_public(cert_path, key.cert_pem())
+    write_atomic(key_path, key.key_pem(), mode=PRIVATE, make_parents=True)
+    write_atomic(cert_path, key.cert_pem(), mode=PUBLIC, make_parents=True)
     return key
 
 

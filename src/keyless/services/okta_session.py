@@ -1,0 +1,188 @@
+"""Getting the AWS app's SAML form page: through a kept Okta session, or after a sign-in.
+
+This is the seam between "how the user signs in" and "what keyless does with
+the assertion". :func:`keyless.services.login.login` asks a
+:class:`SamlPageSource` for :class:`SamlPages` and never talks to Okta itself,
+so another sign-in flow (Okta Identity Engine's device authorization grant,
+a browser) plugs in as a second implementation of the same protocol:
+
+    source(settings, prompter, inputs) -> SamlPages(first, login, reused, fetch)
+
+:class:`ClassicSessionPages` is the one for Okta's Classic engine: the
+Okta session is kept in the secret store (keyring or 0600 file) under one key
+per org and user, shared by every profile of that user; while it lives, the
+app page opens with no question asked; otherwise :class:`OktaSignIn` signs in
+and the new session is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from keyless.adapters.okta import looks_like_sign_in_page, page_title, step_up_state_token
+from keyless.core.credentials import Clock, parse_expiration, utcnow
+from keyless.core.okta import OktaSession, SessionExpiredError
+from keyless.core.ports import OktaApi, Prompter, SecretStore
+from keyless.errors import DeniedError, LoginRequiredError, RemoteError
+from keyless.services.okta_signin import LoginInputs, OktaSignIn
+from keyless.services.profiles import Settings
+
+# A kept session with less than this left is not worth trying: it could
+# expire between the app page and the STS call.
+_SESSION_MARGIN = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class SamlPages:
+    """The AWS app's SAML form pages for one signed-in user.
+
+    ``first`` is the page fetched while getting in; ``fetch`` gets another
+    one (a fresh assertion) asking nothing, for a second role or a retry:
+    an STS that refuses replays (the lab's does) never sees one assertion twice.
+    """
+
+    first: str
+    login: str | None
+    reused: bool
+    fetch: Callable[[], str]
+
+
+class SamlPageSource(Protocol):
+    """Gets the SAML form page of ``settings``' AWS app, signing in when it must."""
+
+    def __call__(self, settings: Settings, prompter: Prompter, inputs: LoginInputs) -> SamlPages:
+        """The pages, or a KeylessError saying why not (with a fix)."""
+        ...
+
+
+def session_key(settings: Settings) -> str:
+    """The secret-store key of the Okta session: one per org and user, shared by profiles."""
+    org = (settings.org_url or "").rstrip("/")
+    who = settings.username or f"profile:{settings.profile}"
+    return f"okta-session|{org}|{who}"
+
+
+def load_session(secrets: SecretStore, key: str) -> OktaSession | None:
+    """The session kept under ``key``, or None (absent or unreadable)."""
+    raw = secrets.get(key)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return OktaSession(
+            id=str(data["id"]),
+            expires_at=parse_expiration(data["expires_at"]),
+            login=data.get("login"),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def store_session(secrets: SecretStore, key: str, session: OktaSession) -> None:
+    """Keep ``session`` under ``key``."""
+    secrets.set(
+        key,
+        json.dumps(
+            {"id": session.id, "expires_at": session.expires_at.isoformat(), "login": session.login}
+        ),
+    )
+
+
+def app_page(okta: OktaApi, app_url: str, session: OktaSession) -> str:
+    """The app's page holding the ``SAMLResponse`` form, as ``session`` sees it.
+
+    Raises :class:`SessionExpiredError` when Okta shows its sign-in page
+    instead (the session is gone), and DeniedError for a step-up MFA page or
+    a page with no assertion (no role assigned).
+    """
+    page = okta.app_page(app_url, session.id)
+    if "SAMLResponse" in page:
+        return page
+    if step_up_state_token(page):
+        raise DeniedError(
+            "the AWS app asks for a step-up MFA that Okta only offers in a browser",
+            fix="sign in to the app once in a browser, or ask your Okta admin to drop the "
+            "app-level MFA policy for CLI use",
+        )
+    if looks_like_sign_in_page(page):
+        raise SessionExpiredError("sign-in page")
+    title = page_title(page)
+    raise DeniedError(
+        f"Okta returned no SAML response for the AWS app"
+        f"{f' ({title!r})' if title else ''}: the user may have no AWS roles assigned",
+        fix="ask your Okta administrator to assign you to the AWS app with a role",
+    )
+
+
+class ClassicSessionPages:
+    """:class:`SamlPageSource` for Okta's Classic engine, keeping the Okta session."""
+
+    def __init__(
+        self,
+        okta: OktaApi,
+        secrets: SecretStore,
+        *,
+        clock: Clock = utcnow,
+        poll_interval: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.okta = okta
+        self.secrets = secrets
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.sleep = sleep
+        self.monotonic = monotonic
+
+    def __call__(self, settings: Settings, prompter: Prompter, inputs: LoginInputs) -> SamlPages:
+        """Through the kept session when alive, else after a sign-in (then kept)."""
+        _, app_url = settings.require_org()
+        key = session_key(settings)
+        kept = load_session(self.secrets, key)
+        if kept is not None and kept.expires_at > self.clock() + _SESSION_MARGIN:
+            try:
+                return self._pages(app_url, kept, reused=True)
+            except SessionExpiredError:
+                self.secrets.delete(key)
+        session = OktaSignIn(
+            settings,
+            self.okta,
+            prompter,
+            self.secrets,
+            inputs,
+            poll_interval=self.poll_interval,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+        ).run()
+        store_session(self.secrets, key, session)
+        try:
+            return self._pages(app_url, session, reused=False)
+        except SessionExpiredError as exc:
+            raise RemoteError(
+                "Okta did not accept the session it had just created for the AWS app",
+                fix="check the app URL (`keyless configure --app-url`)",
+            ) from exc
+
+    def kept_page(self, settings: Settings) -> str:
+        """A fresh page from the kept session alone; LoginRequiredError when there is none."""
+        _, app_url = settings.require_org()
+        kept = load_session(self.secrets, session_key(settings))
+        if kept is None or kept.expires_at <= self.clock():
+            raise LoginRequiredError(
+                f"no live Okta session for profile {settings.profile!r}",
+                fix=f"run `keyless login --profile {settings.profile}`",
+            )
+        return app_page(self.okta, app_url, kept)
+
+    def _pages(self, app_url: str, session: OktaSession, *, reused: bool) -> SamlPages:
+        return SamlPages(
+            first=app_page(self.okta, app_url, session),
+            login=session.login,
+            reused=reused,
+            fetch=lambda: app_page(self.okta, app_url, session),
+        )

@@ -1,0 +1,263 @@
+"""The one place that builds the login side's ports and providers, and writes the cache.
+
+Services take their I/O as arguments (:mod:`keyless.core.ports`); this module
+chooses the real ones — the Okta client over httpx, unsigned STS over httpx,
+the keyring or 0600 files, the terminal — and is the only code that stores
+into the credential_process cache:
+
+- :func:`login_and_cache`: ``keyless login`` (sign in, write files, cache);
+- :class:`CachedProvider` around :class:`LoginProvider`: ``credential-process``,
+  ``exec``, ``env``, ``console`` (cache while fresh, else a login under the
+  profile's lock);
+- :func:`fetch_assertion_with_kept_session`: a fresh assertion, asking nothing.
+
+Which :class:`~keyless.services.okta_session.SamlPageSource` a profile uses is
+decided in :func:`saml_pages` (today always Okta Classic with a kept session).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from keyless.adapters.cache_file import MIN_REMAINING_SECONDS
+from keyless.adapters.credential_cache import CredentialCache
+from keyless.adapters.locks import FileLock
+from keyless.adapters.okta import OktaClient, make_http_client
+from keyless.adapters.secrets import open_secret_store
+from keyless.adapters.sts import StsClients
+from keyless.core.credentials import AwsCredentials, Clock, utcnow
+from keyless.core.ports import (
+    CredentialProvider,
+    CredentialStore,
+    OktaApi,
+    Prompter,
+    SecretStore,
+    StsFactory,
+)
+from keyless.errors import KeylessError
+from keyless.services.assertion import UnverifiedAssertion, read_unverified_assertion
+from keyless.services.login import LoginResult, login
+from keyless.services.okta_session import ClassicSessionPages, SamlPageSource
+from keyless.services.okta_signin import LoginInputs
+from keyless.services.profiles import Settings, resolve_settings
+
+
+@contextmanager
+def okta_api(settings: Settings, okta_client: OktaApi | None = None) -> Iterator[OktaApi]:
+    """``okta_client`` as given, or an Okta client for the profile's org, closed afterwards."""
+    if okta_client is not None:
+        yield okta_client
+        return
+    org_url, _ = settings.require_org()
+    with make_http_client(ca_bundle=settings.ca_bundle) as http:
+        yield OktaClient(org_url, http=http)
+
+
+def saml_pages(
+    settings: Settings,
+    okta: OktaApi,
+    secrets: SecretStore,
+    *,
+    clock: Clock = utcnow,
+    poll_interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SamlPageSource:
+    """How ``settings`` gets to the AWS app's SAML page (the seam for other sign-in flows)."""
+    del settings  # one flow today; an Identity Engine profile would pick another here
+    return ClassicSessionPages(
+        okta, secrets, clock=clock, poll_interval=poll_interval, sleep=sleep, monotonic=monotonic
+    )
+
+
+def login_and_cache(
+    settings: Settings,
+    *,
+    prompter: Prompter,
+    secrets: SecretStore | None = None,
+    inputs: LoginInputs | None = None,
+    all_roles: bool = False,
+    write_files: bool = True,
+    cache: CredentialStore | None = None,
+    okta_client: OktaApi | None = None,
+    sts_factory: StsFactory | None = None,
+    clock: Clock = utcnow,
+    poll_interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> LoginResult:
+    """``keyless login``: sign in (or reuse the Okta session), take the role(s), store them.
+
+    The credential_process cache of ``settings.profile`` gets the role the
+    profile prefers (:attr:`LoginResult.cached`).
+    """
+    settings.require_org()
+    secrets = secrets if secrets is not None else open_secret_store()
+    own_sts = None
+    if sts_factory is None:
+        own_sts = sts_factory = StsClients(settings.ca_bundle)
+    try:
+        with okta_api(settings, okta_client) as okta:
+            pages = saml_pages(
+                settings,
+                okta,
+                secrets,
+                clock=clock,
+                poll_interval=poll_interval,
+                sleep=sleep,
+                monotonic=monotonic,
+            )
+            result = login(
+                settings,
+                pages=pages,
+                sts=sts_factory,
+                prompter=prompter,
+                inputs=inputs,
+                all_roles=all_roles,
+                write_files=write_files,
+                clock=clock,
+            )
+    finally:
+        if own_sts is not None:
+            own_sts.close()
+    if result.cached is not None:
+        (cache if cache is not None else CredentialCache()).store(
+            settings.profile, result.cached.credentials
+        )
+    return result
+
+
+class LoginProvider:
+    """A :class:`~keyless.core.ports.CredentialProvider` that logs in for a profile.
+
+    Writes no files and no cache: :class:`CachedProvider` around it caches.
+    """
+
+    def __init__(self, settings: Settings, *, prompter: Prompter) -> None:
+        self.settings = settings
+        self.prompter = prompter
+
+    def retrieve(self) -> AwsCredentials:
+        """Log in (normally through the kept Okta session) and return the role's credentials."""
+        with okta_api(self.settings) as okta, _sts_clients(self.settings) as sts:
+            pages = saml_pages(self.settings, okta, open_secret_store())
+            result = login(
+                self.settings, pages=pages, sts=sts, prompter=self.prompter, write_files=False
+            )
+        return result.credentials
+
+
+@contextmanager
+def _sts_clients(settings: Settings) -> Iterator[StsClients]:
+    clients = StsClients(settings.ca_bundle)
+    try:
+        yield clients
+    finally:
+        clients.close()
+
+
+class CachedProvider:
+    """Serve ``provider``'s credentials from the cache while more than five minutes remain.
+
+    A refresh happens under the profile's cross-process lock, and the cache is
+    read again once the lock is held: of twenty processes that find the cache
+    stale at once, the first signs in and the other nineteen read its result.
+    """
+
+    def __init__(
+        self,
+        provider: CredentialProvider,
+        *,
+        profile: str,
+        cache: CredentialCache | None = None,
+        clock: Clock = utcnow,
+        min_remaining: float = MIN_REMAINING_SECONDS,
+        lock_timeout: float = 600.0,
+    ) -> None:
+        self.provider = provider
+        self.profile = profile
+        self.cache = cache or CredentialCache()
+        self.clock = clock
+        self.min_remaining = min_remaining
+        self.lock_timeout = lock_timeout
+
+    def _fresh(self) -> AwsCredentials | None:
+        cached = self.cache.load(self.profile)
+        if cached is not None and cached.seconds_left(self.clock()) > self.min_remaining:
+            return cached
+        return None
+
+    def retrieve(self) -> AwsCredentials:
+        """Cached credentials if fresh, else new ones from the provider (cached)."""
+        cached = self._fresh()
+        if cached is not None:
+            return cached
+        # A sign-in with push MFA can take minutes: wait long for the lock.
+        with FileLock(self.cache.lock_path(self.profile), timeout=self.lock_timeout):
+            cached = self._fresh()
+            if cached is not None:
+                return cached
+            credentials = self.provider.retrieve()
+            self.cache.store(self.profile, credentials)
+            return credentials
+
+
+def credentials_for(settings: Settings, *, prompter: Prompter) -> AwsCredentials:
+    """The profile's credentials: from the cache while fresh, else through a login."""
+    return CachedProvider(
+        LoginProvider(settings, prompter=prompter), profile=settings.profile
+    ).retrieve()
+
+
+def fetch_assertion_with_kept_session(
+    settings: Settings,
+    *,
+    secrets: SecretStore | None = None,
+    okta_client: OktaApi | None = None,
+    clock: Clock = utcnow,
+) -> tuple[str, UnverifiedAssertion]:
+    """A fresh SAML response for the profile's user from the kept Okta session, asking nothing.
+
+    Returns the base64 ``SAMLResponse`` and what it says (unverified). Raises
+    :class:`~keyless.errors.LoginRequiredError` when no live session is kept,
+    so callers that must not prompt (the demo, scripts) fail with the login
+    command to run.
+    """
+    secrets = secrets if secrets is not None else open_secret_store()
+    with okta_api(settings, okta_client) as okta:
+        page = ClassicSessionPages(okta, secrets, clock=clock).kept_page(settings)
+    return read_unverified_assertion(page)
+
+
+def open_prompter(*, mode: Literal["login", "credential-process"], profile: str) -> Prompter:
+    """A terminal prompter when there is a terminal, else one that fails naming what is missing."""
+    from keyless.adapters.terminal import NonInteractivePrompter, TerminalPrompter, open_tty
+
+    if os.environ.get("KEYLESS_NO_PROMPT") not in (None, "", "0"):
+        return NonInteractivePrompter(mode=mode, profile=profile)
+    if mode == "login" and not (sys.stdin.isatty() or sys.stderr.isatty()):
+        return NonInteractivePrompter(mode=mode, profile=profile)
+    tty = open_tty()
+    if tty is None:
+        return NonInteractivePrompter(mode=mode, profile=profile)
+    return TerminalPrompter(tty)
+
+
+def refresh_for_process(profile: str) -> int:
+    """The slow path of ``keyless credential-process``: refresh, print, return the exit code."""
+    try:
+        settings = resolve_settings(profile)
+        prompter = open_prompter(mode="credential-process", profile=profile)
+        credentials = credentials_for(settings, prompter=prompter)
+    except KeylessError as error:
+        sys.stderr.write(f"keyless: error: {error.message}\n")
+        if error.fix:
+            sys.stderr.write(f"  fix: {error.fix}\n")
+        return error.exit_code
+    sys.stdout.write(credentials.process_json() + "\n")
+    return 0
