@@ -182,9 +182,19 @@ class AwsConnector:
 
     def iam(self, account: Account) -> IamAccount:
         """An IAM client in ``account``: the caller's own, or through ``account.access_role``."""
-        if account.id == self.caller_account():
-            return IamAccount(self._client("iam"), account)
-        role_arn = f"arn:{account.partition}:iam::{account.id}:role/{account.access_role}"
+        return IamAccount(self.client(account, "iam"), account)
+
+    def client(self, account: Account, service: str, *, role: str | None = None) -> Any:
+        """A boto3 client for ``service`` in ``account``.
+
+        The caller's own account is used with the management credentials; any
+        other is reached by assuming ``role`` there (default: the account's
+        ``access_role``), which audit uses to read with a narrower role.
+        """
+        if account.id == self.caller_account() and role is None:
+            return self._client(service)
+        role_name = role or account.access_role
+        role_arn = f"arn:{account.partition}:iam::{account.id}:role/{role_name}"
         try:
             response = self._client("sts").assume_role(
                 RoleArn=role_arn, RoleSessionName=self.session_name
@@ -194,19 +204,18 @@ class AwsConnector:
             raise AccountAccessError(
                 f"cannot reach account {account.alias} ({account.id}): assuming {role_arn} failed: "
                 f"{code}: {message}",
-                fix=f"make sure role {account.access_role!r} exists in {account.id} and trusts the "
+                fix=f"make sure role {role_name!r} exists in {account.id} and trusts the "
                 "management account (the spec's accounts[].access_role names it)",
             ) from exc
         except BotoCoreError as exc:
             raise RemoteError(f"cannot reach AWS STS for {account.alias}: {exc}") from exc
         credentials = response["Credentials"]
-        client = self._client(
-            "iam",
+        return self._client(
+            service,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        return IamAccount(client, account)
 
 
 def _document(value: Any) -> dict[str, Any]:

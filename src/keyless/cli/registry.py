@@ -19,6 +19,8 @@ _MODULES: list[tuple[str, str | None]] = [
     ("keyless.cli.provision", None),  # plan, apply, export
     ("keyless.cli.login", None),  # configure, login, credential-process, exec, env, ...
     ("keyless.cli.demo", None),  # demo
+    ("keyless.cli.offboard", None),  # offboard (issue 14)
+    ("keyless.cli.audit", None),  # audit (issue 14)
 ]
 
 

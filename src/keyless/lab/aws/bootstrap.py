@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 BOOTSTRAP_USER = "lab-admin"
+BOOTSTRAP_TAG = "keyless:lab-bootstrap"
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 _PARTITION = "aws"
 _REGION = "us-east-1"
@@ -146,6 +147,8 @@ def _bootstrap_key(account_id: str) -> dict[str, str]:
     if user is None:
         user = iam.create_user(region_name=_REGION, user_name=BOOTSTRAP_USER, path="/")
         iam.attach_user_policy(ADMIN_POLICY, BOOTSTRAP_USER)
+    # Labelled so that `keyless audit` can tell the lab's own bootstrap key from a person's.
+    iam.tag_user(BOOTSTRAP_USER, [{"Key": BOOTSTRAP_TAG, "Value": "true"}])
     active = [key for key in user.access_keys if key.status == "Active"]
     key = active[0] if active else iam.create_access_key(BOOTSTRAP_USER)
     return {
