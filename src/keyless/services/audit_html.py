@@ -67,7 +67,8 @@ code { font-size: 12px; }
 <section id="summary">
 <h2>Summary</h2>
 <p>{{ report.findings | length }} finding(s) across {{ report.accounts | length }} account(s)
-{%- if report.okta_skipped %}; the Okta side was not audited: {{ report.okta_skipped }}{% endif %}.</p>
+{%- if report.okta_skipped %}; the Okta side was not audited:
+ {{ report.okta_skipped }}{% endif %}.</p>
 <svg role="img" aria-label="findings by severity" width="520" height="{{ 30 * bars | length + 10 }}"
  xmlns="http://www.w3.org/2000/svg">
 {% for bar in bars %}
