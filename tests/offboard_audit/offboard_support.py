@@ -74,7 +74,10 @@ def aws_client(lab: Any, service: str, credentials: AwsCredentials | None = None
             aws_session_token=credentials.session_token,
             region_name="us-east-1",
         )
-    return session.client(service, endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle)
+    # A service named at run time: boto3's stubs only type literal service names.
+    return session.client(  # type: ignore[call-overload]
+        service, endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle
+    )
 
 
 def member_client(lab: Any, account_id: str, service: str) -> Any:

@@ -12,7 +12,6 @@ links lead somewhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ def test_a_clean_lab_audits_clean_apart_from_its_bootstrap_key(own_lab: Any) -> 
 
 
 @pytest.fixture(scope="module")
-def tampered(own_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def tampered(own_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """alice and bob signed in; then a person's key and a regional audience planted by hand."""
     tmp = tmp_path_factory.mktemp("audit")
     sign_in(own_lab, "alice@acme.example", tmp)
@@ -50,7 +49,7 @@ def tampered(own_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     trust = role["AssumeRolePolicyDocument"]
     trust["Statement"][0]["Condition"]["StringEquals"]["SAML:aud"] = REGIONAL
     iam.update_assume_role_policy(RoleName="Developer", PolicyDocument=json.dumps(trust))
-    yield tmp
+    return tmp
 
 
 def test_audit_fails_on_high_naming_the_key_and_the_audience_with_fixes(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ ALICE, CAROL = "alice@acme.example", "carol@acme.example"
 @pytest.fixture(scope="module")
 def offboarded(
     own_lab: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[dict[str, Any], dict[str, AwsCredentials], Path]]:
+) -> tuple[dict[str, Any], dict[str, AwsCredentials], Path]:
     """Sessions taken, then `keyless offboard alice` run once; the report and the sessions."""
     tmp = tmp_path_factory.mktemp("offboard")
     alice = {c.account_alias or "": c for c in sign_in(own_lab, ALICE, tmp)}

@@ -57,6 +57,10 @@ CERT_WARN_DAYS = 30
 KEY_MAX_AGE_DAYS = 90
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def severity_rank(severity: str) -> int:
     """0 for critical ... 4 for info (lower is worse)."""
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
@@ -212,7 +216,7 @@ class SignIn:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": _iso(self.at),
             "person": self.person,
             "role_arn": self.role_arn,
             "role": self.role_arn.rsplit("/", 1)[-1],
@@ -293,14 +297,9 @@ class AuditReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "spec": self.spec_name,
-            "started_at": self.started_at.isoformat().replace("+00:00", "Z"),
-            "finished_at": (
-                self.finished_at.isoformat().replace("+00:00", "Z") if self.finished_at else None
-            ),
-            "period": {
-                "start": self.period_start.isoformat().replace("+00:00", "Z"),
-                "end": self.period_end.isoformat().replace("+00:00", "Z"),
-            },
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at) if self.finished_at else None,
+            "period": {"start": _iso(self.period_start), "end": _iso(self.period_end)},
             "counts": self.counts(),
             "findings": [f.as_dict() for f in self.findings],
             "accounts": [a.as_dict() for a in self.accounts],
@@ -430,7 +429,7 @@ class AccountChecks:
                     keys.append(
                         {
                             "age_days": _days(rotated, self.now) if rotated else None,
-                            "last_used": used.isoformat().replace("+00:00", "Z") if used else None,
+                            "last_used": _iso(used) if used else None,
                             "last_used_service": row.get(f"access_key_{n}_last_used_service"),
                         }
                     )
