@@ -99,10 +99,10 @@ def member_client(lab: Any, account_id: str, service: str) -> Any:
     )
 
 
-def keyless(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:
+def keyless(lab: Any, *args: str, spec: Path = ACME) -> subprocess.CompletedProcess[str]:
     """Run the CLI against ``lab`` as a user would."""
     return subprocess.run(
-        [KEYLESS, *args, "--spec", str(ACME), "--lab-dir", str(lab.state_dir)],
+        [KEYLESS, *args, "--spec", str(spec), "--lab-dir", str(lab.state_dir)],
         capture_output=True,
         text=True,
         timeout=180,

@@ -17,10 +17,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from offboard_support import aws_client, keyless, member_client, sign_in
+from offboard_support import ACME, aws_client, keyless, member_client, sign_in
 
+from keyless.errors import RemoteError
 from keyless.plan.revocations import policy_name
 from keyless.services.credentials import AwsCredentials
+from keyless.services.offboard import Offboarder, OktaOutcome
+from keyless.services.provision import connect
+from keyless.spec import load_spec
 
 PROD, DEV = "222222222222", "333333333333"
 ALICE, CAROL = "alice@acme.example", "carol@acme.example"
@@ -163,3 +167,101 @@ def test_alices_next_sign_in_fails_at_the_idp(
 
     with pytest.raises(KeylessError):
         sign_in(own_lab, ALICE, tmp_path)
+
+
+class FakeOkta:
+    """The Okta step's seam, as h13's management client will fill it (a protocol fake)."""
+
+    def __init__(self, groups: tuple[str, ...], *, fail: bool = False) -> None:
+        self.groups = groups
+        self.fail = fail
+        self.calls: list[tuple[str, bool, bool]] = []
+
+    def offboard_user(self, login: str, *, suspend: bool, dry_run: bool) -> OktaOutcome:
+        self.calls.append((login, suspend, dry_run))
+        if self.fail:
+            raise RemoteError("cannot reach https://acme.okta.com: connection refused")
+        return OktaOutcome(
+            status_before="ACTIVE",
+            status_after="ACTIVE" if dry_run else ("SUSPENDED" if suspend else "DEPROVISIONED"),
+            sessions_cleared=not dry_run,
+            groups=self.groups,
+        )
+
+
+def test_the_okta_step_reports_status_and_its_groups_choose_the_roles(own_lab: Any) -> None:
+    okta = FakeOkta(groups=("developers",))
+    offboarder = Offboarder(load_spec(ACME), connect(lab=own_lab), okta=okta)
+    report = offboarder.offboard("bob@acme.example", suspend=True).as_dict()
+    assert okta.calls == [("bob@acme.example", True, False)]
+    assert report["okta"]["status_before"] == "ACTIVE"
+    assert report["okta"]["status_after"] == "SUSPENDED"
+    assert report["okta"]["sessions_cleared"] is True
+    steps = report["steps"]
+    assert steps[0]["where"] == "okta"
+    assert steps[0]["outcome"] == "done"
+    attached = {
+        (s["where"], s["target"].split("/")[0]) for s in steps if s["action"] == "attach deny"
+    }
+    assert attached == {("acme-dev", "Developer")}
+    assert report["ok"] is True
+    member_client(own_lab, DEV, "iam").delete_role_policy(
+        RoleName="Developer", PolicyName=policy_name("bob@acme.example")
+    )
+
+
+def test_an_okta_failure_is_reported_and_aws_is_still_done(own_lab: Any) -> None:
+    offboarder = Offboarder(
+        load_spec(ACME), connect(lab=own_lab), okta=FakeOkta(groups=(), fail=True)
+    )
+    report = offboarder.offboard("dan@acme.example")
+    assert report.ok is False
+    assert "connection refused" in (report.okta_error or "")
+    # Groups unknown: every federated role of the spec gets dan's Deny.
+    assert "every federated role" in report.role_source
+    assert all(r.verified for a in report.accounts for r in a.roles)
+    for account in report.accounts:
+        client = (
+            aws_client(own_lab, "iam")
+            if account.account.management
+            else member_client(own_lab, account.account.id, "iam")
+        )
+        for role in account.roles:
+            client.delete_role_policy(RoleName=role.role_name, PolicyName=role.policy_name)
+
+
+def test_an_account_that_cannot_be_reached_is_named_and_the_others_are_done(
+    own_lab: Any, tmp_path: Path
+) -> None:
+    text = ACME.read_text().replace(
+        '  - id: "333333333333"',
+        '  - id: "444444444444"\n    alias: acme-gone\n  - id: "333333333333"',
+    )
+    spec = tmp_path / "acme-gone.yaml"
+    spec.write_text(text)
+    result = keyless(own_lab, "offboard", "erin@acme.example", "--json", spec=spec)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["unreached_accounts"] == ["acme-gone (444444444444)"]
+    assert "acme-gone (444444444444)" in result.stderr
+    reached = [a for a in report["accounts"] if a["reached"]]
+    assert reached
+    assert all(r["verified"] for a in reached for r in a["roles"])
+
+
+def test_all_sessions_of_a_role_for_an_incident_and_release(own_lab: Any, tmp_path: Path) -> None:
+    bob = {c.account_alias: c for c in sign_in(own_lab, "bob@acme.example", tmp_path)}
+    session = bob["acme-dev"]
+    assert aws_client(own_lab, "iam", session).list_roles()["Roles"]
+    result = keyless(own_lab, "offboard", "--all-sessions", "Developer", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["okta_skipped"]
+    assert _denied(own_lab, session) == "AccessDenied"
+    released = keyless(
+        own_lab, "offboard", "--release", "--all-sessions", "Developer", "--force", "--json"
+    )
+    assert released.returncode == 0, released.stderr
+    statuses = {r["status"] for a in json.loads(released.stdout)["accounts"] for r in a["roles"]}
+    assert statuses == {"released"}
+    # The Deny is gone, so the (still unexpired) session works again.
+    assert aws_client(own_lab, "iam", session).list_roles()["Roles"]
