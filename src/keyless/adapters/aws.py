@@ -22,6 +22,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -146,7 +147,11 @@ class AwsConnector:
         self.config = config or RETRY_CONFIG
         self.session_name = session_name
         self._lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self._caller_account: str | None = None
+        # Assumed-role credentials per (account, role), so the clients of one account
+        # (IAM, CloudTrail) share one AssumeRole; reused until 5 minutes before expiry.
+        self._assumed: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _client(self, service: str, **credentials: str) -> Any:
         kwargs: dict[str, Any] = {"config": self.config, "region_name": self.endpoint.region}
@@ -159,6 +164,10 @@ class AwsConnector:
 
     def caller_account(self) -> str:
         """The account the management credentials belong to (one STS call, cached)."""
+        with self._identity_lock:  # workers asking at once make one call, not one each
+            return self._read_caller_account()
+
+    def _read_caller_account(self) -> str:
         if self._caller_account is None:
             try:
                 identity = self._client("sts").get_caller_identity()
@@ -195,6 +204,15 @@ class AwsConnector:
             return self._client(service)
         role_name = role or account.access_role
         role_arn = f"arn:{account.partition}:iam::{account.id}:role/{role_name}"
+        with self._lock:
+            cached = self._assumed.get((account.id, role_name))
+        if cached is not None and cached["Expiration"] > datetime.now(UTC) + timedelta(minutes=5):
+            return self._client(
+                service,
+                aws_access_key_id=cached["AccessKeyId"],
+                aws_secret_access_key=cached["SecretAccessKey"],
+                aws_session_token=cached["SessionToken"],
+            )
         try:
             response = self._client("sts").assume_role(
                 RoleArn=role_arn, RoleSessionName=self.session_name
@@ -210,6 +228,8 @@ class AwsConnector:
         except BotoCoreError as exc:
             raise RemoteError(f"cannot reach AWS STS for {account.alias}: {exc}") from exc
         credentials = response["Credentials"]
+        with self._lock:
+            self._assumed[(account.id, role_name)] = dict(credentials)
         return self._client(
             service,
             aws_access_key_id=credentials["AccessKeyId"],

@@ -9,10 +9,11 @@ Generate or Lookup), in a fixed number of API calls per account
     iam:ListRoles, GetAccountAuthorizationDetails,
         GetSAMLProvider, ListAccountAliases  4  (the same read `plan` makes)
     iam:ListSAMLProviders                   1
-    iam:GenerateCredentialReport, GetCredentialReport
-                                            2  (more only while AWS builds it)
+    iam:GenerateCredentialReport (twice: STARTED, then COMPLETE), GetCredentialReport
+                                            3  (more only while AWS builds it)
     iam:GetAccountSummary                   1
     cloudtrail:LookupEvents                 1 per 50 AssumeRoleWithSAML events
+    iam:ListUserTags                        1 per IAM user holding a key or a password
 
 Each check yields :class:`Finding` objects with a severity, the resource, why it
 matters, the fix, and the controls it evidences (:data:`CHECKS`). The Okta side
@@ -52,7 +53,7 @@ Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 DEFAULT_PARALLEL = 8
 DEFAULT_PERIOD = timedelta(days=7)
-CALLS_PER_ACCOUNT = 10  # the budget above: 1 + 4 + 1 + 2 + 1 + 1
+CALLS_PER_ACCOUNT = 11  # the budget above: 1 + 4 + 1 + 3 + 1 + 1
 CERT_WARN_DAYS = 30
 KEY_MAX_AGE_DAYS = 90
 
