@@ -26,9 +26,9 @@ def run(size: int, parallel: int) -> bool:
         connector = lab.connector()
         connector.caller_account()  # the one GetCallerIdentity of the run, not an account's
         lab.counter.reset()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         report = Auditor(lab.spec, connector, lab.metadata, parallel=parallel).run()
-        seconds = time.perf_counter() - started
+        seconds, client_cpu = time.perf_counter() - started, time.process_time() - cpu_started
         calls = lab.counter.total
         keyed_users = sum(
             1 for a in report.accounts for u in a.users if u["access_keys"] or u["password"]
@@ -37,7 +37,7 @@ def run(size: int, parallel: int) -> bool:
         detail = ", ".join(f"{op} {n}" for op, n in sorted(lab.counter.calls.items()))
         unread = [a.account.alias for a in report.accounts if a.error]
         print(
-            f"{size:>8} {seconds:>8.2f} {calls:>6} {calls / size:>10.2f} "
+            f"{size:>8} {seconds:>8.2f} {client_cpu:>7.2f} {calls:>6} {calls / size:>10.2f} "
             f"{budget / size:>11.2f} {len(report.findings):>9}  {detail}",
             flush=True,
         )
@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8)
     args = parser.parse_args()
     print(
-        f"{'accounts':>8} {'audit s':>8} {'calls':>6} {'calls/acct':>10} {'budget/acct':>11} "
+        f"{'accounts':>8} {'audit s':>8} {'cpu s':>7} {'calls':>6} {'calls/acct':>10} "
+        f"{'budget/acct':>11} "
         f"{'findings':>9}  by operation"
     )
     ok = all([run(size, args.parallel) for size in args.sizes])
