@@ -431,6 +431,16 @@ class Offboarder:
                 if describe_client_error(exc)[0] == "NoSuchEntity":
                     revocation.status = "missing-role"
                     revocation.detail = "the role does not exist here: nobody holds its sessions"
+                    report.steps.append(
+                        Step(
+                            self.clock(),
+                            account.alias,
+                            "read role",
+                            role_name,
+                            "skipped",
+                            revocation.detail,
+                        )
+                    )
                     continue
                 revocation.status = "failed"
                 revocation.detail = _explain(exc)
