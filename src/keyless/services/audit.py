@@ -416,7 +416,7 @@ class AccountChecks:
         tags: Mapping[str, dict[str, str]],
     ) -> list[dict[str, Any]]:
         """Access keys and console passwords, from the IAM credential report."""
-        provisioning = self._provisioning_user_name()
+        provisioning = self.provisioning_user_name()
         users: list[dict[str, Any]] = []
         for row in report_rows:
             name = row.get("user", "")
@@ -458,7 +458,7 @@ class AccountChecks:
         management = self.spec.management_account
         return management is not None and management.id == self.account.id
 
-    def _provisioning_user_name(self) -> str:
+    def provisioning_user_name(self) -> str:
         principal = self.spec.provisioning_principal
         return principal.name if principal.kind == "user" else PROVISIONING_USER_NAME
 
@@ -861,7 +861,7 @@ class Auditor:
                 f"arn:{account.partition}:iam::{account.id}:saml-provider/"
                 f"{self.spec.identity_provider.saml_provider_name}"
             )
-            provisioning = checks._provisioning_user_name()
+            provisioning = checks.provisioning_user_name()
             actual = IamAccount(iam_client, account).read(
                 provider_arn=provider_arn, user_names=[provisioning]
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from keyless.services.audit import CHECKS, SEVERITIES, AuditReport, SignIn
+from keyless.services.audit import SEVERITIES, AuditReport, SignIn
 
 COLOURS = {
     "critical": "#7f1d1d",
@@ -255,5 +255,4 @@ def render_html(report: AuditReport) -> str:
         timeline=_timeline(report.sign_ins, report.period_start, report.period_end),
         kinds=KINDS,
         per_check=per_check,
-        checks=CHECKS,
     )
