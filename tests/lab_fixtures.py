@@ -26,6 +26,28 @@ REPO = Path(__file__).resolve().parent.parent
 ACME = REPO / "examples" / "acme.yaml"
 
 
+_LAST_STEP: dict[str, int] = {}
+
+
+def fresh_totp(secret: str) -> str:
+    """A TOTP code for ``secret`` that this test run has not used yet.
+
+    Okta (and the lab) accept each code once: a second sign-in by the same user
+    within one 30-second step must wait for the next step, as a person would.
+    """
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    step = int(time.time()) // totp.interval
+    if _LAST_STEP.get(secret, -1) >= step:
+        time.sleep((step + 1) * totp.interval - time.time() + 0.05)
+        step += 1
+    _LAST_STEP[secret] = step
+    return str(totp.at(step * totp.interval))
+
+
 def lab_session(
     endpoint_url: str,
     credentials: Mapping[str, str],

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import yaml
 
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.lab.idp.directory import Directory
 from keyless.lab.runtime import Lab, LabInfo
-from keyless.services.login import LoginInputs, login
+from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
+from keyless.services.wiring import login_and_cache
+from lab_fixtures import fresh_totp
 
 REPO = Path(__file__).resolve().parents[2]
 ACME = REPO / "examples" / "acme.yaml"
@@ -93,7 +94,7 @@ def roles_of(okta_lab: OktaLab, login_name: str, tmp_path: Path) -> set[str]:
         mfa_factor="push" if push else "totp",
     )
     secret = user.get("totp_secret")
-    code = None if push else pyotp.TOTP(str(secret)).now()
+    code = None if push else fresh_totp(str(secret))
     stop = threading.Event()
     approver = None
     if push:
@@ -102,7 +103,7 @@ def roles_of(okta_lab: OktaLab, login_name: str, tmp_path: Path) -> set[str]:
         )
         approver.start()
     try:
-        result = login(
+        result = login_and_cache(
             settings,
             prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
             secrets=FileSecretStore(tmp_path / f"secrets-{settings.profile}"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pyotp
 import pytest
 from okta_support import OktaLab
 
@@ -13,6 +12,7 @@ from keyless.adapters.okta import OktaClient
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, OktaApiError, make_admin_http
 from keyless.services.okta_side import audit_okta, offboard_okta_user
 from keyless.spec import load_spec
+from lab_fixtures import fresh_totp
 
 BOB = "bob@acme.example"
 
@@ -37,7 +37,7 @@ def _sign_in(okta_lab: OktaLab, login: str) -> str:
         state = okta.authn(login, str(user["password"]))
         factor = next(f for f in state.factors if f.kind == "totp")
         assert state.state_token is not None
-        done = okta.verify(factor, state.state_token, pyotp.TOTP(str(user["totp_secret"])).now())
+        done = okta.verify(factor, state.state_token, fresh_totp(str(user["totp_secret"])))
         assert done.session_token is not None
         return okta.create_session(done.session_token).id
     finally:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pyotp
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,6 +23,7 @@ from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 from keyless.services.wiring import fetch_assertion_with_kept_session, login_and_cache
 from keyless.spec import grants_for_groups, load_spec, role_arn, saml_provider_arn
+from lab_fixtures import fresh_totp
 
 REPO = Path(__file__).resolve().parents[2]
 ACME = REPO / "examples" / "acme.yaml"
@@ -63,7 +63,7 @@ def test_each_user_takes_exactly_the_roles_of_their_groups(
         settings,
         prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
         secrets=secrets,
-        inputs=LoginInputs(password=password, mfa_code=pyotp.TOTP(secret).now()),
+        inputs=LoginInputs(password=password, mfa_code=fresh_totp(secret)),
         all_roles=True,
         write_files=False,
     )

@@ -22,6 +22,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
@@ -146,7 +147,11 @@ class AwsConnector:
         self.config = config or RETRY_CONFIG
         self.session_name = session_name
         self._lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self._caller_account: str | None = None
+        # Assumed-role credentials per (account, role), so the clients of one account
+        # (IAM, CloudTrail) share one AssumeRole; reused until 5 minutes before expiry.
+        self._assumed: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _client(self, service: str, **credentials: str) -> Any:
         kwargs: dict[str, Any] = {"config": self.config, "region_name": self.endpoint.region}
@@ -159,6 +164,10 @@ class AwsConnector:
 
     def caller_account(self) -> str:
         """The account the management credentials belong to (one STS call, cached)."""
+        with self._identity_lock:  # workers asking at once make one call, not one each
+            return self._read_caller_account()
+
+    def _read_caller_account(self) -> str:
         if self._caller_account is None:
             try:
                 identity = self._client("sts").get_caller_identity()
@@ -182,23 +191,48 @@ class AwsConnector:
 
     def iam(self, account: Account) -> IamAccount:
         """An IAM client in ``account``: the caller's own, or through ``account.access_role``."""
-        if account.id == self.caller_account():
-            return IamAccount(self._client("iam"), account)
-        role_arn = role_in(account, account.access_role)
+        return IamAccount(self.client(account, "iam"), account)
+
+    def client(self, account: Account, service: str, *, role: str | None = None) -> Any:
+        """A boto3 client for ``service`` in ``account``.
+
+        The caller's own account is used with the management credentials; any
+        other is reached by assuming ``role`` there (default: the account's
+        ``access_role``), which audit uses to read with a narrower role.
+        """
+        if account.id == self.caller_account() and role is None:
+            return self._client(service)
+        role_name = role or account.access_role
+        role_arn = role_in(account, role_name)
+        with self._lock:
+            cached = self._assumed.get((account.id, role_name))
+        if cached is not None and cached["Expiration"] > datetime.now(UTC) + timedelta(minutes=5):
+            return self._client(
+                service,
+                aws_access_key_id=cached["AccessKeyId"],
+                aws_secret_access_key=cached["SecretAccessKey"],
+                aws_session_token=cached["SessionToken"],
+            )
         try:
-            keys = assume_role_keys(self._client("sts"), role_arn, self.session_name)
+            credentials = assume_role(self._client("sts"), role_arn, self.session_name)
         except ClientError as exc:
             code, message = describe_client_error(exc)
             raise AccountAccessError(
                 f"cannot reach account {account.alias} ({account.id}): assuming {role_arn} failed: "
                 f"{code}: {message}",
-                fix=f"make sure role {account.access_role!r} exists in {account.id} and trusts the "
+                fix=f"make sure role {role_name!r} exists in {account.id} and trusts the "
                 "management account (the spec's accounts[].access_role names it)",
             ) from exc
         except BotoCoreError as exc:
             raise RemoteError(f"cannot reach AWS STS for {account.alias}: {exc}") from exc
-        client = self._client("iam", **keys)
-        return IamAccount(client, account)
+        with self._lock:
+            self._assumed[(account.id, role_name)] = dict(credentials)
+        return self._client(
+            service,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
 
 def role_in(account: Account, role_name: str) -> str:
@@ -214,13 +248,24 @@ class AssumedKeys(TypedDict):
     aws_session_token: str
 
 
+def assume_role(sts: Any, role_arn: str, session_name: str) -> dict[str, Any]:
+    """``sts:AssumeRole`` into ``role_arn``: STS's ``Credentials`` (keys and ``Expiration``).
+
+    The one way keyless reaches another account. Raises botocore's errors.
+    """
+    credentials: dict[str, Any] = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+        "Credentials"
+    ]
+    return credentials
+
+
 def assume_role_keys(sts: Any, role_arn: str, session_name: str) -> AssumedKeys:
     """``sts:AssumeRole`` into ``role_arn``; the keys as boto3 takes them (client or Session).
 
     The one way keyless reaches another account. Raises botocore's errors;
     callers say what the account was for.
     """
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    credentials = assume_role(sts, role_arn, session_name)
     return AssumedKeys(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -63,6 +63,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("spec", "keyless.cli.spec", "Validate and show the federation spec."),
     Entry("saml", "keyless.cli.saml", "Inspect SAML responses and explain why AWS would refuse one."),
     Entry("lab", "keyless.cli.lab", "Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback."),
+    Entry("offboard", "keyless.cli.offboard", "Take someone's access away: IdP, then every session they hold in every AWS account."),
+    Entry("audit", "keyless.cli.audit", "Find what is still long-lived, check federation health, and show who assumed what."),
     Entry("export", "keyless.cli.provision", "Export the federation's AWS side for Terraform or CloudFormation."),
 )
 # fmt: on

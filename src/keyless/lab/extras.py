@@ -17,7 +17,6 @@ LAB_MODULES = {
     "uvicorn": "uvicorn",
     "argon2": "argon2-cffi",
     "pyotp": "pyotp",
-    "jinja2": "Jinja2",
     "multipart": "python-multipart",
     "segno": "segno",
 }

@@ -35,6 +35,7 @@ from keyless.plan.documents import (
     policy_json,
     same_policy,
 )
+from keyless.plan.revocations import is_revocation  # issue 14
 from keyless.plan.state import (
     ActualAccount,
     ActualProvider,
@@ -404,6 +405,9 @@ def _diff_inline_policies(
                 )
             )
     for policy_name, before in sorted(actual.items()):
+        # Session revocations `keyless offboard` put on roles are keyless's own: never fought.
+        if kind == "role" and is_revocation(policy_name):  # issue 14
+            continue
         if policy_name not in desired:
             fields.append(FieldChange(f"inline_policy {policy_name}", before, None, "document"))
             operations.append(

@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -45,8 +45,10 @@ from keyless.plan.okta import (
     desired_okta,
     mark_owner,
 )
+from keyless.services.audit import Finding, Severity
+from keyless.services.offboard import OktaOutcome
 from keyless.spec.expand import expand_grants
-from keyless.spec.model import FederationSpec
+from keyless.spec.model import FederationSpec, OktaManagement
 
 if TYPE_CHECKING:
     from keyless.lab.runtime import LabInfo
@@ -83,6 +85,22 @@ def okta_target(
     okta = spec.okta
     if okta is None or not okta.manage:
         return None
+    return okta_org(spec, lab=lab, environ=environ, keyring_get=keyring_get)
+
+
+def okta_org(
+    spec: FederationSpec,
+    *,
+    lab: LabInfo | None = None,
+    environ: dict[str, str] | None = None,
+    keyring_get: Callable[[str], str | None] | None = None,
+) -> OktaTarget:
+    """The spec's Okta org and the credentials to act on it, whether or not keyless
+    manages its app (`offboard` and `audit` need the org even when `apply` leaves it
+    alone). Without an ``okta`` section the defaults apply: an API token
+    (``KEYLESS_OKTA_API_TOKEN`` or the keyring; the lab's own token with ``--lab``).
+    """
+    okta = spec.okta or OktaManagement()
     env = environ
     if lab is not None:
         token_set = (os.environ if env is None else env).get(TOKEN_ENV)
@@ -507,3 +525,87 @@ def audit_okta(client: OktaAdminClient, spec: FederationSpec) -> list[OktaFindin
                 )
             )
     return findings
+
+
+# -- the seams `keyless offboard` and `keyless audit` plug in -----------------------------------
+
+
+class OktaOrgOffboarding:
+    """:class:`keyless.services.offboard.OktaOffboarding` for a real org or the lab's."""
+
+    def __init__(self, client: OktaAdminClient) -> None:
+        self.client = client
+
+    def offboard_user(self, login: str, *, suspend: bool, dry_run: bool) -> OktaOutcome:
+        if dry_run:
+            user = self.client.find_user(login)
+            if user is None:
+                raise InputError(
+                    f"no Okta user {login!r} in {self.client.org_url}",
+                    fix="check the login (usually the email address)",
+                )
+            status = str(user.get("status", ""))
+            groups = tuple(
+                str(_dict(g.get("profile")).get("name", ""))
+                for g in self.client.list_user_groups(str(user["id"]))
+            )
+            return OktaOutcome(status, status, False, groups, detail="dry run: nothing changed")
+        result = offboard_okta_user(self.client, login, suspend=suspend)
+        return OktaOutcome(
+            result.status_before,
+            result.status_after,
+            result.sessions_cleared,
+            result.groups,
+            detail=f"user {result.user_id}",
+        )
+
+
+class OktaOrgAudit:
+    """:class:`keyless.services.audit.OktaAuditSource` over :func:`audit_okta`."""
+
+    _TITLES: ClassVar[dict[str, tuple[Severity, str]]] = {
+        "no_mfa_factor": ("high", "in an AWS group without an MFA factor enrolled"),
+        "deactivated_in_group": ("medium", "deactivated but still in AWS groups"),
+    }
+
+    def __init__(self, client: OktaAdminClient, spec: FederationSpec) -> None:
+        self.client = client
+        self.spec = spec
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        for item in audit_okta(self.client, self.spec):
+            severity, title = self._TITLES.get(item.kind, ("medium", item.kind))
+            fix = (
+                "enrol an MFA factor for the user (or remove them from the AWS groups)"
+                if item.kind == "no_mfa_factor"
+                else "remove the deactivated user from the AWS groups"
+            )
+            found.append(
+                Finding(
+                    check="okta",
+                    severity=severity,
+                    account_id="",
+                    account_alias="okta",
+                    resource=item.login,
+                    title=f"{item.login}: {title}",
+                    why=item.detail,
+                    fix=fix,
+                    detail={"groups": list(item.groups), "kind": item.kind},
+                )
+            )
+        return found
+
+
+class OktaUnavailable:
+    """Stands in for the org when keyless cannot act on it, so the step fails by name
+    (offboarding that leaves a person active in Okta must not look finished)."""
+
+    def __init__(self, error: KeylessError) -> None:
+        self.error = error
+
+    def offboard_user(self, login: str, *, suspend: bool, dry_run: bool) -> OktaOutcome:
+        raise self.error
+
+    def findings(self) -> list[Finding]:
+        raise self.error

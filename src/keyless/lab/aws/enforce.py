@@ -11,6 +11,14 @@ Every signed request is checked as AWS checks it before moto sees it:
    (:mod:`keyless.lab.aws.permissions`); ``sts:AssumeRole`` also needs the
    target role's trust policy.
 
+A session's role policies are read on every request, not when the session was
+issued: as in AWS, a Deny attached to a role stops sessions already issued at
+their next call. The context carries ``aws:userid`` (``AROA…:<RoleSessionName>``
+for a role session) and ``aws:TokenIssueTime`` (temporary credentials only), the
+keys AWS's "revoke active sessions" policy and ``keyless offboard`` match on
+(IAM User Guide, "Revoking IAM role temporary security credentials"; "AWS global
+condition context keys").
+
 moto's own checks are left off (they are process-wide and treat an unmet
 Condition as a Deny); this module replaces them for every principal.
 """
@@ -20,7 +28,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
@@ -70,6 +78,7 @@ class Caller:
     boundary: tuple[Mapping[str, Any], ...] | None
     session_policy: tuple[Mapping[str, Any], ...] | None
     context: dict[str, list[str]] = field(default_factory=dict)
+    access_key_id: str = ""  # for CloudTrail's userIdentity.accessKeyId
 
 
 @lru_cache(maxsize=1024)
@@ -123,7 +132,23 @@ class Gate:
         token = request.headers.get("x-amz-security-token")
         secret, caller = self._principal(access_key_id, token, service=service, region=region)
         self._check_signature(request, parsed, secret, token, service=service, region=region)
-        return caller
+        if caller.kind == "user":
+            self._record_key_use(caller.account_id, access_key_id, service=service, region=region)
+        return replace(caller, access_key_id=access_key_id)
+
+    def _record_key_use(
+        self, account_id: str, access_key_id: str, *, service: str, region: str
+    ) -> None:
+        # IAM records when and where an access key was last used (GetAccessKeyLastUsed,
+        # the credential report); moto does so only with its own enforcement on.
+        from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+        iam = dict.get(iam_backends.get(account_id, {}), self._partition)
+        key = iam.access_keys.get(access_key_id) if iam is not None else None
+        if key is not None:
+            key.last_used = AccessKeyLastUsed(
+                timestamp=self._clock().replace(tzinfo=None), service=service, region=region
+            )
 
     def _principal(
         self, access_key_id: str, token: str | None, *, service: str, region: str
@@ -230,12 +255,18 @@ class Gate:
                 context[f"aws:PrincipalTag/{key}"] = [value]
             if saml.source_identity is not None:
                 context["aws:SourceIdentity"] = [saml.source_identity]
+        # moto stamps the session's key when it issues it: that is the token's issue time.
+        issued = assumed.access_key.create_date
+        if issued.tzinfo is None:
+            issued = issued.replace(tzinfo=UTC)
         context.update(
             {
                 "aws:PrincipalArn": [assumed.role_arn],
                 "aws:PrincipalAccount": [assumed.account_id],
                 "aws:PrincipalType": ["AssumedRole"],
+                # role-id:RoleSessionName, as AWS documents aws:userid for a role session.
                 "aws:userid": [assumed.user_id],
+                "aws:TokenIssueTime": [issued.strftime("%Y-%m-%dT%H:%M:%SZ")],
             }
         )
         return Caller(

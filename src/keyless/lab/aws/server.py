@@ -34,6 +34,7 @@ import botocore.exceptions
 import botocore.session
 
 from keyless.lab.aws.bootstrap import LabAccount, bootstrap
+from keyless.lab.aws.cloudtrail import CloudTrailLog, CloudTrailRecorder, LookupEventsApp, facts_of
 from keyless.lab.aws.enforce import Gate, SignedRequest, iam_resource
 from keyless.lab.aws.errors import AwsError, Protocol, render_error
 from keyless.lab.aws.state import SNAPSHOT_NAME, configure_moto, load_snapshot, save_snapshot
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024 * 1024
 SNAPSHOT_INTERVAL = 1.0
-_READ_ONLY = re.compile(r"^(Get|List|Describe)")
+# Calls that change nothing a snapshot keeps run outside the state lock and mark nothing
+# dirty. CloudTrail lookups and the credential-report flag (issue 14) are among them:
+# otherwise an audit of 100 accounts waits on a 4-second snapshot after each call.
+_READ_ONLY = re.compile(r"^(Get|List|Describe|Lookup|GenerateCredentialReport$)")
 
 StartResponse = Callable[..., Any]
 
@@ -136,6 +140,7 @@ class LabAwsFront:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         protocol: Protocol = "query"
         service: str | None = None
+        facts = facts_of(environ)  # CloudTrail (issue 14): what the recorder logs
         try:
             path = str(environ.get("PATH_INFO", ""))
             if path.startswith("/moto-api") or path == "/favicon.ico":
@@ -152,6 +157,7 @@ class LabAwsFront:
             environ["wsgi.input"] = io.BytesIO(body)
             parsed = _parse(environ, headers, body)
             protocol = parsed.protocol
+            facts.action, facts.params = parsed.action, parsed.params  # CloudTrail (issue 14)
             if parsed.action == "AssumeRoleWithSAML":
                 service = "sts"
                 answer = self._sts.assume_role_with_saml(parsed.params)
@@ -174,6 +180,7 @@ class LabAwsFront:
                 body=body,
             )
             caller = self._gate.authenticate(request)
+            facts.caller = caller  # CloudTrail (issue 14)
             service = caller.service
             # REST services (S3) name their action by method and path, and moto ignores
             # an Action parameter there: such a call must be allowed the whole service.
@@ -190,6 +197,7 @@ class LabAwsFront:
             else:
                 self._gate.authorize(caller, action=action, resource=resource)
         except AwsError as error:
+            facts.error = error  # CloudTrail (issue 14)
             status, response_headers, payload = render_error(
                 error, protocol=protocol, service=service
             )
@@ -231,6 +239,7 @@ class LabAwsServer:
         self._threads: list[threading.Thread] = []
         self.bootstrap_credentials: dict[str, str] = {}
         self.sts: StrictSts | None = None
+        self.cloudtrail: CloudTrailLog | None = None
         self.url = ""
 
     @property
@@ -254,8 +263,10 @@ class LabAwsServer:
         self.sts = StrictSts(state_lock=self._lock)
         self.sts.sessions.update(restored.get("saml_sessions", {}))
         gate = Gate(saml_sessions=self.sts.sessions)
+        # CloudTrail (issue 14): records each outcome, answers LookupEvents per account.
+        self.cloudtrail = CloudTrailLog(accounts=[account.id for account in self.accounts])
         front = LabAwsFront(
-            DomainDispatcherApplication(create_backend_app),
+            LookupEventsApp(DomainDispatcherApplication(create_backend_app), self.cloudtrail),
             sts=self.sts,
             gate=gate,
             state_lock=self._lock,
@@ -274,7 +285,7 @@ class LabAwsServer:
         self._server = make_server(
             self._host,
             self._port,
-            front,
+            CloudTrailRecorder(front, self.cloudtrail),  # CloudTrail (issue 14)
             threaded=True,
             request_handler=_QuietHandler,
             ssl_context=context,

@@ -1,0 +1,200 @@
+"""`keyless offboard`: take a person's access away at the IdP and in every AWS account.
+
+Exit codes: 0 every step done and confirmed; 1 (``EXIT_FINDING``) an account
+could not be reached, a revocation was not confirmed, the Okta step failed, or
+``--release`` was refused because a session could still be alive; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from keyless.cli.output import err, out, print_json
+from keyless.cli.provision import (
+    JsonFlag,
+    LabDirOption,
+    LabFlag,
+    ParallelOption,
+    ProfileOption,
+    SpecOption,
+    _load_lab,
+)
+from keyless.errors import EXIT_FINDING, InputError
+from keyless.files import PUBLIC, write_atomic
+from keyless.services import provision
+from keyless.services.offboard import DEFAULT_PARALLEL, Offboarder, OffboardReport, OktaOffboarding
+from keyless.spec import load_spec
+from keyless.spec.model import FederationSpec
+
+if TYPE_CHECKING:
+    from keyless.lab.runtime import LabInfo
+
+
+def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboarding | None, str]:
+    """The Okta step for ``spec``, or None and why it is skipped.
+
+    An Okta org (or the lab's) is always acted on; when keyless cannot reach it
+    (no API token, say) the step fails by name rather than being skipped, so an
+    offboarding that left the person active in Okta never exits 0.
+    """
+    from keyless.errors import KeylessError
+    from keyless.services.okta_side import (
+        OktaOrgOffboarding,
+        OktaUnavailable,
+        connect_okta,
+        okta_org,
+    )
+
+    if spec.identity_provider.kind != "okta" and lab is None:
+        return None, (
+            f"the spec configures no Okta org (identity_provider.kind is "
+            f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
+        )
+    try:
+        return OktaOrgOffboarding(connect_okta(okta_org(spec, lab=lab))), ""
+    except KeylessError as error:
+        return OktaUnavailable(error), ""
+
+
+def _render(report: OffboardReport) -> None:
+    title = {
+        "offboard": f"Offboarding {report.subject}",
+        "all-sessions": f"Revoking {report.subject}",
+        "release": f"Releasing the revocations of {report.subject}",
+    }[report.mode]
+    if report.dry_run:
+        title += " (dry run: nothing changed)"
+    out.print(f"[bold]{title}[/]", highlight=False)
+    if report.cutoff is not None:
+        out.print(f"sessions issued before {report.as_dict()['cutoff']} are denied", markup=False)
+    if report.role_source:
+        out.print(f"roles: {report.role_source}", markup=False)
+    if report.okta_skipped:
+        out.print(f"[yellow]Okta step skipped:[/] {report.okta_skipped}", highlight=False)
+    table = Table("time (UTC)", "where", "action", "target", "outcome", "detail")
+    for step in report.as_dict()["steps"]:
+        style = {"failed": "red", "refused": "red", "skipped": "yellow"}.get(step["outcome"])
+        table.add_row(
+            step["at"][11:],
+            step["where"],
+            step["action"],
+            step["target"],
+            f"[{style}]{step['outcome']}[/]" if style else step["outcome"],
+            step["detail"],
+        )
+    out.print(table)
+    for account in report.accounts:
+        header = f"[bold]{account.account.alias}[/] ({account.account.id})"
+        if not account.reached:
+            out.print(f"{header}: [bold red]NOT REACHED[/] {account.error}", highlight=False)
+            continue
+        done = sum(1 for r in account.roles if r.verified)
+        out.print(
+            f"{header}: {done}/{len(account.roles)} role(s) confirmed; "
+            f"{len(account.sessions)} live session(s) cut off ({account.sessions_note})",
+            highlight=False,
+        )
+
+
+def offboard_command(
+    spec_file: SpecOption,
+    user: Annotated[
+        str | None, typer.Argument(help="The person's IdP login (their AWS session name).")
+    ] = None,
+    all_sessions: Annotated[
+        str | None,
+        typer.Option(
+            "--all-sessions",
+            metavar="ROLE",
+            help="Incident: revoke EVERY session of ROLE issued before now, in every account.",
+        ),
+    ] = None,
+    suspend: Annotated[
+        bool, typer.Option("--suspend", help="Suspend at the IdP instead of deactivating.")
+    ] = False,
+    release: Annotated[
+        bool,
+        typer.Option(
+            "--release",
+            help="Remove USER's (or --all-sessions ROLE's) revocations once no session "
+            "they stop can be alive.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --release: remove them even before that.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show it all; change nothing.")
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Also write the JSON evidence to this file.")
+    ] = None,
+    json_output: JsonFlag = False,
+    lab: LabFlag = False,
+    lab_dir: LabDirOption = None,
+    profile: ProfileOption = None,
+    parallel: ParallelOption = DEFAULT_PARALLEL,
+) -> None:
+    """Take someone's access away: IdP, then every session they hold in every AWS account."""
+    if (user is None) == (all_sessions is None):
+        raise InputError(
+            "name exactly one of USER or --all-sessions ROLE",
+            fix="`keyless offboard alice@example.com`, or `keyless offboard --all-sessions ROLE`",
+        )
+    if suspend and (all_sessions is not None or release):
+        raise InputError("--suspend goes with offboarding a USER only")
+    if force and not release:
+        raise InputError("--force goes with --release only")
+    if profile and (lab or lab_dir):
+        raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    if report_file is not None and report_file.is_dir():
+        raise InputError(f"--report {report_file} is a directory", fix="name a file")
+    spec = load_spec(spec_file)
+    info = _load_lab(lab_dir) if (lab or lab_dir) else None
+    connector = provision.connect(profile=profile, lab=info)
+    okta, skipped = okta_seam(spec, info)
+    offboarder = Offboarder(
+        spec, connector, okta=okta, okta_skipped_reason=skipped, parallel=parallel
+    )
+    if release:
+        result = offboarder.release(user, role=all_sessions, force=force, dry_run=dry_run)
+    elif all_sessions is not None:
+        result = offboarder.revoke_all_sessions(all_sessions, dry_run=dry_run)
+    else:
+        assert user is not None
+        result = offboarder.offboard(user, suspend=suspend, dry_run=dry_run)
+    document = result.as_dict()
+    if report_file is not None:
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        write_atomic(report_file, text.encode(), mode=PUBLIC)
+    if json_output:
+        print_json(document)
+    else:
+        _render(result)
+    if result.unreached:
+        names = ", ".join(document["unreached_accounts"])
+        err.print(
+            f"[bold red]not reached:[/] {names}; run the same command again once they can be "
+            "reached: it finishes the job",
+            highlight=False,
+        )
+    if result.refused:
+        err.print(
+            "[bold red]kept:[/] some revocations could still stop live sessions; "
+            "run --release after their time, or add --force",
+            highlight=False,
+        )
+    if result.okta_error:
+        err.print(f"[bold red]Okta step failed:[/] {result.okta_error}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDING)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `offboard` to the top-level app."""
+    app.command("offboard")(offboard_command)

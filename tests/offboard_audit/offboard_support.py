@@ -1,0 +1,111 @@
+"""Helpers for the offboard and audit tests: sign the spec's people in through the real
+flow (password + TOTP at the lab IdP, AssumeRoleWithSAML at the lab's STS), reach
+accounts with boto3, run the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from keyless.adapters.secrets import FileSecretStore
+from keyless.adapters.terminal import NonInteractivePrompter
+from keyless.core.credentials import AwsCredentials
+from keyless.lab.idp.directory import Directory
+from keyless.services.okta_signin import LoginInputs
+from keyless.services.profiles import Settings
+from keyless.services.wiring import login_and_cache
+from lab_fixtures import fresh_totp
+
+REPO = Path(__file__).resolve().parents[2]
+ACME = REPO / "examples" / "acme.yaml"
+KEYLESS = str(Path(sys.executable).parent / "keyless")
+
+
+def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
+    """``person`` (a spec user) logs in with password + TOTP and takes every role they may."""
+    entry = next(u for u in lab.users if u["login"] == person)
+    secret = entry.get("totp_secret")
+    if not secret:
+        # carol's factor is push; give her a TOTP factor too so a script can sign her in.
+        directory = Directory(Path(lab.state_dir) / "idp.sqlite")
+        try:
+            secret = directory.enroll(person, "totp").secret
+        finally:
+            directory.close()
+    assert secret
+    settings = Settings(
+        profile=person.split("@")[0],
+        org_url=lab.idp_url,
+        app_url=lab.app_url,
+        username=person,
+        spec=str(ACME),
+        ca_bundle=lab.ca_bundle,
+        aws_endpoint_url=lab.aws_endpoint_url,
+        mfa_factor="totp",
+    )
+    result = login_and_cache(
+        settings,
+        prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
+        secrets=FileSecretStore(tmp_path / f"secrets-{settings.profile}"),
+        inputs=LoginInputs(password=str(entry["password"]), mfa_code=fresh_totp(secret)),
+        all_roles=True,
+        write_files=False,
+    )
+    return [entry.credentials for entry in result.logins]
+
+
+def aws_client(lab: Any, service: str, credentials: AwsCredentials | None = None) -> Any:
+    """A boto3 client against the lab: with ``credentials``, else the bootstrap key."""
+    import boto3
+
+    if credentials is None:
+        keys = lab.bootstrap_credentials
+        session = boto3.Session(
+            aws_access_key_id=keys["aws_access_key_id"],
+            aws_secret_access_key=keys["aws_secret_access_key"],
+            region_name="us-east-1",
+        )
+    else:
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            region_name="us-east-1",
+        )
+    # A service named at run time: boto3's stubs only type literal service names.
+    return session.client(  # type: ignore[call-overload]
+        service, endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle
+    )
+
+
+def member_client(lab: Any, account_id: str, service: str) -> Any:
+    """A client in a member account through its access role (as an administrator would)."""
+    answer = aws_client(lab, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName="test-admin",
+    )
+    creds = answer["Credentials"]
+    return aws_client(
+        lab,
+        service,
+        AwsCredentials(
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=creds["SecretAccessKey"],
+            session_token=creds["SessionToken"],
+            expiration=creds["Expiration"],
+        ),
+    )
+
+
+def keyless(lab: Any, *args: str, spec: Path = ACME) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against ``lab`` as a user would."""
+    return subprocess.run(
+        [KEYLESS, *args, "--spec", str(spec), "--lab-dir", str(lab.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=REPO,
+    )

@@ -1,0 +1,244 @@
+"""Pure logic of offboard and audit: the revocation policy as IAM evaluates it, plan leaving
+it alone, and the audit's checks over account states built by hand."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from offboard_support import ACME
+
+from keyless.lab.aws.permissions import decide
+from keyless.plan.desired import MANAGED_BY_TAG, desired_account
+from keyless.plan.diff import diff_role
+from keyless.plan.revocations import (
+    cutoff,
+    is_revocation,
+    policy_name,
+    releasable_at,
+    revocation_policy,
+)
+from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
+from keyless.saml.keys import SigningKey
+from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.services.audit import AccountChecks, AuditReport, Finding
+from keyless.spec import load_spec
+
+SPEC = load_spec(ACME)
+DEV = next(a for a in SPEC.accounts if a.alias == "acme-dev")
+MANAGEMENT = next(a for a in SPEC.accounts if a.management)
+NOW = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+def _context(session: str, issued: datetime) -> dict[str, list[str]]:
+    return {
+        "aws:userid": [f"AROAEXAMPLEROLEID0001:{session}"],
+        "aws:TokenIssueTime": [issued.strftime("%Y-%m-%dT%H:%M:%SZ")],
+    }
+
+
+ADMIN = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+
+
+@pytest.mark.parametrize(
+    ("session", "issued", "allowed"),
+    [
+        ("alice@acme.example", NOW - timedelta(minutes=5), False),  # her old session
+        ("alice@acme.example", NOW, False),  # issued in the same second as the revocation
+        ("alice@acme.example", NOW + timedelta(seconds=2), True),  # a new one after it
+        ("carol@acme.example", NOW - timedelta(minutes=5), True),  # someone else's
+        ("malice@acme.example", NOW - timedelta(minutes=5), True),  # a name she is a suffix of
+    ],
+)
+def test_one_persons_revocation_as_iam_evaluates_it(
+    session: str, issued: datetime, allowed: bool
+) -> None:
+    deny = revocation_policy("alice@acme.example", cutoff(NOW))["Statement"]
+    decision = decide(
+        [ADMIN, deny],
+        boundary=None,
+        action="iam:ListRoles",
+        resource="*",
+        context=_context(session, issued),
+    )
+    assert decision.allowed is allowed
+
+
+def test_every_session_revocation_has_aws_revoke_older_sessions_shape() -> None:
+    document = revocation_policy(None, cutoff(NOW))
+    (statement,) = document["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Action"] == ["*"]
+    assert statement["Resource"] == ["*"]
+    assert statement["Condition"] == {
+        "DateLessThan": {"aws:TokenIssueTime": "2026-03-01T12:00:01Z"}
+    }
+    assert policy_name(None) == "keyless-revoke-all-sessions"
+
+
+def test_names_cutoffs_and_release_times() -> None:
+    assert policy_name("alice@acme.example") == "keyless-revoke-user-alice@acme.example"
+    assert is_revocation(policy_name("alice@acme.example"))
+    assert not is_revocation("DenyLeavingTheRegion")
+    assert cutoff(NOW) == datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)
+    assert cutoff(NOW.replace(microsecond=0)) == datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)
+    document = revocation_policy("alice@acme.example", cutoff(NOW))
+    assert releasable_at(document, 3600) == datetime(2026, 3, 1, 13, 0, 1, tzinfo=UTC)
+    assert releasable_at({"Statement": []}, 3600) is None
+
+
+def _actual_role(spec_role: str, **changes: Any) -> ActualRole:
+    desired = next(r for r in desired_account(SPEC, DEV, None).roles if r.name == spec_role)
+    role = ActualRole(
+        name=desired.name,
+        path=desired.path,
+        arn=desired.arn,
+        trust_policy=copy.deepcopy(desired.trust_policy),
+        managed_policies=desired.managed_policies,
+        inline_policies=dict(desired.inline_policies),
+        max_session_duration=desired.max_session_duration,
+        permissions_boundary=desired.permissions_boundary,
+        description=desired.description,
+        tags=dict(desired.tags),
+    )
+    return replace(role, **changes)
+
+
+def test_plan_leaves_a_revocation_on_a_role_alone() -> None:
+    """Regression (issue 14): plan would delete offboard's Deny and hand the sessions back."""
+    desired = next(r for r in desired_account(SPEC, DEV, None).roles if r.name == "Developer")
+    revocation = revocation_policy("alice@acme.example", cutoff(NOW))
+    actual = _actual_role(
+        "Developer",
+        inline_policies={**desired.inline_policies, policy_name("alice@acme.example"): revocation},
+    )
+    assert diff_role(desired, actual, spec_name=SPEC.name, adopt=False) == []
+    # Any other inline policy the spec does not name is still removed.
+    stray = _actual_role(
+        "Developer", inline_policies={**desired.inline_policies, "Stray": revocation}
+    )
+    (change,) = diff_role(desired, stray, spec_name=SPEC.name, adopt=False)
+    assert [op.api for op in change.operations] == ["delete_role_policy"]
+
+
+def _checks(account: Any = DEV, **kwargs: Any) -> AccountChecks:
+    return AccountChecks(SPEC, account, idp=kwargs.get("idp"), metadata_xml=None, now=NOW)
+
+
+def _account(*roles: ActualRole, users: dict[str, ActualUser] | None = None) -> ActualAccount:
+    return ActualAccount(
+        account_id=DEV.id, provider=None, roles={r.name: r for r in roles}, users=users or {}
+    )
+
+
+def test_role_checks_name_the_audience_the_provider_and_the_session_length() -> None:
+    regional = _actual_role("ReadOnly")
+    regional.trust_policy["Statement"][0]["Condition"]["StringEquals"]["SAML:aud"] = (
+        "https://eu-west-1.signin.aws.amazon.com/saml"
+    )
+    foreign = _actual_role("Developer", max_session_duration=43200)
+    foreign.trust_policy["Statement"][0]["Principal"]["Federated"] = (
+        f"arn:aws:iam::{DEV.id}:saml-provider/SomeoneElse"
+    )
+    unmanaged = _actual_role(
+        "ReadOnly", name="Contractors", arn=f"arn:aws:iam::{DEV.id}:role/Contractors", tags={}
+    )
+    checks = _checks()
+    table = checks.roles(_account(regional, foreign, unmanaged))
+    found = {(f.check, f.resource.rsplit("/", 1)[-1], f.severity) for f in checks.findings}
+    assert ("saml-audience", "ReadOnly", "high") in found
+    assert ("foreign-provider", "Developer", "high") in found
+    assert ("max-session", "Developer", "medium") in found
+    assert ("unmanaged", "Contractors", "medium") in found
+    assert {row["role"]: row["managed"] for row in table} == {
+        "Contractors": False,
+        "Developer": True,
+        "ReadOnly": True,
+    }
+
+
+def test_credential_report_rows_people_and_the_provisioning_principal() -> None:
+    provisioning = ActualUser(
+        name="OktaProvisioningUser",
+        arn=f"arn:aws:iam::{MANAGEMENT.id}:user/OktaProvisioningUser",
+        inline_policies={
+            "keyless-idp-list-roles": {
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListAccountAliases"]}
+                ]
+            }
+        },
+        managed_policies=("arn:aws:iam::aws:policy/AdministratorAccess",),
+        tags={MANAGED_BY_TAG: SPEC.name},
+    )
+    actual = ActualAccount(
+        account_id=MANAGEMENT.id, provider=None, users={provisioning.name: provisioning}
+    )
+    old = (NOW - timedelta(days=400)).isoformat()
+    rows = [
+        {
+            "user": "OktaProvisioningUser",
+            "arn": provisioning.arn,
+            "password_enabled": "false",
+            "mfa_active": "false",
+            "access_key_1_active": "true",
+            "access_key_1_last_rotated": old,
+            "access_key_1_last_used_date": "N/A",
+        },
+        {
+            "user": "erin",
+            "arn": f"arn:aws:iam::{MANAGEMENT.id}:user/erin",
+            "password_enabled": "true",
+            "mfa_active": "false",
+            "access_key_1_active": "false",
+        },
+        {"user": "<root_account>", "arn": "", "password_enabled": "true", "mfa_active": "true"},
+    ]
+    checks = _checks(MANAGEMENT)
+    users = checks.credentials(rows, actual, {})
+    assert [u["kind"] for u in users] == ["provisioning", "person"]
+    found = {(f.check, f.severity) for f in checks.findings}
+    # Expected key, but 400 days old and with AdministratorAccess attached.
+    assert ("provisioning-key", "medium") in found
+    assert ("provisioning-privilege", "high") in found
+    assert ("console-without-mfa", "high") in found
+
+
+def test_provider_certificate_mismatch_and_expiry() -> None:
+    current = SigningKey.generate("idp now")
+    expiring = SigningKey.generate("idp before", days=10)
+    idp = parse_metadata(
+        build_idp_metadata(
+            entity_id="http://idp", certificates=[current.certificate], sso_url="https://idp/sso"
+        )
+    )
+    held = build_idp_metadata(
+        entity_id="http://idp", certificates=[expiring.certificate], sso_url="https://idp/sso"
+    )
+    checks = AccountChecks(SPEC, DEV, idp=idp, metadata_xml=None, now=datetime.now(UTC))
+    provider_arn = f"arn:aws:iam::{DEV.id}:saml-provider/Okta"
+    actual = ActualAccount(
+        account_id=DEV.id, provider=ActualProvider(arn=provider_arn, metadata_xml=held, tags={})
+    )
+    checks.provider(actual, [provider_arn, f"arn:aws:iam::{DEV.id}:saml-provider/Old"])
+    titles = [(f.check, f.severity, f.title) for f in checks.findings]
+    assert any(c == "saml-provider" and "not the IdP's current" in t for c, _, t in titles)
+    assert any(c == "saml-provider" and s == "medium" and "expires in" in t for c, s, t in titles)
+    assert any(f.check == "unmanaged" and f.resource.endswith("/Old") for f in checks.findings)
+
+
+def test_fail_on_thresholds() -> None:
+    finding = Finding("drift", "medium", DEV.id, DEV.alias, "role x", "t", "w", "f")
+    report = AuditReport(
+        spec_name="acme", started_at=NOW, period_start=NOW, period_end=NOW, accounts=[]
+    )
+    report.okta_findings = [finding]
+    assert report.fails("medium")
+    assert report.fails("low")
+    assert not report.fails("high")
+    assert report.counts()["medium"] == 1
+    assert "CC6.2" in finding.controls
+    assert "AC-2" in finding.controls
