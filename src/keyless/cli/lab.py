@@ -61,10 +61,22 @@ def up(
     state_dir: StateDir = None,
     idp_port: Annotated[int, typer.Option(help="IdP port (0: a free one).")] = 0,
     aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
+    allow_remember_device: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remember-device",
+            help="Let a sign-in that verified MFA with rememberDevice=true skip MFA next time "
+            "from the same device (Okta's per-device sign-on policy; off by default).",
+        ),
+    ] = False,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
+    from keyless.lab.extras import require_lab_extras
     from keyless.lab.runtime import Lab
     from keyless.spec import load_spec
+
+    require_lab_extras()  # before the IdP's settings, which need them
+    from keyless.lab.idp.core import IdpSettings
 
     federation = load_spec(spec)
     directory = _state_dir(state_dir)
@@ -74,6 +86,7 @@ def up(
         spec_path=spec.resolve(),
         idp_port=idp_port,
         aws_port=aws_port,
+        idp_settings=IdpSettings(allow_remember_device=allow_remember_device),
     )
     stop = threading.Event()
 

@@ -229,12 +229,16 @@ class Lab:
         spec_path: Path | None = None,
         idp_port: int = 0,
         aws_port: int = 0,
+        idp_settings: Any = None,
     ) -> None:
+        """``idp_settings`` is a :class:`keyless.lab.idp.core.IdpSettings` (Okta's defaults
+        when None)."""
         self.spec = spec
         self.state_dir = state_dir
         self.spec_path = spec_path
         self._idp_port = idp_port
         self._aws_port = aws_port
+        self._idp_settings = idp_settings
         self._lock: IO[str] | None = None
         self._aws: LabAwsProcess | None = None
         self._idp: Any = None
@@ -273,7 +277,12 @@ class Lab:
         )
         # The AWS child needs a second to import moto: start the IdP meanwhile.
         self._aws.launch()
-        self._idp = IdpServer(spec=self.spec, state_dir=self.state_dir, port=self._idp_port)
+        self._idp = IdpServer(
+            spec=self.spec,
+            state_dir=self.state_dir,
+            port=self._idp_port,
+            settings=self._idp_settings,
+        )
         self._idp.start()
         self._aws.wait_ready()
         self._idp.set_aws_endpoint(self._aws.url, str(tls.ca_cert))
