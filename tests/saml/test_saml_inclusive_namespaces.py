@@ -157,6 +157,15 @@ def _bad_prefix(transform: etree._Element) -> None:
     transform[0].set("PrefixList", "xs <script>")
 
 
+def _empty_prefix_list(transform: etree._Element) -> None:
+    transform[0].set("PrefixList", "")
+
+
+def _doubled_space(transform: etree._Element) -> None:
+    """signxml would read ["xs", "", "xsi"], xmlsec1 ["xs", "xsi"]: refused, not guessed."""
+    transform[0].set("PrefixList", "xs  xsi")
+
+
 def _xpath_parameter(transform: etree._Element) -> None:
     transform.remove(transform[0])
     etree.SubElement(transform, DS + "XPath").text = "not(ancestor-or-self::ds:Signature)"
@@ -173,6 +182,8 @@ def _xpath_parameter(transform: etree._Element) -> None:
         _text_inside,
         _comment_inside,
         _bad_prefix,
+        _empty_prefix_list,
+        _doubled_space,
         _xpath_parameter,
     ],
 )

@@ -246,7 +246,12 @@ def _exc_c14n_parameters(element: etree._Element) -> str | None:
     if names != {"PrefixList"}:
         extra = ", ".join(sorted(names - {"PrefixList"})) or "no PrefixList"
         return f"has ec:InclusiveNamespaces with {extra}; only a PrefixList attribute is accepted"
-    for prefix in (inclusive.get("PrefixList") or "").split():
+    prefix_list = inclusive.get("PrefixList") or ""
+    # signxml splits the list on single spaces, xmlsec1 on any whitespace: a list
+    # they would read differently (empty, doubled or other whitespace) is refused.
+    if not prefix_list or prefix_list != " ".join(prefix_list.split()):
+        return f"has PrefixList {prefix_list!r}; expected prefixes separated by single spaces"
+    for prefix in prefix_list.split(" "):
         if prefix != "#default" and not _NCNAME.fullmatch(prefix):
             return f"lists {prefix!r} in PrefixList, which is not a namespace prefix"
     return None
