@@ -8,8 +8,10 @@ Prints, in one run:
 - keyless verifying that response (both signatures) as STS would;
 - python3-saml (xmlsec) validating the same response, if it is installed.
 
-Targets (issue 3): signing within 3x of the bare RSA signature; verification at
-least as fast as python3-saml. Run: ``.venv/bin/python benchmarks/bench_saml.py``.
+The response has Okta's shape (issue 11: InclusiveNamespaces PrefixList="xs" in
+both signatures, which verification honours). Targets (issues 3 and 11): signing
+within 3x of the bare RSA signature; verification at least 1.5x python3-saml's
+rate. Run: ``.venv/bin/python benchmarks/bench_saml.py``.
 """
 
 from __future__ import annotations
@@ -143,8 +145,8 @@ def main() -> None:
     if PYTHON3_SAML in figures:
         speedup = figures[VERIFY] / figures[PYTHON3_SAML]
         print(
-            f"verification runs at {speedup:.2f}x python3-saml's rate (target >= 1x): "
-            f"{'met' if speedup >= 1 else 'MISSED'}"
+            f"verification runs at {speedup:.2f}x python3-saml's rate (target >= 1.5x): "
+            f"{'met' if speedup >= 1.5 else 'MISSED'}"
         )
 
 

@@ -15,8 +15,14 @@ KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def _lab_children() -> list[str]:
+    """Lab AWS processes started from this checkout's Python (other checkouts on the same
+    machine start and stop their own labs meanwhile)."""
     result = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
-    return [line for line in result.stdout.splitlines() if "keyless.lab.aws" in line]
+    return [
+        line
+        for line in result.stdout.splitlines()
+        if "keyless.lab.aws" in line and line.startswith(sys.executable)
+    ]
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ NS = {
 SAMLP = "{%s}" % NS["samlp"]  # noqa: UP031 - Clark notation reads better this way
 SAML = "{%s}" % NS["saml"]  # noqa: UP031
 DS = "{%s}" % NS["ds"]  # noqa: UP031
+EC = "{http://www.w3.org/2001/10/xml-exc-c14n#}"
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
@@ -85,6 +86,7 @@ def sign(
     hmac_key: bytes | None = None,
     include_certificate: bool = True,
     place_in: etree._Element | None = None,
+    prefix_list: str | None = None,
 ) -> etree._Element:
     """Sign ``element`` (replacing its Signature) with any algorithm or transform.
 
@@ -92,14 +94,24 @@ def sign(
     the Signature in another (a Reference that does not point at its parent).
     The digest is always taken with exclusive C14N of the target without its
     Signature, which is what a verifier would compute if it ran the transforms.
+    ``prefix_list`` adds ``ec:InclusiveNamespaces PrefixList`` to the exclusive-C14N
+    transform and honours it in the digest, as xmlsec-based IdPs (Okta) sign.
     """
     strip_signature(element)
     target = digest_target if digest_target is not None else element
     uri = reference_uri if reference_uri is not None else "#" + (target.get("ID") or "")
-    target_copy = copy.deepcopy(target)
+    # Serialized and parsed again, not deep-copied: the copy must keep the namespaces
+    # in scope from its ancestors, which InclusiveNamespaces may render (as
+    # xmlsec1 and signxml do on the element in its document).
+    target_copy = etree.fromstring(etree.tostring(target))
     strip_signature(target_copy)
     digest = _DIGESTS[digest_method](
-        etree.tostring(target_copy, method="c14n", exclusive=True)
+        etree.tostring(
+            target_copy,
+            method="c14n",
+            exclusive=True,
+            inclusive_ns_prefixes=prefix_list.split() if prefix_list else None,
+        )
     ).digest()
 
     signature = etree.Element(DS + "Signature", nsmap={"ds": NS["ds"]})
@@ -110,7 +122,9 @@ def sign(
     transforms_el = etree.SubElement(reference, DS + "Transforms")
     for transform in transforms:
         if isinstance(transform, str):
-            etree.SubElement(transforms_el, DS + "Transform", Algorithm=transform)
+            added = etree.SubElement(transforms_el, DS + "Transform", Algorithm=transform)
+            if prefix_list is not None and transform == EXC_C14N:
+                added.append(inclusive_namespaces(prefix_list))
         else:
             transforms_el.append(transform)
     etree.SubElement(reference, DS + "DigestMethod", Algorithm=digest_method)
@@ -133,6 +147,11 @@ def sign(
     else:
         holder.insert(0, signature)
     return signature
+
+
+def inclusive_namespaces(prefix_list: str) -> etree._Element:
+    """``<ec:InclusiveNamespaces PrefixList="..."/>``, the exclusive-C14N parameter."""
+    return etree.Element(EC + "InclusiveNamespaces", PrefixList=prefix_list, nsmap={"ec": EXC_C14N})
 
 
 def xslt_transform() -> etree._Element:

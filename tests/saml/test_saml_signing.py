@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from copy import deepcopy
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from saml_data import NOW, Build
-from saml_forge import DS, SAML, assertion_of, parse, signature_of
+from saml_forge import DS, EC, SAML, assertion_of, parse, signature_of
 
 from keyless.saml.canonical import attribute, text
 from keyless.saml.keys import SigningKey
@@ -37,10 +36,19 @@ def _assert_signature_is_what_a_verifier_recomputes(
 ) -> None:
     signature = signature_of(element)
     assert signature is not None
-    # The enveloped-signature transform, then exclusive C14N, by libxml2.
-    unsigned = deepcopy(element)
+    # The enveloped-signature transform, then exclusive C14N with the transform's
+    # PrefixList (Okta's "xs"), by libxml2, on a copy that keeps the namespaces in
+    # scope from the ancestors (a serialization, as signxml makes it).
+    prefix_list = signature.find(
+        f"{DS}SignedInfo/{DS}Reference/{DS}Transforms/{DS}Transform/{EC}InclusiveNamespaces"
+    )
+    assert prefix_list is not None
+    assert prefix_list.get("PrefixList") == "xs"
+    unsigned = etree.fromstring(etree.tostring(element))
     unsigned.remove(signature_of(unsigned))  # type: ignore[arg-type]
-    digest = hashlib.sha256(etree.tostring(unsigned, method="c14n", exclusive=True)).digest()
+    digest = hashlib.sha256(
+        etree.tostring(unsigned, method="c14n", exclusive=True, inclusive_ns_prefixes=["xs"])
+    ).digest()
     assert signature.findtext(f"{DS}SignedInfo/{DS}Reference/{DS}DigestValue") == (
         base64.b64encode(digest).decode()
     )

@@ -74,11 +74,23 @@ def up(
             help="A rate-limit storm: every Nth management call gets 429.",
         ),
     ] = 0,
+    allow_remember_device: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remember-device",
+            help="Let a sign-in that verified MFA with rememberDevice=true skip MFA next time "
+            "from the same device (Okta's per-device sign-on policy; off by default).",
+        ),
+    ] = False,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
     from keyless.adapters.okta import dashboard_link
+    from keyless.lab.extras import require_lab_extras
     from keyless.lab.runtime import Lab
     from keyless.spec import load_spec
+
+    require_lab_extras()  # before the IdP's settings, which need them
+    from keyless.lab.idp.core import IdpSettings
 
     federation = load_spec(spec)
     directory = _state_dir(state_dir)
@@ -90,6 +102,7 @@ def up(
         aws_port=aws_port,
         okta_app_configured=not unconfigured_okta_app,
         okta_storm_every=okta_429_every,
+        idp_settings=IdpSettings(allow_remember_device=allow_remember_device),
     )
     stop = threading.Event()
 

@@ -229,10 +229,12 @@ class Lab:
         aws_port: int = 0,
         okta_app_configured: bool = True,
         okta_storm_every: int = 0,
+        idp_settings: Any = None,
     ) -> None:
         """``okta_app_configured=False`` starts the Okta org as before any `keyless apply`:
         the AWS app blank, no spec group yet; ``okta_storm_every=N`` answers every Nth
-        management API call with 429 (a rate-limit storm)."""
+        management API call with 429 (a rate-limit storm). ``idp_settings`` is a
+        :class:`keyless.lab.idp.core.IdpSettings` (Okta's defaults when None)."""
         self.spec = spec
         self.okta_app_configured = okta_app_configured
         self.okta_storm_every = okta_storm_every
@@ -240,6 +242,7 @@ class Lab:
         self.spec_path = spec_path
         self._idp_port = idp_port
         self._aws_port = aws_port
+        self._idp_settings = idp_settings
         self._lock: IO[str] | None = None
         self._aws: LabAwsProcess | None = None
         self._idp: Any = None
@@ -283,6 +286,7 @@ class Lab:
             state_dir=self.state_dir,
             port=self._idp_port,
             okta_app_configured=self.okta_app_configured,
+            settings=self._idp_settings,
         )
         self._idp.start()
         self._aws.wait_ready()

@@ -32,7 +32,8 @@ from starlette.routing import Route
 from keyless.core.credentials import mask
 from keyless.errors import SamlInputError
 from keyless.lab.idp.html import PAGE_HEADERS, render_text
-from keyless.saml.model import ARN_RE, ATTR_ROLE, ATTR_SESSION_DURATION
+from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_DURATION
+from keyless.saml.roles import read_role_values
 from keyless.saml.xmlsafe import SAML, ForbiddenXml, TooDeep, parse_untrusted, text_of
 from keyless.spec import FederationSpec
 
@@ -68,21 +69,13 @@ def read_roles(saml_response_b64: str) -> tuple[list[RoleChoice], int | None]:
         name = attribute.get("Name")
         values = [text_of(v) for v in attribute.iter(SAML + "AttributeValue")]
         if name == ATTR_ROLE:
-            for value in values:
-                parts = [part.strip() for part in value.split(",")]
-                if len(parts) != 2:
-                    continue
-                first, second = (ARN_RE.match(part) for part in parts)
-                if first is None or second is None:
-                    continue
-                role, provider = (first, second) if first["kind"] == "role" else (second, first)
-                if role["kind"] != "role" or provider["kind"] != "saml-provider":
-                    continue
+            # AWS's page lists only the pairs it could assume; a malformed one is left out.
+            for pair in read_role_values(values).pairs:
                 choice = RoleChoice(
-                    role_arn=role.group(0),
-                    provider_arn=provider.group(0),
-                    account_id=role["account"],
-                    role_name=role["name"].rsplit("/", 1)[-1],
+                    role_arn=pair.role_arn,
+                    provider_arn=pair.principal_arn,
+                    account_id=pair.account_id,
+                    role_name=pair.role_name,
                 )
                 if choice not in choices:
                     choices.append(choice)

@@ -36,12 +36,29 @@ from keyless.saml.model import (
 from keyless.saml.xmlsafe import format_instant
 
 # The markup, in exclusive canonical form (see keyless.saml.canonical): attributes
-# in C14N order, empty elements with an end tag, and Okta's namespace layout,
-# which is also where exclusive C14N puts the declarations (saml2p on the
-# Response, saml2 on the Response's Issuer and on the Assertion). Fields are
-# filled with escaped values only.
+# in C14N order, empty elements with an end tag, and Okta's namespace layout.
+# Fields are filled with escaped values only.
+#
+# The shape is Okta's AWS Account Federation app's, as real responses show it
+# (a redacted capture in segmentio/aws-okta's lib/saml_test.go; Okta's "How to
+# Configure SAML 2.0 for Amazon Web Services" guide for the attributes):
+# - saml2p/saml2 prefixes; xmlns:xs declared on the Response and on the
+#   Assertion, and both signatures made with exclusive C14N whose Transform
+#   carries <ec:InclusiveNamespaces PrefixList="xs"/>, so the canonical form of
+#   each signed element declares xs (which xsi:type="xs:string" names only in
+#   an attribute value) on that element;
+# - Role with NameFormat uri, RoleSessionName and SessionDuration with NameFormat
+#   basic; AttributeValues typed xsi:type="xs:string";
+# - Conditions/@NotBefore five minutes before IssueInstant (Okta backdates it to
+#   absorb clock skew), every NotOnOrAfter at IssueInstant plus the lifetime;
+# - the bearer SubjectConfirmation with the sign-in URL as Recipient, audience
+#   urn:amazon:webservices, AuthnContextClassRef PasswordProtectedTransport.
+# Okta's serializer also repeats xmlns:saml2 on the Assertion's children and
+# xmlns:saml2p on Status; C14N drops such repeats, no reader sees them, and the
+# lab leaves them out.
+_XS = 'xmlns:xs="http://www.w3.org/2001/XMLSchema"'
 _RESPONSE_HEAD = (
-    '<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" '
+    '<saml2p:Response xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" ' + _XS + " "
     'Destination="{destination}" ID="{id}" IssueInstant="{issued}" Version="2.0">'
     '<saml2:Issuer xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" '
     'Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">{issuer}</saml2:Issuer>'
@@ -52,9 +69,14 @@ _RESPONSE_STATUS = (
     "</saml2p:Status>"
 )
 _RESPONSE_END = "</saml2p:Response>"
-_ASSERTION_HEAD = (
-    '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" '
+# With xs: the Assertion's own canonical form (and the document). Inside the
+# Response's canonical form the Response already renders xs, so the Assertion's
+# start tag there is the same without it.
+_ASSERTION_START = (
+    '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" ' + _XS + " "
     'ID="{id}" IssueInstant="{issued}" Version="2.0">'
+)
+_ASSERTION_ISSUER = (
     '<saml2:Issuer Format="urn:oasis:names:tc:SAML:2.0:nameid-format:entity">'
     "{issuer}</saml2:Issuer>"
 )
@@ -66,7 +88,7 @@ _ASSERTION_BODY = (
     "</saml2:SubjectConfirmationData>"
     "</saml2:SubjectConfirmation>"
     "</saml2:Subject>"
-    '<saml2:Conditions NotBefore="{issued}" NotOnOrAfter="{expires}">'
+    '<saml2:Conditions NotBefore="{not_before}" NotOnOrAfter="{expires}">'
     "<saml2:AudienceRestriction><saml2:Audience>{audience}</saml2:Audience>"
     "</saml2:AudienceRestriction>"
     "</saml2:Conditions>"
@@ -78,13 +100,15 @@ _ASSERTION_BODY = (
     "<saml2:AttributeStatement>{attributes}</saml2:AttributeStatement>"
     "</saml2:Assertion>"
 )
-_ATTRIBUTE = (
-    '<saml2:Attribute Name="{name}" '
-    'NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">{values}</saml2:Attribute>'
-)
-# ``xsi:type="xs:string"`` names the xs prefix only inside an attribute value,
-# so exclusive C14N leaves its declaration out: the canonical text lacks it and
-# the document carries it (as Okta's does, and as schema validation needs).
+_ATTRIBUTE = '<saml2:Attribute Name="{name}" NameFormat="{name_format}">{values}</saml2:Attribute>'
+NAME_FORMAT_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+NAME_FORMAT_BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+# Okta backdates NotBefore so that an SP whose clock runs behind still accepts it.
+NOT_BEFORE_BACKDATE = timedelta(minutes=5)
+# ``xsi:type="xs:string"`` names the xs prefix only inside an attribute value, and
+# xs is rendered on the signed element (PrefixList), so C14N leaves the value's
+# own declaration out: the canonical text lacks it and the document carries it,
+# as Okta's does.
 _VALUE_CANONICAL = (
     '<saml2:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     'xsi:type="xs:string">'
@@ -124,9 +148,10 @@ def build_response(
 ) -> bytes:
     """Build a SAML Response for AWS with one Assertion, signed as asked; return its XML.
 
-    ``now`` is the IssueInstant; the assertion is valid from ``now`` until
-    ``now + lifetime``. Role values are written ``provider,role`` as Okta does
-    unless ``provider_first`` is false. Raises :class:`ValueError` when a value
+    ``now`` is the IssueInstant; the assertion is valid from five minutes
+    before ``now`` (Okta's backdated NotBefore) until ``now + lifetime``. Role
+    values are written ``provider,role`` as Okta does unless ``provider_first``
+    is false. Raises :class:`ValueError` when a value
     holds a character XML cannot carry (NUL, most control characters).
     """
     issued = format_instant(now)
@@ -138,10 +163,12 @@ def build_response(
         _attribute(
             ATTR_ROLE, [pair.attribute_value(provider_first=provider_first) for pair in roles]
         ),
-        _attribute(ATTR_SESSION_NAME, [session_name]),
+        _attribute(ATTR_SESSION_NAME, [session_name], NAME_FORMAT_BASIC),
     ]
     if session_duration is not None:
-        attributes.append(_attribute(ATTR_SESSION_DURATION, [str(session_duration)]))
+        attributes.append(
+            _attribute(ATTR_SESSION_DURATION, [str(session_duration)], NAME_FORMAT_BASIC)
+        )
     for tag, value in (principal_tags or {}).items():
         attributes.append(_attribute(ATTR_PRINCIPAL_TAG + tag, [value]))
     if transitive_tag_keys:
@@ -151,11 +178,13 @@ def build_response(
 
     # The Assertion in two parts, so that its Signature can go between them.
     assertion_id = new_id()
-    assertion_head = _ASSERTION_HEAD.format(id=assertion_id, issued=issued, issuer=issuer_text)
+    assertion_start = _ASSERTION_START.format(id=assertion_id, issued=issued)
+    assertion_head = assertion_start + _ASSERTION_ISSUER.format(issuer=issuer_text)
     assertion_body = _ASSERTION_BODY.format(
         subject_format=attribute(subject_format),
         subject=text(subject),
         expires=expires,
+        not_before=format_instant(now - NOT_BEFORE_BACKDATE),
         recipient=recipient_attribute,
         issued=issued,
         audience=text(audience),
@@ -171,7 +200,9 @@ def build_response(
         destination=recipient_attribute, id=response_id, issued=issued, issuer=issuer_text
     )
     if sign_response:
-        canonical = response_head + _RESPONSE_STATUS + assertion + _RESPONSE_END
+        # The Response renders xs (PrefixList), so the Assertion inside does not again.
+        inner = assertion.replace(assertion_start, assertion_start.replace(" " + _XS, ""), 1)
+        canonical = response_head + _RESPONSE_STATUS + inner + _RESPONSE_END
         response_head += enveloped_signature(canonical, response_id, key)
     # Values are escaped, so "<" in the text is only ever keyless's own markup:
     # this rewrites AttributeValue start tags and nothing else.
@@ -180,10 +211,11 @@ def build_response(
     return document.encode()
 
 
-def _attribute(name: str, values: Sequence[str]) -> str:
+def _attribute(name: str, values: Sequence[str], name_format: str = NAME_FORMAT_URI) -> str:
     """A saml2:Attribute with one string AttributeValue per value, in canonical form."""
     return _ATTRIBUTE.format(
         name=attribute(name),
+        name_format=name_format,
         values="".join(_VALUE_CANONICAL + text(value) + _VALUE_END for value in values),
     )
 

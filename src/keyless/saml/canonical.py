@@ -15,6 +15,9 @@ follows the C14N rules by construction:
 - a prefix is declared on the first element that uses it, as exclusive C14N
   renders it, and declarations that no element or attribute name uses are left
   out of the canonical text (the document may carry them: C14N drops them);
+- except ``xs``, which the signatures' ``InclusiveNamespaces PrefixList="xs"``
+  makes C14N render on the signed element itself (the apex of what is
+  canonicalized), and not again below it;
 - an empty element is a start tag and an end tag, never ``<x/>``;
 - every value from outside goes through :func:`text` or :func:`attribute`,
   which escape exactly as C14N does and refuse characters XML cannot carry, so
@@ -104,10 +107,14 @@ _SIGNED_INFO_HEAD = (
     f'<ds:SignatureMethod Algorithm="{ALG_RSA_SHA256}"></ds:SignatureMethod>'
     '<ds:Reference URI="#'
 )
+# Exclusive C14N with PrefixList="xs", as Okta signs: the signed element's own
+# xmlns:xs is then part of its canonical form (keyless.saml.build declares it).
 _SIGNED_INFO_MIDDLE = (
     '"><ds:Transforms>'
     f'<ds:Transform Algorithm="{ALG_ENVELOPED}"></ds:Transform>'
-    f'<ds:Transform Algorithm="{ALG_EXC_C14N}"></ds:Transform>'
+    f'<ds:Transform Algorithm="{ALG_EXC_C14N}">'
+    f'<ec:InclusiveNamespaces xmlns:ec="{ALG_EXC_C14N}" PrefixList="xs">'
+    "</ec:InclusiveNamespaces></ds:Transform>"
     f'</ds:Transforms><ds:DigestMethod Algorithm="{ALG_SHA256}"></ds:DigestMethod>'
     "<ds:DigestValue>"
 )
@@ -124,8 +131,9 @@ def enveloped_signature(canonical: str, reference_id: str, key: SigningKey) -> s
     ``canonical`` is the element's canonical text without this signature (what
     the enveloped-signature transform leaves for a verifier to digest) and
     ``reference_id`` its ``ID``. The signature is RSA-SHA256 over the
-    exclusive-C14N SignedInfo, with a SHA-256 digest and the certificate in
-    KeyInfo. The caller places the result inside the element, after its Issuer.
+    exclusive-C14N SignedInfo, with a SHA-256 digest (exclusive C14N with
+    ``PrefixList="xs"``, so ``canonical`` declares xs on its root) and the
+    certificate in KeyInfo. The caller places the result inside the element, after its Issuer.
     """
     digest = base64.b64encode(hashlib.sha256(canonical.encode()).digest()).decode("ascii")
     signed_info = (

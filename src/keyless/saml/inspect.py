@@ -19,13 +19,7 @@ from lxml import etree
 
 from keyless.saml.extract import extract_saml_response
 from keyless.saml.model import Reason, VerifiedAssertion, make_reason
-from keyless.saml.verify import (
-    DEFAULT_AUDIENCES,
-    DEFAULT_RECIPIENTS,
-    _check_shape,
-    _Checks,
-    _Signatures,
-)
+from keyless.saml.verify import DEFAULT_AUDIENCES, DEFAULT_RECIPIENTS, ContentChecks, check_shape
 from keyless.saml.xmlsafe import DS, SAML, ForbiddenXml, TooDeep, parse_untrusted
 
 
@@ -68,7 +62,7 @@ def inspect_response(unverified: bytes | str, *, now: datetime) -> Inspection:
     except TooDeep as exc:
         reason = make_reason("malformed", f"the document is refused: {exc}", "")
         return Inspection(assertion=None, signatures=(), problems=(reason,))
-    shape = _check_shape(root)
+    shape = check_shape(root)
     problems = list(shape.reasons)
     assertion_el = shape.assertion
     if assertion_el is None:
@@ -76,15 +70,11 @@ def inspect_response(unverified: bytes | str, *, now: datetime) -> Inspection:
     signatures = tuple(_signature_info(root, assertion_el))
     if assertion_el is None:
         return Inspection(assertion=None, signatures=signatures, problems=tuple(problems))
-    claimed = _Signatures(
-        signed=[s.element for s in signatures],
-        algorithms=[s.signature_algorithm for s in signatures],
-    )
     if not signatures:
         problems.append(
             make_reason("unsigned", "neither the Response nor the Assertion is signed", "")
         )
-    checks = _Checks(
+    checks = ContentChecks(
         metadata=None,
         now=now,
         recipients=DEFAULT_RECIPIENTS,
@@ -92,7 +82,14 @@ def inspect_response(unverified: bytes | str, *, now: datetime) -> Inspection:
         max_age=timedelta(minutes=5),
         clock_skew=timedelta(minutes=5),
     )
-    assertion = checks.read(assertion_el, root, claimed)
+    claimed = [s.element for s in signatures]
+    assertion = checks.read(
+        assertion_el,
+        root,
+        # What the document claims, in the words verification uses for what it proved.
+        signed_element="both" if len(claimed) == 2 else (claimed[0] if claimed else "none"),
+        signature_algorithm=",".join(dict.fromkeys(s.signature_algorithm for s in signatures)),
+    )
     problems.extend(checks.reasons)
     return Inspection(assertion=assertion, signatures=signatures, problems=tuple(problems))
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyless.errors import ConfigError, RemoteError, SamlInputError
-from keyless.saml.model import ARN_RE, ATTR_ROLE, ATTR_SESSION_DURATION, ATTR_SESSION_NAME, RolePair
+from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_DURATION, ATTR_SESSION_NAME, RolePair
+from keyless.saml.roles import read_role_values
 
 _FORM_ACTION = re.compile(r"""<form\b[^>]*\baction\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 
@@ -28,6 +29,7 @@ class UnverifiedAssertion:
     session_name: str | None
     issue_instant: datetime | None
     signin_url: str
+    notes: tuple[str, ...] = ()  # Role values left out, and why
 
 
 def read_unverified_assertion(page: str) -> tuple[str, UnverifiedAssertion]:
@@ -55,16 +57,18 @@ def read_unverified_assertion(page: str) -> tuple[str, UnverifiedAssertion]:
             fix="turn off assertion encryption in the Okta AWS app (AWS does not support it)",
         )
     roles: list[RolePair] = []
+    dropped: list[str] = []
     duration: int | None = None
     session_name: str | None = None
     for attribute in root.iterfind(".//saml:Assertion//saml:Attribute", NS):
         name = attribute.get("Name")
         values = [text_of(value) for value in attribute.iterfind("saml:AttributeValue", NS)]
         if name == ATTR_ROLE:
-            for value in values:
-                pair = _role_pair(value)
-                if pair is not None and pair not in roles:
-                    roles.append(pair)
+            read = read_role_values(values)
+            roles.extend(pair for pair in read.pairs if pair not in roles)
+            dropped.extend(
+                f"{m.note()}; AWS would refuse it, so it is not offered" for m in read.malformed
+            )
         elif name == ATTR_SESSION_DURATION and values:
             duration = int(values[0]) if values[0].isdigit() else None
         elif name == ATTR_SESSION_NAME and values:
@@ -85,20 +89,5 @@ def read_unverified_assertion(page: str) -> tuple[str, UnverifiedAssertion]:
         session_name=session_name,
         issue_instant=issue_instant,
         signin_url=signin_url,
+        notes=tuple(dropped),
     )
-
-
-def _role_pair(value: str) -> RolePair | None:
-    """``provider,role`` or ``role,provider`` (Okta sends the first, others the second)."""
-    parts = [part.strip() for part in value.split(",")]
-    if len(parts) != 2:
-        return None
-    kinds = {}
-    for part in parts:
-        match = ARN_RE.match(part)
-        if match is None:
-            return None
-        kinds[match["kind"]] = part
-    if set(kinds) != {"role", "saml-provider"}:
-        return None
-    return RolePair(role_arn=kinds["role"], principal_arn=kinds["saml-provider"])

@@ -192,6 +192,7 @@ def login(
     notes: list[str] = []
     got = pages(settings, prompter, inputs)
     saml_b64, unverified = read_unverified_assertion(got.first)
+    notes.extend(unverified.notes)
     _check_clock(unverified, clock)
     if not unverified.roles:
         raise DeniedError(

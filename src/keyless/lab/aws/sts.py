@@ -34,7 +34,8 @@ from keyless.lab.aws.errors import AwsError
 from keyless.lab.aws.permissions import parse_document
 from keyless.saml.metadata import IdpMetadata, parse_metadata
 from keyless.saml.model import ARN_RE, Reason
-from keyless.saml.verify import MemoryReplayCache, ReplayCache, verify_response
+from keyless.saml.replay import MemoryReplayCache, ReplayCache
+from keyless.saml.verify import verify_response
 
 DEFAULT_DURATION = 3600
 MIN_DURATION = MIN_SESSION_SECONDS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any
 
 import anyio.to_thread
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from keyless.lab.idp.core import Idp, Transaction
+from keyless.lab.idp.core import Idp, Transaction, new_device_token
 from keyless.lab.idp.directory import Factor, User
 from keyless.lab.idp.okta import (
     cancel_links,
@@ -31,7 +32,16 @@ from keyless.lab.idp.okta import (
 )
 
 SID_COOKIE = "sid"
+# Okta's device token. Okta sets it on its first answer to a client that sends
+# none (gimme-aws-creds reads it from its cookie jar after the Classic API
+# sign-in, okta_classic.py), and a client that sends one keeps it: Okta does not
+# replace a device's token, and sign-on policies that remember a device key on
+# it. The lab answers the same way, so a client that stores DT and sends it back
+# never holds two.
 DT_COOKIE = "DT"
+# What the lab takes as a device token: a bounded run of URL-safe characters
+# (Okta's and the lab's are base64url); anything else is treated as no token.
+_DEVICE_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.]{8,128}")
 
 
 def idp_of(request: Request) -> Idp:
@@ -52,12 +62,15 @@ async def json_body(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def set_session_cookies(response: Response, idp: Idp, session_id: str, device_token: str) -> None:
-    """``sid`` and ``DT`` as Okta sets them, plus HttpOnly, Secure and SameSite=Lax."""
+def device_token_of(request: Request) -> str | None:
+    """The device token the client sent in its ``DT`` cookie, if it is one."""
+    value = request.cookies.get(DT_COOKIE)
+    return value if value is not None and _DEVICE_TOKEN.fullmatch(value) else None
+
+
+def set_device_cookie(response: Response, idp: Idp, device_token: str) -> None:
+    """``DT`` as Okta sets it (long-lived), plus HttpOnly, Secure and SameSite=Lax."""
     max_age = int(idp.settings.session_lifetime.total_seconds())
-    response.set_cookie(
-        SID_COOKIE, session_id, path="/", httponly=True, secure=True, samesite="lax"
-    )
     response.set_cookie(
         DT_COOKIE,
         device_token,
@@ -67,6 +80,25 @@ def set_session_cookies(response: Response, idp: Idp, session_id: str, device_to
         secure=True,
         samesite="lax",
     )
+
+
+def set_session_cookies(
+    response: Response,
+    idp: Idp,
+    session_id: str,
+    device_token: str,
+    *,
+    device_token_sent: str | None = None,
+) -> None:
+    """``sid`` and ``DT`` as Okta sets them, plus HttpOnly, Secure and SameSite=Lax.
+
+    ``DT`` is left alone when the client already sent this very token.
+    """
+    response.set_cookie(
+        SID_COOKIE, session_id, path="/", httponly=True, secure=True, samesite="lax"
+    )
+    if device_token_sent != device_token:
+        set_device_cookie(response, idp, device_token)
 
 
 # -- transaction documents ---------------------------------------------------------
@@ -96,14 +128,21 @@ def mfa_required_document(
         "_embedded": {
             **_user_part(user),
             "factors": [factor_document(f, user, base, verify_link=True) for f in factors],
-            "policy": {
-                "allowRememberDevice": False,
-                "rememberDeviceLifetimeInMinutes": 0,
-                "rememberDeviceByDefault": False,
-                "factorsPolicyInfo": {},
-            },
+            "policy": remember_device_policy(idp),
         },
         "_links": cancel_links(base),
+    }
+
+
+def remember_device_policy(idp: Idp) -> dict[str, Any]:
+    """The "Remember Device Policy Object" of MFA_REQUIRED (Okta's Authentication API)."""
+    allowed = idp.settings.allow_remember_device
+    minutes = int(idp.settings.remember_device_lifetime.total_seconds() // 60)
+    return {
+        "allowRememberDevice": allowed,
+        "rememberDeviceLifetimeInMinutes": minutes if allowed else 0,
+        "rememberDeviceByDefault": False,
+        "factorsPolicyInfo": {},
     }
 
 
@@ -188,13 +227,20 @@ def locked_out_document(idp: Idp) -> dict[str, Any]:
 
 
 async def primary_authentication(
-    idp: Idp, username: str, password: str, client: str, via: str
+    idp: Idp,
+    username: str,
+    password: str,
+    client: str,
+    via: str,
+    *,
+    device_token: str | None = None,
 ) -> tuple[str, dict[str, Any] | None, User | None]:
     """Check a username and password; return (outcome, transaction document, user).
 
     Outcomes: ``SUCCESS`` (document holds the sessionToken), ``MFA_REQUIRED``,
     ``MFA_ENROLL``, ``LOCKED_OUT`` and ``FAILED`` (document None: E0000004).
-    Shared by the JSON API and the sign-in page.
+    Shared by the JSON API and the sign-in page. ``device_token`` is the
+    client's DT: a device remembered for this user skips MFA.
     """
     directory = idp.directory
     user = directory.get_user(username)
@@ -225,10 +271,32 @@ async def primary_authentication(
         )
         return "FAILED", None, user
     factors = idp.needs_mfa(user)
+    remembered = idp.remembered_factor(user, device_token) if factors else None
+    if remembered is not None:
+        # The policy allows remembering devices and this one verified a factor with
+        # rememberDevice=true: Okta answers SUCCESS without MFA_REQUIRED.
+        directory.reset_failures(user)
+        token = idp.mint_session_token(
+            user.id,
+            password_at=idp.clock(),
+            factor_at=remembered,
+            amr=("pwd",),
+            device_token=device_token,
+        )
+        idp.audit.write(
+            "authn",
+            login=user.login,
+            ip=client,
+            outcome="SUCCESS",
+            amr=["pwd"],
+            remembered_device=True,
+            via=via,
+        )
+        return "SUCCESS", success_document(idp, user, token), user
     if factors:
         # Failures are reset only once the sign-in is finished: a right password must
         # not wipe out the wrong MFA codes guessed before it (see verify_factor).
-        transaction = idp.new_transaction(user, "MFA_REQUIRED")
+        transaction = idp.new_transaction(user, "MFA_REQUIRED", device_token=device_token)
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_REQUIRED", via=via)
         return "MFA_REQUIRED", mfa_required_document(idp, transaction, user, factors), user
     if idp.spec.session.require_mfa:
@@ -236,7 +304,9 @@ async def primary_authentication(
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_ENROLL", via=via)
         return "MFA_ENROLL", mfa_enroll_document(idp, transaction, user), user
     directory.reset_failures(user)
-    token = idp.mint_session_token(user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",))
+    token = idp.mint_session_token(
+        user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",), device_token=device_token
+    )
     idp.audit.write("authn", login=user.login, ip=client, outcome="SUCCESS", amr=["pwd"], via=via)
     return "SUCCESS", success_document(idp, user, token), user
 
@@ -254,26 +324,38 @@ async def authn(request: Request) -> Response:
             return error_response("E0000011")
         return JSONResponse(transaction_document(idp, transaction, user))
     username, password = body.get("username"), body.get("password")
+    sent = device_token_of(request)
+    device_token = sent or new_device_token()
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        return error_response("E0000004")
-    _, document, _ = await primary_authentication(
-        idp, username, password, client_of(request), "api"
-    )
-    if document is None:
-        return error_response("E0000004")
-    return JSONResponse(document)
+        response = error_response("E0000004")
+    else:
+        _, document, _ = await primary_authentication(
+            idp, username, password, client_of(request), "api", device_token=device_token
+        )
+        response = JSONResponse(document) if document is not None else error_response("E0000004")
+    if sent is None:
+        set_device_cookie(response, idp, device_token)
+    return response
 
 
 # -- factor verification ------------------------------------------------------------------
 
 
 async def verify_factor(
-    idp: Idp, transaction: Transaction, user: User, factor: Factor, pass_code: object, client: str
+    idp: Idp,
+    transaction: Transaction,
+    user: User,
+    factor: Factor,
+    pass_code: object,
+    client: str,
+    *,
+    remember_device: bool = False,
 ) -> tuple[int, dict[str, Any] | None, str | None]:
     """One step of factor verification; return (status, document, error code).
 
     Shared by the JSON API and the MFA page. The error code, when set, is an
-    Okta error code whose response the caller renders.
+    Okta error code whose response the caller renders. ``remember_device`` is
+    the verify call's ``rememberDevice=true``.
     """
     if factor.factor_type == "push":
         return verify_push(idp, transaction, user, factor, client)
@@ -304,7 +386,7 @@ async def verify_factor(
         )
         return 403, None, "E0000068"
     idp.directory.reset_failures(user)
-    token = idp.finish(transaction, factor=factor)
+    token = idp.finish(transaction, factor=factor, remember_device=remember_device)
     idp.audit.write(
         "mfa", login=user.login, ip=client, factor=factor.factor_type, outcome="SUCCESS"
     )
@@ -354,7 +436,13 @@ def live_transaction(idp: Idp, body: dict[str, Any]) -> tuple[Transaction, User]
 
 
 async def factor_verify(request: Request) -> Response:
-    """``POST /api/v1/authn/factors/{factorId}/verify`` (``?rememberDevice`` accepted)."""
+    """``POST /api/v1/authn/factors/{factorId}/verify``.
+
+    The code is ``passCode``, or ``answer`` as some clients send a TOTP code
+    (okta-awscli; real Okta accepts it). ``?rememberDevice=true`` remembers the
+    device when the policy allows it (gimme-aws-creds sends it as a query
+    parameter, as Okta's reference documents it).
+    """
     idp = idp_of(request)
     body = await json_body(request)
     if body is None:
@@ -369,8 +457,18 @@ async def factor_verify(request: Request) -> Response:
     factor = idp.directory.get_factor(factor_id)
     if factor is None or factor.user_id != user.id:
         return error_response("E0000007", detail=f"Resource not found: {factor_id} (UserFactor)")
+    pass_code = body.get("passCode")
+    if pass_code is None and factor.factor_type != "push":
+        pass_code = body.get("answer")
+    remember = request.query_params.get("rememberDevice", "").lower() == "true"
     status, document, code = await verify_factor(
-        idp, transaction, user, factor, body.get("passCode"), client_of(request)
+        idp,
+        transaction,
+        user,
+        factor,
+        pass_code,
+        client_of(request),
+        remember_device=remember,
     )
     if code is not None:
         cause = (
@@ -473,7 +571,13 @@ async def create_session(request: Request) -> Response:
     assert found is not None
     idp.audit.write("session", login=found[1].login, ip=client_of(request), outcome="CREATED")
     response = JSONResponse(document)
-    set_session_cookies(response, idp, session.id, session.device_token)
+    set_session_cookies(
+        response,
+        idp,
+        session.id,
+        session.device_token,
+        device_token_sent=device_token_of(request),
+    )
     return response
 
 

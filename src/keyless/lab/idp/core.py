@@ -52,6 +52,13 @@ class IdpSettings:
     assertion_lifetime: timedelta = timedelta(minutes=5)
     push_timeout: float = 300.0
     org_name: str = "keyless-lab"
+    # The sign-on policy's "remember device" (Okta: a rule's factor lifetime "per
+    # device"): off by default, as in a new org. When on, ``rememberDevice=true`` on
+    # a factor verify lets the next sign-in from the same device token (the DT
+    # cookie) skip MFA for ``remember_device_lifetime``; ``policy.allowRememberDevice``
+    # in MFA_REQUIRED says which.
+    allow_remember_device: bool = False
+    remember_device_lifetime: timedelta = timedelta(hours=12)
 
 
 def _token(prefix: str, length: int) -> str:
@@ -70,6 +77,7 @@ class Transaction:
     factor_id: str | None = None
     push_id: str | None = None
     sms_code: str | None = field(default=None, repr=False)
+    device_token: str | None = field(default=None, repr=False)  # the client's DT
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class SessionToken:
     password_at: datetime
     factor_at: datetime | None
     amr: tuple[str, ...]
+    device_token: str | None = None
 
 
 @dataclass
@@ -197,6 +206,8 @@ class Idp:
         self._transactions: dict[str, Transaction] = {}
         self._session_tokens: dict[str, SessionToken] = {}
         self._sessions: dict[str, Session] = {}
+        # (user id, device token) -> (when the factor was verified, until when remembered)
+        self._remembered: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         self._roles_cache: dict[tuple[frozenset[tuple[str, str]], int], tuple[RolePair, ...]] = {}
         # The AWS app's stored configuration, tokens and service apps (the management API's).
         self.appstate = AppState(directory, app_id)
@@ -222,7 +233,9 @@ class Idp:
 
     # -- transactions -----------------------------------------------------------
 
-    def new_transaction(self, user: User, status: str) -> Transaction:
+    def new_transaction(
+        self, user: User, status: str, *, device_token: str | None = None
+    ) -> Transaction:
         now = self.clock()
         transaction = Transaction(
             state_token=_token("00", 40),
@@ -230,6 +243,7 @@ class Idp:
             status=status,
             expires=now + self.settings.transaction_lifetime,
             password_at=now,
+            device_token=device_token,
         )
         with self._lock:
             self._prune(now)
@@ -245,20 +259,44 @@ class Idp:
             return None
         return transaction
 
-    def finish(self, transaction: Transaction, *, factor: Factor | None) -> str:
-        """End a transaction successfully; return the one-time ``sessionToken``."""
+    def finish(
+        self, transaction: Transaction, *, factor: Factor | None, remember_device: bool = False
+    ) -> str:
+        """End a transaction successfully; return the one-time ``sessionToken``.
+
+        ``remember_device`` (the verify call's ``rememberDevice=true``) remembers the
+        transaction's device token for this user, if the policy allows it.
+        """
         now = self.clock()
         amr: tuple[str, ...] = ("pwd",)
         if factor is not None:
             amr = ("pwd", "swk", "mfa") if factor.factor_type == "push" else ("pwd", "otp", "mfa")
+        device = transaction.device_token
         with self._lock:
             self._transactions.pop(transaction.state_token, None)
+            if remember_device and factor and device and self.settings.allow_remember_device:
+                until = now + self.settings.remember_device_lifetime
+                self._remembered[(transaction.user_id, device)] = (now, until)
         return self.mint_session_token(
             transaction.user_id,
             password_at=transaction.password_at,
             factor_at=now if factor else None,
             amr=amr,
+            device_token=device,
         )
+
+    def remembered_factor(self, user: User, device_token: str | None) -> datetime | None:
+        """When this device last verified a factor for ``user`` and asked to be
+        remembered, if the policy allows it and that is still within its lifetime."""
+        if not self.settings.allow_remember_device or not device_token:
+            return None
+        now = self.clock()
+        with self._lock:
+            found = self._remembered.get((user.id, device_token))
+            if found is not None and found[1] <= now:
+                del self._remembered[(user.id, device_token)]
+                found = None
+        return found[0] if found else None
 
     def cancel(self, transaction: Transaction) -> None:
         with self._lock:
@@ -271,6 +309,7 @@ class Idp:
         password_at: datetime,
         factor_at: datetime | None,
         amr: tuple[str, ...],
+        device_token: str | None = None,
     ) -> str:
         token = _token("20111", 50)
         with self._lock:
@@ -280,6 +319,7 @@ class Idp:
                 password_at=password_at,
                 factor_at=factor_at,
                 amr=amr,
+                device_token=device_token,
             )
         return token
 
@@ -327,7 +367,9 @@ class Idp:
             password_at=token.password_at,
             factor_at=token.factor_at,
             amr=token.amr,
-            device_token=secrets.token_urlsafe(24),
+            # The device the sign-in came from keeps its token; a sign-in that
+            # brought none (the lab's own pages) gets a fresh one.
+            device_token=token.device_token or new_device_token(),
         )
         with self._lock:
             self._sessions[session.id] = session
@@ -369,6 +411,7 @@ class Idp:
         self._transactions = {k: v for k, v in self._transactions.items() if v.expires > now}
         self._session_tokens = {k: v for k, v in self._session_tokens.items() if v.expires > now}
         self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}
+        self._remembered = {k: v for k, v in self._remembered.items() if v[1] > now}
 
     # -- the AWS app ----------------------------------------------------------------
 
@@ -434,6 +477,11 @@ class Idp:
             via=via,
         )
         return IssuedAssertion(xml=xml, assertion_id=assertion_id, roles=roles)
+
+
+def new_device_token() -> str:
+    """A fresh ``DT`` value: 192 random bits."""
+    return secrets.token_urlsafe(24)
 
 
 def iso_now() -> str:

@@ -181,7 +181,9 @@ class IdpServer:
             ) from exc
         self.port: int = self._socket.getsockname()[1]
         shown_host = f"[{host}]" if ":" in host else host
-        self.url = f"https://{shown_host}:{self.port}"
+        # On 443 the URL has no port, as a real org's: a client that derives a cookie
+        # domain from the URL (gimme-aws-creds' DT) then names the host as Okta's does.
+        self.url = f"https://{shown_host}" + ("" if self.port == 443 else f":{self.port}")
         self.app_url = f"{self.url}/home/amazon_aws/{self.app_id}/272"
         self.sso_url = f"{self.url}/app/amazon_aws/{self.app_id}/sso/saml"
         self.metadata_url = f"{self.sso_url}/metadata"
