@@ -7,6 +7,7 @@ exits 1 when any account failed (the others are still applied).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -250,6 +251,7 @@ def apply_command(
     key = None
     if create_provisioning_key and report.ok:
         key = provisioner.create_provisioning_key()
+        report = dataclasses.replace(report, provisioning_key=key)
     if json_output:
         document = report.as_dict()
         if key is not None:
