@@ -12,7 +12,7 @@ Otherwise it imports the login service, takes the profile's cross-process
 lock, looks at the cache again (another process may have just refreshed it),
 and signs in once — reusing the kept Okta session, so usually no question is
 asked. When a question is needed and there is no terminal, it exits with
-:data:`EXIT_LOGIN_REQUIRED` and names the ``keyless login`` command to run.
+:data:`keyless.errors.EXIT_LOGIN_REQUIRED` and names the ``keyless login`` command to run.
 
 The cache file (0600, one per profile) is defined here, once, and written by
 :class:`keyless.services.credentials.CredentialCache`. Three lines, so the hot
@@ -29,10 +29,11 @@ import os
 import sys
 import time
 
+from keyless.errors import EXIT_OK, EXIT_USAGE
+
 # Refresh when fewer than five minutes remain: AWS SDKs themselves start
 # refreshing process credentials 15 down to 5 minutes before expiry.
 MIN_REMAINING_SECONDS = 300
-EXIT_LOGIN_REQUIRED = 4
 
 _USAGE = "usage: keyless credential-process --profile NAME\n"
 
@@ -100,18 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     profile = os.environ.get("KEYLESS_PROFILE") or "default"
     if args and args[0] in ("-h", "--help"):
         sys.stdout.write(_USAGE)
-        return 0
+        return EXIT_OK
     if len(args) == 2 and args[0] in ("--profile", "-p"):
         profile = args[1]
     elif len(args) == 1 and args[0].startswith("--profile="):
         profile = args[0].split("=", 1)[1]
     elif args:
         sys.stderr.write(_USAGE)
-        return 2
+        return EXIT_USAGE
     cached = read_cached(profile)
     if cached is not None and cached[0] - time.time() > MIN_REMAINING_SECONDS and cached[1]:
         sys.stdout.write(cached[1] + "\n")
-        return 0
+        return EXIT_OK
     # Slow path: only now pay for the login machinery.
     from keyless.services.credentials import refresh_for_process
 

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from keyless import credential_process as hot
 from keyless.adapters.credentials_file import IniDocument, read_ini, update_ini
 from keyless.adapters.locks import FileLock
 from keyless.adapters.secrets import FileSecretStore, open_secret_store
-from keyless.errors import ConfigError, InputError
+from keyless.errors import EXIT_LOGIN_REQUIRED, ConfigError, InputError
 from keyless.saml.build import build_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.model import RolePair
@@ -312,7 +311,7 @@ def test_stale_cache_without_terminal_names_the_login_command() -> None:
     )
     CredentialCache().store("stale", _creds(2))  # < 5 minutes left: must refresh
     result = _run_process("stale")
-    assert result.returncode == hot.EXIT_LOGIN_REQUIRED
+    assert result.returncode == EXIT_LOGIN_REQUIRED
     assert "keyless login --profile stale" in result.stderr
     assert result.stdout == ""
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from keyless import __version__
 from keyless.cli import spec as spec_cli
 from keyless.cli.output import err
-from keyless.errors import EXIT_USAGE, KeylessError
+from keyless.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeylessError
 
 app = typer.Typer(
     name="keyless",
@@ -93,7 +93,7 @@ def run() -> None:
         sys.exit(done.exit_code)
     except typer.Abort:
         err.print("aborted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as error:

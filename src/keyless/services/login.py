@@ -58,8 +58,8 @@ from keyless.adapters.okta import (
     step_up_state_token,
 )
 from keyless.adapters.secrets import SecretStore, open_secret_store
-from keyless.credential_process import EXIT_LOGIN_REQUIRED
 from keyless.errors import (
+    EXIT_LOGIN_REQUIRED,
     ConfigError,
     DeniedError,
     InputError,
