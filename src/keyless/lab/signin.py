@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from keyless.errors import SamlInputError
+from keyless.lab.idp.body import read_form
 from keyless.lab.idp.html import PAGE_HEADERS, render_text
 from keyless.saml.model import ARN_RE, ATTR_ROLE, ATTR_SESSION_DURATION
 from keyless.saml.xmlsafe import SAML, ForbiddenXml, TooDeep, parse_untrusted, text_of
@@ -146,7 +147,7 @@ class AwsSigninPage:
         )
 
     async def post(self, request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         saml_b64 = form.get("SAMLResponse")
         if not isinstance(saml_b64, str) or not saml_b64.strip():
             return self._error("Your request did not include a SAML response.")
