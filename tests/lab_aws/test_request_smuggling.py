@@ -487,3 +487,28 @@ def test_ordinary_clients_still_work(aws_lab: AwsLab, principal: Principal) -> N
     )
     assert zipped.status_code == 200, zipped.text
     assert f"arn:aws:iam::{principal.account}:role/" in zipped.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("Action=CreateUser&Version=2010-05-08", "userName"),
+        ("Action=ListRoles&Version=2010-05-08&MaxItems=abc", "maxItems"),
+        ("Action=GetRole&Version=2010-05-08&RoleName=", "roleName"),
+        ("Action=SimulatePrincipalPolicy&Version=2010-05-08&PolicySourceArn=x", "policySourceArn"),
+        ("Action=CreateAccountAlias&Version=2010-05-08&AccountAlias=%00", "accountAlias"),
+    ],
+)
+def test_parameters_are_validated_against_the_model_before_moto(
+    aws_lab: AwsLab, body: str, field: str
+) -> None:
+    """moto created a user named ``None`` for a CreateUser without UserName and answered
+    500 to ``MaxItems=abc``; AWS answers ValidationError (400) before doing anything."""
+    b = aws_lab.bootstrap
+    admin = Credentials(b["aws_access_key_id"], b["aws_secret_access_key"])
+    answer = send(aws_lab, admin, service="iam", body=body.encode(), headers=FORM)
+    assert answer.status_code == 400, answer.text
+    assert "<Code>ValidationError</Code>" in answer.text
+    assert f"at '{field}' failed to satisfy constraint" in answer.text
+    users = {u["UserName"] for u in aws_lab.client("iam").list_users()["Users"]}
+    assert "None" not in users
