@@ -9,7 +9,6 @@ applied).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -253,7 +252,6 @@ def apply_command(
     key = None
     if create_provisioning_key and report.ok:
         key = provisioner.create_provisioning_key()
-        report = dataclasses.replace(report, provisioning_key=key)
     if json_output:
         document = report.as_dict()
         if key is not None:
