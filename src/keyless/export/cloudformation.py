@@ -5,9 +5,10 @@ target OUs (never to the management account), including accounts that join
 them later, so the member template holds every member account's roles, each
 behind a condition on ``AWS::AccountId`` that matches the accounts the spec
 puts it in. Only roles the spec gives ``accounts: all`` go without one. The
-management account gets its own template, deployed as a plain stack. Both render the same desired state
-``keyless plan`` uses; the SAML provider's ARN comes from ``Ref`` (which also
-orders the provider before the roles that trust it).
+management account gets its own template, deployed as a plain stack. Both
+render the same desired state ``keyless plan`` uses; the SAML provider's ARN
+comes from ``Ref`` (which also orders the provider before the roles that trust
+it).
 
 CloudFormation has no account-alias resource: aliases stay with
 ``keyless apply`` (the README says so).
