@@ -26,6 +26,7 @@ import sys
 import time
 
 from keyless.adapters.cache_file import MIN_REMAINING_SECONDS, read_cached
+from keyless.errors import EXIT_OK, EXIT_USAGE
 
 _USAGE = "usage: keyless credential-process --profile NAME\n"
 
@@ -36,18 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     profile = os.environ.get("KEYLESS_PROFILE") or "default"
     if args and args[0] in ("-h", "--help"):
         sys.stdout.write(_USAGE)
-        return 0
+        return EXIT_OK
     if len(args) == 2 and args[0] in ("--profile", "-p"):
         profile = args[1]
     elif len(args) == 1 and args[0].startswith("--profile="):
         profile = args[0].split("=", 1)[1]
     elif args:
         sys.stderr.write(_USAGE)
-        return 2
+        return EXIT_USAGE
     cached = read_cached(profile)
     if cached is not None and cached[0] - time.time() > MIN_REMAINING_SECONDS and cached[1]:
         sys.stdout.write(cached[1] + "\n")
-        return 0
+        return EXIT_OK
     # Slow path: only now pay for the login machinery.
     from keyless.services.wiring import refresh_for_process
 

@@ -12,24 +12,30 @@ error's ``exit_code``; ``--verbose`` adds the cause chain (``raise ... from``).
     ├── ConfigError                  local configuration missing or broken
     ├── DeniedError                  exit 1: a refusal the user asked about
     │                                (an IdP or AWS said no)
-    ├── RemoteError                  exit 3: a service could not be reached
+    ├── RemoteError                  exit 5: a service could not be reached
     │                                or answered nonsense
     ├── LoginRequiredError           exit 4: a refresh needs a person and there
     │                                is no terminal (credential-process)
     └── LabError                     the embedded lab cannot start or is busy
 
-Exit codes are documented in the README; keep the two in step.
+Every exit code keyless uses is an ``EXIT_*`` constant here, and nowhere else;
+the README's table lists the same codes (``tests/cli/test_exit_codes.py`` checks).
+Each code means one thing, so a pipeline can act on it: in particular "changes
+pending" (3) is never also "AWS could not be reached" (5), or a CI job that
+applies on 3 would apply during an outage.
 """
 
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FINDING = 1
-EXIT_USAGE = 2
-EXIT_REMOTE = 3
-# credential-process needs a person: the AWS CLI shows our stderr and the user runs
-# `keyless login`. Mirrored as a literal in keyless.credential_process (std lib only).
-EXIT_LOGIN_REQUIRED = 4
+EXIT_FINDING = 1  # a finding or denial the user asked about
+EXIT_USAGE = 2  # usage error or bad input
+# `plan --detailed-exitcode`: changes are pending. Terraform uses 2 for this, but 2 is
+# usage here (as for every click/typer CLI), so keyless uses the next free code.
+EXIT_CHANGES = 3
+EXIT_LOGIN_REQUIRED = 4  # `credential-process` needs a person and has no terminal
+EXIT_REMOTE = 5  # a service could not be reached or answered something unusable
+EXIT_INTERRUPTED = 130  # Ctrl-C / an aborted prompt: 128 + SIGINT, as shells report it
 
 
 class KeylessError(Exception):

@@ -244,9 +244,8 @@ def test_front_authorizes_the_action_moto_runs(
     assert user not in created
     # Refused: as a denial, or as a request that names its action ambiguously.
     assert answer.status_code in (400, 403), answer.text
-    assert "<Code>AccessDenied</Code>" in answer.text or "<Code>ValidationError</Code>" in (
-        answer.text
-    )
+    refusals = ("AccessDenied", "InvalidQueryParameter", "InvalidParameterCombination")
+    assert any(f"<Code>{code}</Code>" in answer.text for code in refusals), answer.text
 
 
 def test_an_action_parameter_does_not_rename_a_rest_call(

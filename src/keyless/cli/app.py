@@ -19,7 +19,7 @@ import typer
 
 from keyless import __version__
 from keyless.cli.lazy import LazyGroup
-from keyless.errors import EXIT_USAGE, KeylessError
+from keyless.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeylessError
 
 app = typer.Typer(
     name="keyless",
@@ -87,7 +87,7 @@ def run() -> None:
         sys.exit(done.exit_code)
     except typer.Abort:
         sys.stderr.write("aborted\n")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as error:

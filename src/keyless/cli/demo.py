@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from keyless.cli.output import err, out, print_json
+from keyless.errors import EXIT_FINDING
 
 EXAMPLE = Path("examples") / "acme.yaml"
 
@@ -60,4 +61,4 @@ def demo(
         )
         out.print(f"{verdict} ({report.seconds:.1f}s; the lab is stopped, ~/.aws untouched)")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDING)

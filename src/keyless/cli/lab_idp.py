@@ -17,7 +17,7 @@ import typer
 
 from keyless.cli.output import err, out, print_json
 from keyless.core import paths
-from keyless.errors import ConfigError, InputError
+from keyless.errors import EXIT_FINDING, ConfigError, InputError
 
 StateDir = Annotated[
     Path | None,
@@ -377,7 +377,7 @@ def sync_roles_command(
                 )
         out.print("in sync" if not differs else "AWS and the spec differ", markup=False)
     if differs:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FINDING)
 
 
 def register(lab_app: typer.Typer) -> None:

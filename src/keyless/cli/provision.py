@@ -1,8 +1,10 @@
 """`keyless plan`, `keyless apply`, `keyless export terraform|cloudformation`.
 
 Exit codes of `plan --detailed-exitcode`: 0 no changes, 1 error (an account
-could not be read), 3 changes pending. Without it, 0 unless an error. `apply`
-exits 1 when any account failed (the others are still applied).
+could not be read), 3 changes pending and nothing else (an unreachable service is
+5, as for every command; the codes live in :mod:`keyless.errors`). Without it, 0
+unless an error. `apply` exits 1 when any account failed (the others are still
+applied).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_FINDING, InputError, KeylessError, LabError
+from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError, KeylessError, LabError
 from keyless.plan.diff import AccountPlan, Change, Plan
 from keyless.plan.okta import OktaPlan
 from keyless.services import provision
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
     from keyless.lab.runtime import LabInfo
     from keyless.services.okta_side import OktaApplyResult, OktaSide
 
-EXIT_CHANGES = 3  # `plan --detailed-exitcode`: changes pending (documented in the README)
 
 SpecOption = Annotated[
     Path, typer.Option("--spec", "-s", help="The federation spec (YAML).", show_default=False)
@@ -273,7 +274,8 @@ def plan_command(
         bool,
         typer.Option(
             "--detailed-exitcode",
-            help="Exit 3 when changes are pending, 0 when none (1: an account could not be read).",
+            help="Exit 3 when changes are pending, 0 when none (1: an account could not be "
+            "read; 5: AWS could not be reached).",
         ),
     ] = False,
     lab: LabFlag = False,

@@ -1,12 +1,14 @@
 """`keyless export cloudformation`: a StackSet template for member accounts, and the management one.
 
 A service-managed StackSet deploys one template to every account of the
-target OUs (never to the management account), so the member template holds
-every member account's roles, each behind a condition on ``AWS::AccountId``
-that matches the accounts the spec puts it in. The management account gets its
-own template, deployed as a plain stack. Both render the same desired state
-``keyless plan`` uses; the SAML provider's ARN comes from ``Ref`` (which also
-orders the provider before the roles that trust it).
+target OUs (never to the management account), including accounts that join
+them later, so the member template holds every member account's roles, each
+behind a condition on ``AWS::AccountId`` that matches the accounts the spec
+puts it in. Only roles the spec gives ``accounts: all`` go without one. The
+management account gets its own template, deployed as a plain stack. Both
+render the same desired state ``keyless plan`` uses; the SAML provider's ARN
+comes from ``Ref`` (which also orders the provider before the roles that trust
+it).
 
 CloudFormation has no account-alias resource: aliases stay with
 ``keyless apply`` (the README says so).
@@ -182,6 +184,13 @@ def _any(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return _any([_any(conditions[i : i + 10]) for i in range(0, len(conditions), 10)])
 
 
+def _in_every_account(spec: FederationSpec, role: DesiredRole) -> bool:
+    """Whether the spec gives ``role`` to every account (``accounts: all``), including
+    accounts it does not list yet. The IdP's listing role serves listed accounts only."""
+    spec_role = spec.role(role.name)
+    return role.purpose == "federated" and spec_role is not None and spec_role.accounts == "all"
+
+
 def member_template(spec: FederationSpec) -> dict[str, Any] | None:
     """The StackSet template: every member account's provider and roles, by account condition."""
     members = [d for d in accounts_to_export(spec) if not d.account.management]
@@ -196,15 +205,15 @@ def member_template(spec: FederationSpec) -> dict[str, Any] | None:
     for desired in members:
         for role in desired.roles:
             by_role.setdefault(role.name, []).append(desired)
-    all_ids = sorted(d.account.id for d in members)
     for name, holders in by_role.items():
         sample = holders[0]
         role = next(r for r in sample.roles if r.name == name)
-        ids = sorted(h.account.id for h in holders)
         condition = None
-        if ids != all_ids:
+        if not _in_every_account(spec, role):
+            # Scoped to the accounts the spec names even when they are, today, every
+            # member: the StackSet also deploys to accounts that join the OU later.
             condition = f"In{logical_id(name)}Accounts"
-            conditions[condition] = _condition(ids)
+            conditions[condition] = _condition(sorted(h.account.id for h in holders))
         resources[f"Role{logical_id(name)}"] = _role_resource(role, sample.provider.arn, condition)
     if conditions:
         template["Conditions"] = conditions
@@ -229,8 +238,9 @@ Files: {", ".join(f"`{f}`" for f in files)}.
 
 `{MEMBER_TEMPLATE}` is one template for all {len(members)} member account(s). Each
 role carries a condition on `AWS::AccountId`, so an account gets exactly the
-roles the spec gives it; a role the spec puts in every account has none (and
-then also lands in accounts of the OU that the spec does not list).
+roles the spec gives it. Only a role with `accounts: all` has no condition: it
+also lands in accounts that join the OU later. A role with an account list is
+created in exactly those accounts, whatever else the OU holds now or later.
 
 ```sh
 aws cloudformation create-stack-set --stack-set-name keyless-{spec.name} \\

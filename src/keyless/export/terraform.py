@@ -379,13 +379,21 @@ def _module_block(spec: FederationSpec, desired: DesiredAccount) -> str:
 
 
 def _providers(spec: FederationSpec) -> str:
+    # allowed_account_ids: the AWS provider refuses to plan or apply with credentials of any
+    # other account, so each module's roles land in exactly the account the spec names.
+    default = spec.management_account or spec.accounts[0]
+    default_body: dict[str, Any] = {"region": default.region, "allowed_account_ids": [default.id]}
     blocks = [
         "# The default provider: the management account's credentials (profile, environment, "
         "`keyless exec`).\n"
-        f'provider "aws" {{\n  region = {hcl_string(spec.accounts[0].region)}\n}}\n'
+        f'provider "aws" {{\n{_attributes(default_body, 1)}\n}}\n'
     ]
     for account in spec.accounts:
-        body: dict[str, Any] = {"alias": identifier(account.alias), "region": account.region}
+        body: dict[str, Any] = {
+            "alias": identifier(account.alias),
+            "region": account.region,
+            "allowed_account_ids": [account.id],
+        }
         text = f'provider "aws" {{\n{_attributes(body, 1)}\n'
         if not account.management:
             role = f"arn:{account.partition}:iam::{account.id}:role/{account.access_role}"

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from keyless.core.credentials import mask
 from keyless.errors import SamlInputError
+from keyless.lab.idp.body import read_form
 from keyless.lab.idp.html import PAGE_HEADERS, render_text
 from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_DURATION
 from keyless.saml.roles import read_role_values
@@ -136,7 +137,7 @@ class AwsSigninPage:
         )
 
     async def post(self, request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         saml_b64 = form.get("SAMLResponse")
         if not isinstance(saml_b64, str) or not saml_b64.strip():
             return self._error("Your request did not include a SAML response.")

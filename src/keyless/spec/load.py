@@ -18,7 +18,24 @@ from keyless.errors import SpecError, SpecProblem
 from keyless.spec.model import FederationSpec
 from keyless.spec.references import reference_problems
 
+# Bounds on what a spec file may ask of the loader, far above any real federation
+# (examples/acme.yaml is 3 KB, ~250 values, 8 levels deep): CI validates specs from
+# pull requests, so a hostile file must fail fast, in bounded memory, with exit 2.
 MAX_SPEC_BYTES = 2 * 1024 * 1024
+MAX_NODES = 30_000  # values in the file, and after expanding aliases (acme.yaml: ~250)
+MAX_DEPTH = 64  # nested mappings and sequences
+
+# libyaml's parser when PyYAML has it: twenty times faster, so even a file at the
+# limits is refused in well under a second. Same events, nodes and marks.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_CORE = "tag:yaml.org,2002:"
+# The tags SafeLoader gives plain YAML; anything else was written into the file.
+_TAGS = frozenset(
+    _CORE + name for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+_STR = _CORE + "str"
+_KEY_TAGS = frozenset(_CORE + name for name in ("str", "int", "float", "bool", "null"))
 
 Location = tuple[str | int, ...]
 
@@ -44,29 +61,128 @@ def format_path(path: Location) -> str:
     return text
 
 
-def _lines(node: yaml.Node, path: Location, into: dict[Location, int]) -> Any:
-    """Build plain data from a composed YAML node, recording each path's line (1-based)."""
-    into[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node)
-            child = (*path, key)
-            into[child] = key_node.start_mark.line + 1
-            if key in result:
-                raise _DuplicateKey(child, key_node.start_mark.line + 1)
-            result[key] = _lines(value_node, child, into)
-            # The key's line is what a person looks for; keep it over the value's.
-            into[child] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_lines(item, (*path, index), into) for index, item in enumerate(node.value)]
-    return _scalar(node)
+class _Walk:
+    """The budget of one document's walk: nodes visited (aliases expanded) and the
+    collections on the current path (an alias back into one of them never ends)."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.open: set[int] = set()
+        self.constructor = yaml.SafeLoader("")
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _lines(node: yaml.Node, path: Location, into: dict[Location, int], walk: _Walk) -> Any:
+    """Build plain data from a composed YAML node, recording each path's line (1-based).
+
+    PyYAML composes an alias as a second reference to the same node, so building the
+    data expands it: nine levels of ten aliases is a 600-byte file and 10^9 values,
+    and ``&a [*a]`` is a node that contains itself. The walk counts every value it
+    builds and refuses past :data:`MAX_NODES`, refuses a cycle, and refuses tags a
+    spec has no use for (``!!python/...``, ``!!binary``, ``!custom``, merge keys).
+    """
+    line = node.start_mark.line + 1
+    walk.nodes += 1
+    if walk.nodes > MAX_NODES:
+        raise _Hostile(
+            path,
+            line,
+            f"more than {MAX_NODES} values once aliases are expanded (an alias bomb?)",
+            "write the values out, or use fewer aliases",
+        )
+    if node.tag not in _TAGS:
+        raise _Hostile(
+            path, line, f"unsupported YAML tag {node.tag!r}", "remove the tag; specs use plain YAML"
+        )
+    into[path] = line
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in walk.open:
+            raise _Hostile(
+                path, line, "an alias refers to a value that contains it", "remove the alias"
+            )
+        walk.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [
+                    _lines(item, (*path, index), into, walk)
+                    for index, item in enumerate(node.value)
+                ]
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _KEY_TAGS:
+                    raise _Hostile(
+                        path,
+                        key_line,
+                        "a key must be a plain name (no lists, mappings, tags or `<<` merges)",
+                        "write the key as text",
+                    )
+                key = _scalar(key_node, child_path=path, walk=walk)
+                child = (*path, key)
+                into[child] = key_line
+                if key in result:
+                    raise _DuplicateKey(child, key_line)
+                result[key] = _lines(value_node, child, into, walk)
+                # The key's line is what a person looks for; keep it over the value's.
+                into[child] = key_line
+            return result
+        finally:
+            walk.open.discard(id(node))
+    return _scalar(node, child_path=path, walk=walk)
+
+
+def _scalar(node: yaml.Node, *, child_path: Location, walk: _Walk) -> Any:
+    if node.tag == _STR:
+        return node.value  # most of a spec: no constructor needed
     # SafeLoader's constructor types scalars (ints, bools, nulls) as yaml.safe_load would.
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    try:
+        return walk.constructor.construct_object(node, deep=True)
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError) as exc:
+        # A value that looks typed but is not: 2024-13-45 is read as a timestamp.
+        raise _Hostile(
+            child_path,
+            node.start_mark.line + 1,
+            f"cannot read {node.value!r}: {exc}",
+            "quote it to make it text",
+        ) from None
+
+
+class _Hostile(Exception):
+    """A document keyless refuses to build: too big once expanded, cyclic, deep, tagged."""
+
+    def __init__(self, path: Location, line: int, message: str, fix: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        self.fix = fix
+
+
+def _check_shape(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH`, and more than :data:`MAX_NODES`
+    values, before composing: PyYAML's composer recurses once per level (a 100k-deep
+    ``[[[...`` is a RecursionError) and keeps every node; its parser does neither, so
+    this pass over the events is safe on any input."""
+    depth = 0
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader)):
+        if count > MAX_NODES:
+            mark = event.start_mark
+            raise _Hostile(
+                (),
+                mark.line + 1 if mark is not None else 0,
+                f"more than {MAX_NODES} values",
+                "a federation spec is far smaller: check the file is the one you meant",
+            )
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise _Hostile(
+                    (),
+                    mark.line + 1 if mark is not None else 0,
+                    f"nesting depth over {MAX_DEPTH} levels",
+                    "a federation spec is a few levels deep: check the brackets",
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
 
 
 class _DuplicateKey(Exception):
@@ -159,8 +275,17 @@ def _problem_from_pydantic(error: Any, file: str, lines: dict[Location, int]) ->
 def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
     """Parse and validate spec text; ``source`` names it in errors."""
     lines: dict[Location, int] = {}
+    if len(text) > MAX_SPEC_BYTES:
+        problem = SpecProblem(
+            file=source,
+            path="",
+            message=f"{len(text)} characters is too large for a federation spec "
+            f"(limit {MAX_SPEC_BYTES})",
+        )
+        raise SpecError(str(problem), problems=[problem])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_shape(text)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -175,13 +300,27 @@ def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
     except yaml.YAMLError as exc:
         problem = SpecProblem(file=source, path="", message=f"invalid YAML: {exc}")
         raise SpecError(str(problem), problems=[problem]) from exc
+    except _Hostile as hostile:
+        raise _hostile_error(source, hostile) from None
     if node is None:
         problem = SpecProblem(
             file=source, path="", line=1, message="the spec is empty", fix="see examples/acme.yaml"
         )
         raise SpecError(str(problem), problems=[problem])
     try:
-        data = _lines(node, (), lines)
+        data = _lines(node, (), lines, _Walk())
+    except _Hostile as hostile:
+        raise _hostile_error(source, hostile) from None
+    except yaml.MarkedYAMLError as exc:
+        # A scalar SafeLoader cannot type (a malformed timestamp, say).
+        mark = exc.problem_mark or exc.context_mark
+        problem = SpecProblem(
+            file=source,
+            path="",
+            line=mark.line + 1 if mark is not None else None,
+            message=f"invalid YAML value: {exc.problem or exc.context}",
+        )
+        raise SpecError(str(problem), problems=[problem]) from exc
     except _DuplicateKey as dup:
         problem = SpecProblem(
             file=source,
@@ -221,6 +360,17 @@ def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
     return spec
 
 
+def _hostile_error(source: str, hostile: _Hostile) -> SpecError:
+    problem = SpecProblem(
+        file=source,
+        path=format_path(hostile.path),
+        line=hostile.line,
+        message=hostile.message,
+        fix=hostile.fix,
+    )
+    return SpecError(str(problem), problems=[problem])
+
+
 def _reference_problem(
     found: tuple[Location, str, str], source: str, lines: dict[Location, int]
 ) -> SpecProblem:
@@ -246,7 +396,14 @@ def load_spec(path: str | Path) -> FederationSpec:
             raise SpecError(
                 f"{file}: {size} bytes is too large for a federation spec (limit {MAX_SPEC_BYTES})"
             )
-        text = file.read_text(encoding="utf-8")
+        # Read at most one byte past the limit: stat() says 0 for a pipe or /dev/stdin.
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"{file}: too large for a federation spec (limit {MAX_SPEC_BYTES} bytes)"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError as exc:
         # Not "pass --spec": `spec validate FILE` and `lab up --spec FILE` both land here.
         raise SpecError(

@@ -69,6 +69,7 @@ class Caller:
 
     arn: str
     account_id: str
+    access_key_id: str  # the key that signed: moto picks its account from it
     kind: Literal["user", "assumed-role"]
     name: str  # user name, or role name for a session
     role_arn: str | None
@@ -78,7 +79,6 @@ class Caller:
     boundary: tuple[Mapping[str, Any], ...] | None
     session_policy: tuple[Mapping[str, Any], ...] | None
     context: dict[str, list[str]] = field(default_factory=dict)
-    access_key_id: str = ""  # for CloudTrail's userIdentity.accessKeyId
 
 
 @lru_cache(maxsize=1024)
@@ -170,7 +170,7 @@ class Gate:
                 if user is None:
                     break
                 return key.secret_access_key, self._user_caller(
-                    iam, user, service=service, region=region
+                    iam, user, access_key_id, service=service, region=region
                 )
             sts = dict.get(sts_backends.get(account_id, {}), self._partition)
             assumed = next(
@@ -187,7 +187,7 @@ class Gate:
             if expiration <= self._clock():
                 raise AwsError("ExpiredToken", _EXPIRED)
             return assumed.secret_access_key, self._session_caller(
-                iam, assumed, service=service, region=region
+                iam, assumed, access_key_id, service=service, region=region
             )
         raise AwsError("InvalidClientTokenId", _INVALID_KEY)
 
@@ -200,7 +200,9 @@ class Gate:
             "aws:SecureTransport": ["true"],
         }
 
-    def _user_caller(self, iam: Any, user: Any, *, service: str, region: str) -> Caller:
+    def _user_caller(
+        self, iam: Any, user: Any, access_key_id: str, *, service: str, region: str
+    ) -> Caller:
         policies: list[tuple[Mapping[str, Any], ...]] = [
             _statements(str(doc)) for doc in user.policies.values()
         ]
@@ -223,6 +225,7 @@ class Gate:
         return Caller(
             arn=user.arn,
             account_id=user.account_id,
+            access_key_id=access_key_id,
             kind="user",
             name=user.name,
             role_arn=None,
@@ -234,7 +237,9 @@ class Gate:
             context=context,
         )
 
-    def _session_caller(self, iam: Any, assumed: Any, *, service: str, region: str) -> Caller:
+    def _session_caller(
+        self, iam: Any, assumed: Any, access_key_id: str, *, service: str, region: str
+    ) -> Caller:
         role = next((r for r in iam.roles.values() if r.arn == assumed.role_arn), None)
         policies: list[tuple[Mapping[str, Any], ...]] = []
         boundary: tuple[Mapping[str, Any], ...] | None = None
@@ -272,6 +277,7 @@ class Gate:
         return Caller(
             arn=assumed.arn,
             account_id=assumed.account_id,
+            access_key_id=access_key_id,
             kind="assumed-role",
             name=assumed.role_arn.rsplit("/", 1)[-1],
             role_arn=assumed.role_arn,
@@ -308,7 +314,21 @@ class Gate:
                 f"{(now - _MAX_CLOCK_SKEW).strftime('%Y%m%dT%H%M%SZ')}",
             )
         signed_names = parsed["signed"].split(";")
-        headers = {name: request.headers.get(name, "") for name in signed_names}
+        # SigV4 lists the signed headers in canonical form: lower-case names of headers
+        # the request carries, host among them. Anything else is text smuggled into the
+        # Authorization header (where moto looks for the access key id).
+        if (
+            "host" not in signed_names
+            or any(not name or name != name.lower() for name in signed_names)
+            or any(name not in request.headers for name in signed_names)
+        ):
+            raise AwsError(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you "
+                "provided: SignedHeaders must name, in lower case, headers the request "
+                "carries, host included.",
+            )
+        headers = {name: request.headers[name] for name in signed_names}
         url = request.path + (f"?{request.query}" if request.query else "")
         aws_request = AWSRequest(method=request.method, url=url, data=request.body, headers=headers)
         aws_request.context["timestamp"] = amz_date

@@ -9,6 +9,7 @@ codes are spelled differently (``AccessDeniedException``).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -63,6 +64,15 @@ class AwsError(Exception):
             self.status = STATUS.get(self.code, 400)
 
 
+# Characters XML 1.0 cannot carry (C0 controls other than tab/newline/CR, surrogates):
+# an error that echoes a request's bytes must still be a document clients can parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("?", text))
+
+
 def render_error(
     error: AwsError, *, protocol: Protocol, service: str | None
 ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -82,15 +92,15 @@ def render_error(
     if protocol == "rest-xml":
         text = (
             "<?xml version='1.0' encoding='UTF-8'?>\n"
-            f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+            f"<Error><Code>{_xml_text(error.code)}</Code><Message>{_xml_text(error.message)}</Message>"
             f"<RequestId>{request_id}</RequestId></Error>"
         )
     else:
         namespace = NAMESPACES.get(service or "", NAMESPACES["sts"])
         text = (
             f'<ErrorResponse xmlns="{namespace}">\n'
-            f"  <Error>\n    <Type>{kind}</Type>\n    <Code>{escape(error.code)}</Code>\n"
-            f"    <Message>{escape(error.message)}</Message>\n  </Error>\n"
+            f"  <Error>\n    <Type>{kind}</Type>\n    <Code>{_xml_text(error.code)}</Code>\n"
+            f"    <Message>{_xml_text(error.message)}</Message>\n  </Error>\n"
             f"  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n"
         )
     headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]

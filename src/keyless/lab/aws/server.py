@@ -3,12 +3,15 @@
 One HTTPS endpoint on 127.0.0.1 serves every service, as ``AWS_ENDPOINT_URL``
 expects. For each request the front
 
+- reads the request once (:mod:`keyless.lab.aws.request`): service, action and
+  parameters, refusing anything that could be read two ways;
 - answers ``AssumeRoleWithSAML`` itself (:class:`~keyless.lab.aws.sts.StrictSts`);
-- refuses moto's unauthenticated control API (``/moto-api``, reset included)
-  and the ``x-moto-account-id`` header, which would let a caller pick an account;
+- refuses moto's unauthenticated control API (``/moto-api``, reset included);
 - authenticates and authorizes everything else (:class:`~keyless.lab.aws.enforce.Gate`)
-  and only then hands it to moto, holding the state lock for calls that change
-  state so snapshots see a consistent picture.
+  on that reading, and only then hands moto a request *built from it*, so moto
+  cannot run another action, or act in another account, than the one
+  authorized; it holds the state lock for calls that change state so snapshots
+  see a consistent picture.
 
 This module runs moto in the current process. moto's backends are
 process-global, so :class:`LabAwsServer` is meant for a process of its own
@@ -17,8 +20,6 @@ process-global, so :class:`LabAwsServer` is meant for a process of its own
 
 from __future__ import annotations
 
-import functools
-import io
 import logging
 import re
 import ssl
@@ -26,23 +27,34 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
-
-import botocore.exceptions
-import botocore.session
 
 from keyless.lab.aws.bootstrap import LabAccount, bootstrap
-from keyless.lab.aws.cloudtrail import CloudTrailLog, CloudTrailRecorder, LookupEventsApp, facts_of
-from keyless.lab.aws.enforce import Gate, SignedRequest, iam_resource
+from keyless.lab.aws.cloudtrail import (
+    ENVIRON_KEY,
+    CloudTrailLog,
+    CloudTrailRecorder,
+    LookupEventsApp,
+    facts_of,
+)
+from keyless.lab.aws.enforce import Caller, Gate, iam_resource
 from keyless.lab.aws.errors import AwsError, Protocol, render_error
+from keyless.lab.aws.request import (
+    ApiCall,
+    RawRequest,
+    environ_for_moto,
+    moto_authorization,
+    protocol_of,
+    read_call,
+    served,
+)
 from keyless.lab.aws.state import SNAPSHOT_NAME, configure_moto, load_snapshot, save_snapshot
 from keyless.lab.aws.sts import StrictSts
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 16 * 1024 * 1024
 SNAPSHOT_INTERVAL = 1.0
 # Calls that change nothing a snapshot keeps run outside the state lock and mark nothing
 # dirty. CloudTrail lookups and the credential-report flag (issue 14) are among them:
@@ -52,71 +64,15 @@ _READ_ONLY = re.compile(r"^(Get|List|Describe|Lookup|GenerateCredentialReport$)"
 StartResponse = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    params: dict[str, str]
-    action: str | None
-    protocol: Protocol
-    service_hint: str | None
+@dataclass
+class _Answer:
+    """One response of the front: its own (an error, AssumeRoleWithSAML) or moto's."""
 
-
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
-    headers = {
-        key[5:].replace("_", "-").lower(): str(value)
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    }
-    if environ.get("CONTENT_TYPE"):
-        headers["content-type"] = str(environ["CONTENT_TYPE"])
-    if environ.get("CONTENT_LENGTH"):
-        headers["content-length"] = str(environ["CONTENT_LENGTH"])
-    return headers
-
-
-def _parse(environ: dict[str, Any], headers: dict[str, str], body: bytes) -> _Parsed:
-    """The action and parameters, read so that no reading of them can differ from moto's.
-
-    moto takes the action from the form body (else the query; the first of repeated
-    names), then from X-Amz-Target, and IAM's and STS's parameters from the query
-    before the body. A request that the front and moto could read differently, one
-    action authorized and another run, is refused instead: a parameter named twice
-    (in the body, the query or both), or both an Action and an X-Amz-Target.
-    """
-    pairs: list[tuple[str, str]] = []
-    # Media types are case-insensitive, and werkzeug decodes bad UTF-8 with
-    # replacement characters rather than skipping the body: so does the front.
-    mimetype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if mimetype == "application/x-www-form-urlencoded" and body:
-        pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    pairs += parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        if key in params:
-            raise AwsError(
-                "ValidationError", f"The request names the parameter {key} more than once."
-            )
-        params[key] = value
-    target = headers.get("x-amz-target")
-    if target and "Action" in params:
-        raise AwsError(
-            "ValidationError", "The request names an action in both Action and X-Amz-Target."
-        )
-    if target:
-        return _Parsed(params, target.rsplit(".", 1)[-1], "json", None)
-    if "Action" in params:
-        return _Parsed(params, params["Action"], "query", None)
-    return _Parsed(params, None, "rest-xml", None)
-
-
-@functools.lru_cache(maxsize=64)
-def _names_its_action(service: str) -> bool:
-    """Whether ``service`` (a SigV4 signing name) takes its action from the request's
-    ``Action`` parameter or ``X-Amz-Target`` header (query and JSON protocols)."""
-    try:
-        model = botocore.session.get_session().get_service_model(service.lower())
-    except botocore.exceptions.UnknownServiceError:
-        return False
-    return model.protocol in ("query", "ec2", "json")
+    status: str  # "200 OK"
+    headers: list[tuple[str, str]]
+    body: list[bytes]
+    call: ApiCall | None = None  # what was asked, once read
+    caller: Caller | None = None  # who asked, once authenticated
 
 
 class LabAwsFront:
@@ -138,79 +94,106 @@ class LabAwsFront:
         self._on_change = on_change
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        answer = self._answer(environ)
+        # Every request ends here, answered by the front or by moto: the one place to
+        # record its outcome (answer.call, answer.caller, answer.status).
+        start_response(answer.status, answer.headers)
+        return answer.body
+
+    def _answer(self, environ: dict[str, Any]) -> _Answer:
+        path = str(environ.get("PATH_INFO", ""))
+        if path.startswith(("/moto-api", "/latest/")) or path == "/favicon.ico":
+            # moto's unauthenticated control API and instance metadata: not AWS's.
+            return _Answer("404 Not Found", [("Content-Type", "text/plain")], [b"not found\n"])
         protocol: Protocol = "query"
         service: str | None = None
+        call: ApiCall | None = None
+        caller: Caller | None = None
         facts = facts_of(environ)  # CloudTrail (issue 14): what the recorder logs
         try:
-            path = str(environ.get("PATH_INFO", ""))
-            if path.startswith("/moto-api") or path == "/favicon.ico":
-                start_response("404 Not Found", [("Content-Type", "text/plain")])
-                return [b"not found\n"]
-            headers = _headers(environ)
-            # moto lets this header pick the account; in the lab the key decides.
-            environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > MAX_BODY:
-                start_response("413 Request Entity Too Large", [("Content-Type", "text/plain")])
-                return [b"request too large\n"]
-            body = environ["wsgi.input"].read(length) if length else b""
-            environ["wsgi.input"] = io.BytesIO(body)
-            parsed = _parse(environ, headers, body)
-            protocol = parsed.protocol
-            facts.action, facts.params = parsed.action, parsed.params  # CloudTrail (issue 14)
-            if parsed.action == "AssumeRoleWithSAML":
-                service = "sts"
-                answer = self._sts.assume_role_with_saml(parsed.params)
+            raw = RawRequest.from_environ(environ)
+            signing = raw.signing_service
+            service = served(signing) if signing is not None else "sts"
+            protocol = protocol_of(service)
+            # Unsigned, only STS's assertion-as-credential calls are read; anything
+            # else is answered as AWS answers a request without a key.
+            call = _unsigned_call(raw) if signing is None else read_call(raw, service)
+            facts.action, facts.params = call.action, call.params  # CloudTrail (issue 14)
+            if service == "sts" and call.action == "AssumeRoleWithSAML":
+                answer = self._sts.assume_role_with_saml(call.params)
                 self._on_change()
-                start_response("200 OK", [("Content-Type", "text/xml")])
-                return [answer]
-            if parsed.action == "AssumeRoleWithWebIdentity":
-                service = "sts"
+                return _Answer("200 OK", [("Content-Type", "text/xml")], [answer], call)
+            if service == "sts" and call.action == "AssumeRoleWithWebIdentity":
                 raise AwsError(
                     "InvalidIdentityToken",
                     "No OpenIDConnect provider found in your account (the lab federates SAML only)",
                 )
-            request = SignedRequest(
-                method=str(environ.get("REQUEST_METHOD", "GET")),
-                path=str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or path).split("?")[
-                    0
-                ],
-                query=str(environ.get("QUERY_STRING", "")),
-                headers=headers,
-                body=body,
-            )
-            caller = self._gate.authenticate(request)
+            caller = self._gate.authenticate(raw.signed())
             facts.caller = caller  # CloudTrail (issue 14)
-            service = caller.service
-            # REST services (S3) name their action by method and path, and moto ignores
-            # an Action parameter there: such a call must be allowed the whole service.
-            action_name = parsed.action if _names_its_action(caller.service) else None
-            action = f"{caller.service}:{action_name or '*'}"
-            if caller.service == "iam":
-                resource = iam_resource(caller.account_id, action, parsed.params)
-            elif action == "sts:AssumeRole":
-                resource = parsed.params.get("RoleArn", "*")
-            else:
-                resource = "*"
-            if action == "sts:AssumeRole":
-                self._gate.authorize_assume_role(caller, parsed.params)
-            else:
-                self._gate.authorize(caller, action=action, resource=resource)
+            self._authorize(caller, call)
+            moto_environ = environ_for_moto(
+                environ,
+                call,
+                body=raw.body,
+                authorization=moto_authorization(
+                    access_key_id=caller.access_key_id,
+                    date=raw.headers.get("x-amz-date", "")[:8],
+                    region=caller.region,
+                    service=caller.service,
+                ),
+            )
         except AwsError as error:
             facts.error = error  # CloudTrail (issue 14)
-            status, response_headers, payload = render_error(
-                error, protocol=protocol, service=service
-            )
-            start_response(f"{status} Error", response_headers)
-            return [payload]
-        if action_name is not None and _READ_ONLY.match(action_name):
-            return self._backend(environ, start_response)
-        with self._lock:
-            # Materialise the body inside the lock: moto does its work while
-            # the response is produced.
-            chunks = list(self._backend(environ, start_response))
-        self._on_change()
-        return chunks
+            status, headers, payload = render_error(error, protocol=protocol, service=service)
+            return _Answer(f"{status} {_reason(status)}", headers, [payload], call, caller)
+        moto_environ[ENVIRON_KEY] = facts  # CloudTrail (issue 14): LookupEvents is answered there
+        return self._run(moto_environ, call, caller)
+
+    def _authorize(self, caller: Caller, call: ApiCall) -> None:
+        """IAM's decision on exactly the action moto will run (``call``)."""
+        action = f"{call.service}:{call.action or '*'}"
+        if action == "sts:AssumeRole":
+            # The trust policy of the role moto will assume, with the parameters it gets.
+            self._gate.authorize_assume_role(caller, call.params)
+            return
+        if call.service == "iam":
+            resource = iam_resource(caller.account_id, action, call.params)
+        else:
+            resource = "*"
+        self._gate.authorize(caller, action=action, resource=resource)
+
+    def _run(self, environ: dict[str, Any], call: ApiCall, caller: Caller) -> _Answer:
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            started[:] = [status, headers]
+
+        if call.action is not None and _READ_ONLY.match(call.action):
+            body = list(self._backend(environ, start_response))
+        else:
+            with self._lock:
+                # Materialise the body inside the lock: moto does its work while
+                # the response is produced.
+                body = list(self._backend(environ, start_response))
+            self._on_change()
+        status, headers = started
+        return _Answer(str(status), list(headers), body, call, caller)
+
+
+def _unsigned_call(raw: RawRequest) -> ApiCall:
+    try:
+        return read_call(raw, "sts")
+    except AwsError:
+        raise AwsError(
+            "MissingAuthenticationToken", "Request is missing Authentication Token"
+        ) from None
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class LabAwsServer:

@@ -9,7 +9,6 @@ any moment) and writes what happened to the audit log.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from keyless.lab.idp.body import BadBody, read_json
 from keyless.lab.idp.core import Idp, Transaction, new_device_token
 from keyless.lab.idp.directory import Factor, User
 from keyless.lab.idp.okta import (
@@ -54,12 +54,16 @@ def client_of(request: Request) -> str:
 
 
 async def json_body(request: Request) -> dict[str, Any] | None:
-    """The request's JSON object, or None when it is not one (Okta's E0000003)."""
+    """The request's JSON object, or None when it is not one (Okta's E0000003).
+
+    Read with :func:`keyless.lab.idp.body.read_json` (bounded size and depth, UTF-8
+    without lone surrogates). New endpoints may call ``read_json`` directly and let
+    its :class:`~keyless.lab.idp.body.BadBody` reach the app's E0000003 handler.
+    """
     try:
-        body = json.loads(await request.body() or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        return await read_json(request)
+    except BadBody:
         return None
-    return body if isinstance(body, dict) else None
 
 
 def device_token_of(request: Request) -> str | None:

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from keyless.lab.idp.api import SID_COOKIE, client_of, idp_of, set_session_cookies
+from keyless.lab.idp.body import read_form
 from keyless.lab.idp.core import Idp, NoRoles, Session
 from keyless.lab.idp.directory import User
 from keyless.lab.idp.html import PAGE_HEADERS, render, same_origin_target
@@ -157,8 +158,7 @@ async def session_cookie_redirect(request: Request) -> Response:
     idp = idp_of(request)
     params = dict(request.query_params)
     if request.method == "POST":
-        form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        params.update(await read_form(request))
     target = same_origin_target(params.get("redirectUrl"), idp.base_url, "/app/UserHome")
     if target is None:
         return render(

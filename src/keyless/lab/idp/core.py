@@ -325,7 +325,9 @@ class Idp:
 
     def check_totp(self, factor: Factor, code: str) -> bool:
         """A TOTP code of the current, previous or next 30 s step, not used before."""
-        if factor.secret is None or not (code.isdigit() and len(code) == 6):
+        # ASCII digits only: str.isdigit() accepts "١٢٣٤٥٦", which compare_digest refuses
+        # with a TypeError (a 500 for a typo'd passcode).
+        if factor.secret is None or not (code.isascii() and code.isdigit() and len(code) == 6):
             return False
         totp = pyotp.TOTP(factor.secret)
         now = self.clock()

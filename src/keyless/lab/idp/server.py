@@ -10,10 +10,12 @@ one), so its URLs are known before it starts.
 
 from __future__ import annotations
 
+import html
 import os
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyless.errors import LabError
 from keyless.files import PRIVATE, PUBLIC, write_atomic
 from keyless.lab.idp import api, apps, management, web
+from keyless.lab.idp.api import client_of
+from keyless.lab.idp.body import BadBody, BodyLimitMiddleware
 from keyless.lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless.lab.idp.directory import Directory, okta_id
 from keyless.lab.idp.html import STATIC
@@ -113,8 +117,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response("E0000001" if status < 500 else "E0000003", detail=str(exc))
 
 
+def _bad_body_handler(idp: Idp) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Okta's answer to a body it cannot read: E0000003 on the API, a plain page elsewhere."""
+
+    async def bad_body(request: Request, exc: Exception) -> Response:
+        reason = exc.reason if isinstance(exc, BadBody) else "unreadable body"
+        idp.audit.write("bad_request", ip=client_of(request), path=request.url.path, reason=reason)
+        if request.url.path.startswith("/api/"):
+            return error_response("E0000003", causes=[reason])
+        page = (
+            "<!doctype html><title>Bad request</title>"
+            f"<h1>The request body was not well-formed.</h1><p>{html.escape(reason)}</p>"
+        )
+        return HTMLResponse(page, status_code=400)
+
+    return bad_body
+
+
 def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
     """The Starlette app: Okta's APIs, the AWS app, the pages, the lab AWS sign-in page."""
+    bad_body = _bad_body_handler(idp)
     app = Starlette(
         routes=[
             *api.ROUTES,
@@ -128,10 +150,11 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
             404: _not_found,
             405: _method_not_allowed,
             HTTPException: _http_error,
+            BadBody: bad_body,
         },
     )
     app.state.idp = idp
-    return RateLimitMiddleware(app, idp)
+    return BodyLimitMiddleware(RateLimitMiddleware(app, idp), bad_body)
 
 
 class IdpServer:

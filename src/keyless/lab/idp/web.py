@@ -8,7 +8,8 @@ only ever leads back to this server.
 
 from __future__ import annotations
 
-from starlette.datastructures import FormData
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -24,6 +25,7 @@ from keyless.lab.idp.api import (
     set_session_cookies,
     verify_factor,
 )
+from keyless.lab.idp.body import read_form
 from keyless.lab.idp.core import Idp, Transaction
 from keyless.lab.idp.directory import Factor, User
 from keyless.lab.idp.html import PAGE_HEADERS, csrf_ok, render, same_origin_target
@@ -37,9 +39,8 @@ _FACTOR_LABELS = {
 }
 
 
-def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+def _field(form: Mapping[str, str], name: str) -> str:
+    return form.get(name, "")
 
 
 def _csrf_refused(request: Request, idp: Idp) -> Response:
@@ -125,7 +126,7 @@ async def login(request: Request) -> Response:
         if same_origin_target(from_uri, idp.base_url, HOME) is None:
             from_uri = ""
         return _login_page(request, idp, from_uri=from_uri)
-    form = await request.form()
+    form = await read_form(request)
     from_uri = _field(form, "fromURI")
     if same_origin_target(from_uri, idp.base_url, HOME) is None:
         from_uri = ""
@@ -174,7 +175,7 @@ async def login(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     """``POST /signin/verify``: one MFA step from the MFA page (code, SMS send, push poll)."""
     idp = idp_of(request)
-    form = await request.form()
+    form = await read_form(request)
     from_uri = _field(form, "fromURI")
     if same_origin_target(from_uri, idp.base_url, HOME) is None:
         from_uri = ""
@@ -260,7 +261,7 @@ async def dashboard(request: Request) -> Response:
 async def signout(request: Request) -> Response:
     """``POST /login/signout``: end the session (CSRF-checked) and clear the cookies."""
     idp = idp_of(request)
-    form = await request.form()
+    form = await read_form(request)
     if not csrf_ok(request, form.get("csrf")):
         return _csrf_refused(request, idp)
     session_id = request.cookies.get(SID_COOKIE)
