@@ -102,7 +102,15 @@ def test_plan_detailed_exitcode_with_aws_unreachable_is_not_changes_pending(
         }
     )
     done = subprocess.run(
-        [KEYLESS, "plan", "--spec", str(tmp_path / "spec.yaml"), "--detailed-exitcode"],
+        [
+            KEYLESS,
+            "plan",
+            "--spec",
+            str(tmp_path / "spec.yaml"),
+            "--detailed-exitcode",
+            "--target",
+            "aws",
+        ],
         env=env,
         capture_output=True,
         text=True,
