@@ -29,6 +29,8 @@ import os
 import sys
 import time
 
+from keyless import paths
+
 # Refresh when fewer than five minutes remain: AWS SDKs themselves start
 # refreshing process credentials 15 down to 5 minutes before expiry.
 MIN_REMAINING_SECONDS = 300
@@ -39,8 +41,7 @@ _USAGE = "usage: keyless credential-process --profile NAME\n"
 
 def cache_dir() -> str:
     """``$XDG_CACHE_HOME/keyless/aws`` (or ``~/.cache/keyless/aws``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "keyless", "aws")
+    return os.path.join(paths.cache_dir(), "aws")
 
 
 def safe_name(profile: str) -> str:

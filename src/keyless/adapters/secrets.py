@@ -12,11 +12,11 @@ its own SSO and credential caches.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from pathlib import Path
 from typing import Protocol
 
+from keyless import paths
 from keyless.adapters.credentials_file import write_private
 from keyless.files import private_dir, read_private
 
@@ -46,8 +46,7 @@ class SecretStore(Protocol):
 
 def state_dir() -> Path:
     """``$XDG_STATE_HOME/keyless`` (or ``~/.local/state/keyless``)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "keyless"
+    return Path(paths.state_dir())
 
 
 class FileSecretStore:

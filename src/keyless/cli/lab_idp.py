@@ -8,7 +8,6 @@ the ``keyless lab`` group.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from keyless import paths
 from keyless.cli.output import err, out, print_json
 from keyless.errors import ConfigError, InputError
 
@@ -31,12 +31,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.
 
 
 def _default_state_dir() -> Path:
-    try:
-        from keyless.lab.runtime import default_state_dir
-    except ImportError:
-        base = os.environ.get("XDG_DATA_HOME")
-        return (Path(base) if base else Path.home() / ".local" / "share") / "keyless" / "lab"
-    return default_state_dir()
+    return Path(paths.lab_dir())
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from keyless import paths
 from keyless.errors import LabError
 from keyless.files import write_atomic
 from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
@@ -34,9 +35,7 @@ LOCK_FILE = "lab.lock"
 
 def default_state_dir() -> Path:
     """The lab's state dir: ``$XDG_DATA_HOME/keyless/lab``, else ``~/.local/share/keyless/lab``."""
-    base = os.environ.get("XDG_DATA_HOME")
-    root = Path(base) if base else Path.home() / ".local" / "share"
-    return root / "keyless" / "lab"
+    return Path(paths.lab_dir())
 
 
 def _write_private(path: Path, data: bytes) -> None:

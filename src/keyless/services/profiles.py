@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from keyless import paths
 from keyless.adapters.credentials_file import check_profile_name, write_private
 from keyless.adapters.locks import FileLock, lock_path_for
 from keyless.errors import ConfigError, InputError
@@ -87,8 +88,7 @@ SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "profile")
 
 def config_path() -> Path:
     """``$XDG_CONFIG_HOME/keyless/config.toml`` (or ``~/.config/keyless/config.toml``)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "keyless" / "config.toml"
+    return Path(paths.config_dir()) / "config.toml"
 
 
 def load_profiles(path: Path | None = None) -> dict[str, dict[str, Any]]:
