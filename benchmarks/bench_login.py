@@ -26,35 +26,18 @@ import time
 import uuid
 from pathlib import Path
 
+from keyless.lab.info import LabInfo
+
 REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def _provision(lab: object) -> None:
+def _provision(lab: LabInfo) -> None:
+    from keyless.services.provision import apply_spec
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
-    try:
-        from keyless.services.provision import apply_spec, connect, load_metadata
-    except ImportError:
-        import ssl
-
-        import httpx
-
-        sys.path.insert(0, str(REPO / "tests"))
-        from lab_fixtures import provision_with_boto3
-
-        context = ssl.create_default_context(cafile=lab.ca_bundle)  # type: ignore[attr-defined]
-        metadata = httpx.get(lab.metadata_url, verify=context).content  # type: ignore[attr-defined]
-        provision_with_boto3(
-            spec,
-            endpoint_url=lab.aws_endpoint_url,  # type: ignore[attr-defined]
-            ca_bundle=lab.ca_bundle,
-            bootstrap=lab.bootstrap_credentials,  # type: ignore[attr-defined]
-            metadata_xml=metadata,
-        )
-        return
-    report = apply_spec(spec, connect(lab=lab), load_metadata(spec, lab=lab))
+    report = apply_spec(spec, lab.connector(), lab.idp_metadata(spec))
     assert report.ok, report
 
 
@@ -145,7 +128,7 @@ def main() -> None:
                         "--profile",
                         f"c{run}",
                         "--lab",
-                        "--lab-state-dir",
+                        "--lab-dir",
                         str(lab.state_dir),
                         "--username",
                         user,

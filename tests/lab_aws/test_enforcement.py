@@ -105,7 +105,9 @@ def test_organization_and_access_roles(aws_lab: AwsLab) -> None:
     }
     root = aws_lab.client("iam")
     assert root.list_account_aliases()["AccountAliases"] == ["acme-management"]
-    assert [u["UserName"] for u in root.list_users()["Users"]] == ["lab-admin"]
+    # The bootstrap user, and the IdP's provisioning user that `keyless apply` created.
+    users = {u["UserName"] for u in root.list_users()["Users"]}
+    assert users == {"lab-admin", "OktaProvisioningUser"}
     answer = aws_lab.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", RoleSessionName="check"
     )

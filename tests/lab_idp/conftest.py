@@ -21,8 +21,8 @@ import pyotp
 import pytest
 
 from keyless.lab.idp.core import IdpSettings
-from keyless.lab.idp.directory import LabUserCredentials
 from keyless.lab.idp.server import IdpServer
+from keyless.lab.info import LabUser
 from keyless.spec import FederationSpec, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def acme() -> FederationSpec:
 
 def start_idp(
     spec: FederationSpec, state_dir: Path, settings: IdpSettings | None = None
-) -> tuple[IdpServer, dict[str, LabUserCredentials]]:
+) -> tuple[IdpServer, dict[str, LabUser]]:
     server = IdpServer(spec=spec, state_dir=state_dir, settings=settings)
     users = {u.login: u for u in server.directory.ensure_spec_users(spec)}
     server.start()
@@ -46,7 +46,7 @@ def start_idp(
 @pytest.fixture(scope="module")
 def idp(
     acme: FederationSpec, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[IdpServer, dict[str, LabUserCredentials]]]:
+) -> Iterator[tuple[IdpServer, dict[str, LabUser]]]:
     server, users = start_idp(acme, tmp_path_factory.mktemp("idp-state"))
     try:
         yield server, users
@@ -55,12 +55,12 @@ def idp(
 
 
 @pytest.fixture
-def server(idp: tuple[IdpServer, dict[str, LabUserCredentials]]) -> IdpServer:
+def server(idp: tuple[IdpServer, dict[str, LabUser]]) -> IdpServer:
     return idp[0]
 
 
 @pytest.fixture
-def users(idp: tuple[IdpServer, dict[str, LabUserCredentials]]) -> dict[str, LabUserCredentials]:
+def users(idp: tuple[IdpServer, dict[str, LabUser]]) -> dict[str, LabUser]:
     return idp[1]
 
 

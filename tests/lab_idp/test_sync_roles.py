@@ -55,7 +55,7 @@ def _check_report(lab: Any, key: dict[str, str]) -> None:
     register(app)
     result = CliRunner().invoke(
         app,
-        ["sync-roles", "--state-dir", str(lab.state_dir), "--json"],
+        ["sync-roles", "--lab-dir", str(lab.state_dir), "--json"],
         env={
             "KEYLESS_PROVISIONING_ACCESS_KEY_ID": key["AccessKeyId"],
             "KEYLESS_PROVISIONING_SECRET_ACCESS_KEY": key["SecretAccessKey"],

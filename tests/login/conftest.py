@@ -119,7 +119,7 @@ def configure(
         "--profile",
         profile,
         "--lab",
-        "--lab-state-dir",
+        "--lab-dir",
         str(lab.state_dir),
         "--username",
         user.login,
@@ -138,11 +138,10 @@ def audit_events(lab: Any) -> list[dict[str, Any]]:
 def configure_in_process(lab: Any, profile: str, user: LabUser) -> None:
     """What ``keyless configure --lab`` does, without paying for a process each time."""
     from keyless.services.access import configure as configure_service
-    from keyless.services.access import lab_defaults
     from keyless.services.profiles import resolve_settings
 
     flags = {
-        **lab_defaults(Path(lab.state_dir)),
+        **lab.profile_defaults(),
         "username": user.login,
         "role": "Developer",
         "account": "acme-dev",

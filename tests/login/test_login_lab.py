@@ -243,7 +243,7 @@ class WaitingLogin:
 
 def _answer_push(lab: Any, verb: str, user: LabUser) -> subprocess.CompletedProcess[str]:
     """``keyless lab push approve|reject USER``: the user's phone, from another terminal."""
-    return keyless("lab", "push", verb, user.login, "--state-dir", str(lab.state_dir))
+    return keyless("lab", "push", verb, user.login, "--lab-dir", str(lab.state_dir))
 
 
 def test_push_approved_through_the_cli_shows_the_number(

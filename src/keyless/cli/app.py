@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from keyless import __version__
 from keyless.cli import spec as spec_cli
+from keyless.cli.lab_dir import normalize_token
 from keyless.cli.output import err
 from keyless.errors import EXIT_USAGE, KeylessError
 
@@ -27,7 +28,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # normalize_token: old spellings of --lab-dir still work, unlisted.
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "token_normalize_func": normalize_token,
+    },
 )
 
 _state = {"verbose": False}

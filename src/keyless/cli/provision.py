@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
 from keyless.errors import EXIT_FINDING, InputError, LabError
 from keyless.plan.diff import AccountPlan, Change, Plan
@@ -23,7 +24,7 @@ from keyless.spec import load_spec
 from keyless.spec.model import Account, FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
+    from keyless.lab.info import LabInfo
 
 EXIT_CHANGES = 3  # `plan --detailed-exitcode`: changes pending (documented in the README)
 
@@ -40,14 +41,6 @@ LabFlag = Annotated[
     typer.Option(
         "--lab",
         help="Use the running lab (endpoint, credentials, IdP metadata from its lab.json).",
-    ),
-]
-LabDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--lab-state-dir",
-        "--lab-dir",
-        help="The lab's state dir (implies --lab; default: the lab's default).",
     ),
 ]
 ProfileOption = Annotated[
@@ -117,9 +110,13 @@ def _prepare(
     if profile and (lab or lab_dir):
         raise InputError("--profile and --lab are exclusive", fix="pass one of them")
     spec = load_spec(spec_file)
-    info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = provision.connect(profile=profile, lab=info)
-    metadata = provision.load_metadata(spec, spec_dir=spec_file.parent, lab=info)
+    if lab or lab_dir:
+        info = _load_lab(lab_dir)
+        connector = info.connector()
+        metadata = info.idp_metadata(spec)
+    else:
+        connector = provision.connect(profile=profile)
+        metadata = provision.load_metadata(spec, spec_dir=spec_file.parent)
     return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel)
 
 

@@ -25,14 +25,11 @@ _MODULES: list[tuple[str, str | None]] = [
 def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
     for module_name, group in _MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # Only a module that is not written yet is skipped; a broken import
-            # inside an existing module still fails loudly.
-            if exc.name == module_name:
-                continue
-            raise
+        # Every module listed exists: one that fails to import is a bug and must
+        # say so. None of them imports the lab's extras at import time, so an
+        # install without `keyless[lab]` still loads them all; the lab commands
+        # then name the missing extra when run (keyless.lab.extras).
+        module = importlib.import_module(module_name)
         if group is not None:
             app.add_typer(module.app, name=group)
         else:
