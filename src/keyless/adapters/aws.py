@@ -128,9 +128,11 @@ class AwsConnector:
     """Hands out an IAM client for each account, assuming its access role when needed.
 
     Thread-safe: clients are created under a lock (boto3 sessions are not
-    thread-safe), then used by one worker each. All clients share the
-    management session's event system, so hooks registered on
-    ``session.events`` (the benchmark counts calls that way) see every call.
+    thread-safe), then used by one worker each — except the one STS client,
+    which every worker shares for its ``AssumeRole`` (botocore clients are
+    thread-safe once created). All clients share the management session's
+    event system, so hooks registered on ``session.events`` (the benchmark
+    counts calls that way) see every call.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class AwsConnector:
         self.session_name = session_name
         self._lock = threading.Lock()
         self._caller_account: str | None = None
+        self._sts_client: Any = None
 
     def _client(self, service: str, **credentials: str) -> Any:
         kwargs: dict[str, Any] = {"config": self.config, "region_name": self.endpoint.region}
@@ -157,11 +160,24 @@ class AwsConnector:
         with self._lock:
             return self.session.client(service, **kwargs, **credentials)  # type: ignore[call-overload]
 
+    def _sts(self) -> Any:
+        # One STS client for every AssumeRole: a botocore client costs milliseconds
+        # of CPU and thousands of objects, which the garbage collector then walks
+        # on every full collection; one per account made planning superlinear.
+        # Sharing it across worker threads is safe: boto3's guide ("Multithreading
+        # or multiprocessing with clients") calls clients thread-safe once created.
+        if self._sts_client is None:
+            client = self._client("sts")
+            with self._lock:
+                if self._sts_client is None:
+                    self._sts_client = client
+        return self._sts_client
+
     def caller_account(self) -> str:
         """The account the management credentials belong to (one STS call, cached)."""
         if self._caller_account is None:
             try:
-                identity = self._client("sts").get_caller_identity()
+                identity = self._sts().get_caller_identity()
             except NoCredentialsError as exc:
                 raise ConfigError(
                     "no AWS credentials for the management account",
@@ -186,9 +202,7 @@ class AwsConnector:
             return IamAccount(self._client("iam"), account)
         role_arn = f"arn:{account.partition}:iam::{account.id}:role/{account.access_role}"
         try:
-            response = self._client("sts").assume_role(
-                RoleArn=role_arn, RoleSessionName=self.session_name
-            )
+            response = self._sts().assume_role(RoleArn=role_arn, RoleSessionName=self.session_name)
         except ClientError as exc:
             code, message = describe_client_error(exc)
             raise AccountAccessError(

@@ -226,7 +226,8 @@ def _explain(error: Exception) -> tuple[str, str | None]:
 
 
 class Provisioner:
-    """Plans and applies one spec; keeps each account's IAM client between plan and apply."""
+    """Plans and applies one spec; keeps the IAM client of each account with changes
+    between plan and apply (and only until that account is applied)."""
 
     def __init__(
         self,
@@ -268,8 +269,14 @@ class Provisioner:
         except Exception as exc:  # contained per account; see _explain
             message, fix = _explain(exc)
             return AccountPlan(account=account, error=message, fix=fix)
-        self._clients[account.id] = iam
-        return diff_account(desired, actual, options)
+        account_plan = diff_account(desired, actual, options)
+        if account_plan.pending:
+            # apply() reuses this client. An account with nothing to change lets it go
+            # now: a botocore client is thousands of objects that every full garbage
+            # collection walks, so keeping all of them made the CPU per account grow
+            # with the number of accounts.
+            self._clients[account.id] = iam
+        return account_plan
 
     def plan(
         self,
@@ -307,7 +314,7 @@ class Provisioner:
             return AccountResult(account, "unchanged", skipped=skipped)
         applied: list[Change] = []
         try:
-            iam = self._clients.get(account.id) or self.connector.iam(account)
+            iam = self._clients.pop(account.id, None) or self.connector.iam(account)
             for change in pending:
                 for operation in change.operations:
                     iam.run(operation)
