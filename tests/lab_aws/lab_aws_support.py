@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,9 @@ from keyless.saml.keys import SigningKey
 from keyless.saml.model import RolePair
 from keyless.spec import FederationSpec
 from lab_fixtures import lab_session
+
+# The AWS CLI installed beside the interpreter running the tests (any venv).
+AWS = str(Path(sys.executable).parent / "aws")
 
 ENTITY_ID = "http://www.okta.com/exk1labtest0000000001"
 PROD, DEV, MANAGEMENT = "222222222222", "333333333333", "111111111111"

@@ -6,15 +6,12 @@ import json
 import secrets
 import ssl
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
-
-AWS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws")
+from lab_aws_support import AWS, DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 
 def session_for(aws_lab: AwsLab, assertion: Assertion, account: str, role: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keyless.lab.idp.server import IdpServer
-from lab_idp.conftest import NewUser, normalise
+from lab_idp.idp_support import NewUser, normalise
 
 OKTA = "https://{yourOktaDomain}"
 POST = {"allow": ["POST"]}

@@ -23,7 +23,7 @@ from keyless.lab.idp.core import IdpSettings
 from keyless.lab.idp.server import IdpServer
 from keyless.lab.tls import ensure_lab_tls
 from keyless.spec import FederationSpec
-from lab_idp.conftest import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
 
 
 def cli(server: IdpServer, *args: str, stdin: str | None = None) -> Any:

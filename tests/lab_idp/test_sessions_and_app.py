@@ -18,7 +18,7 @@ from lxml import etree
 from keyless.lab.idp.server import IdpServer
 from keyless.saml.metadata import parse_metadata
 from keyless.saml.verify import verify_response
-from lab_idp.conftest import NewUser, lab_tls_context, normalise
+from lab_idp.idp_support import NewUser, lab_tls_context, normalise
 
 OKTA = "https://{yourOktaDomain}"
 NS = {"saml2": "urn:oasis:names:tc:SAML:2.0:assertion", "ds": "http://www.w3.org/2000/09/xmldsig#"}

@@ -22,8 +22,8 @@ import yaml
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from login_support import LabUser, add_lab_user, audit_events, configure, keyless
 
-from conftest import LabUser, add_lab_user, audit_events, configure, keyless
 from keyless.services.login import fetch_assertion_with_kept_session
 from keyless.services.profiles import resolve_settings
 from lab_fixtures import ACME

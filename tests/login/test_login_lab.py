@@ -16,8 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-
-from conftest import (
+from login_support import (
     AWS,
     KEYLESS,
     LabUser,
@@ -27,6 +26,7 @@ from conftest import (
     keyless,
     run,
 )
+
 from keyless.adapters.okta import OktaClient, make_http_client
 from keyless.errors import DeniedError
 from keyless.services.credentials import CredentialCache

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, run
+from login_support import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, run
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -73,13 +72,11 @@ def moto_server() -> Iterator[MotoServer]:
             pass  # one line per request would drown test output
 
     app = DomainDispatcherApplication(create_backend_app)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    # Port 0: the server binds a free port itself and keeps it (no pick, close, rebind race).
     server = make_server(
-        "127.0.0.1", port, _strict_assume_role(app), threaded=True, request_handler=QuietHandler
+        "127.0.0.1", 0, _strict_assume_role(app), threaded=True, request_handler=QuietHandler
     )
+    port = server.server_port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
