@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -27,7 +28,7 @@ ACME = REPO / "examples" / "acme.yaml"
 
 def lab_session(
     endpoint_url: str,
-    credentials: Mapping[str, str],
+    credentials: Mapping[str, Any],
     *,
     region: str = "us-east-1",
 ) -> boto3.Session:

@@ -25,6 +25,8 @@ def _lab_imports(path: Path) -> list[str]:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        else:
+            continue
         if any(name == "keyless.lab" or name.startswith("keyless.lab.") for name in names):
             found.append(f"{path}:{node.lineno}")
     return found

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from keyless.cli.main import app
+from keyless.cli.app import app
 from keyless.export.common import identifier
 from keyless.export.terraform import _attributes
 from keyless.plan.desired import DesiredRole, desired_state

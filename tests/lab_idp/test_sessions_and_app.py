@@ -188,7 +188,7 @@ def test_embed_link_answers_oktas_form_with_a_signed_assertion(
     ]
     # Okta's order in the attribute value: provider ARN, then role ARN.
     xml = base64.b64decode(saml)
-    values = etree.fromstring(xml).xpath(
+    values: Any = etree.fromstring(xml).xpath(
         "//saml2:Attribute[@Name='https://aws.amazon.com/SAML/Attributes/Role']/saml2:AttributeValue/text()",
         namespaces=NS,
     )

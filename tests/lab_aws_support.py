@@ -34,7 +34,9 @@ class AwsLab:
     def client(self, service: str, credentials: dict[str, Any] | None = None) -> Any:
         """A boto3 client for ``service`` with ``credentials`` (the bootstrap key by default)."""
         session = lab_session(self.url, credentials or self.bootstrap)
-        return session.client(service, endpoint_url=self.url, verify=self.ca_bundle)
+        # Any service by name: boto3's stubs type client() per literal service name.
+        make_client: Callable[..., Any] = session.client
+        return make_client(service, endpoint_url=self.url, verify=self.ca_bundle)
 
     def cli_env(self, credentials: dict[str, Any] | None = None) -> dict[str, str]:
         """Environment for the AWS CLI against the lab (no config files, lab CA)."""

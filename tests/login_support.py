@@ -1,7 +1,7 @@
 """Helpers for login tests against the running lab: fresh lab users, profiles, the CLI.
 
 An ordinary module (not the conftest) so test modules can import it under any
-pytest import mode; ``conftest.py`` beside it holds only the fixtures.
+pytest import mode; ``tests/login/conftest.py`` holds the fixtures.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme.yaml"
 # The console script installed beside the interpreter running the tests (any venv).
 KEYLESS = str(Path(sys.executable).parent / "keyless")
