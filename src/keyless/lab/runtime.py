@@ -27,7 +27,16 @@ from keyless.lab.extras import require_lab_extras
 from keyless.lab.info import LAB_FILE, LabInfo
 from keyless.spec import FederationSpec, saml_provider_arn
 
-__all__ = ["LAB_FILE", "Lab", "LabInfo", "default_state_dir", "lab_accounts", "load_running"]
+__all__ = [
+    "LAB_FILE",
+    "Lab",
+    "LabInfo",
+    "default_state_dir",
+    "lab_accounts",
+    "load_running",
+    "running_pid",
+    "stop_running",
+]
 
 LOCK_FILE = "lab.lock"
 
