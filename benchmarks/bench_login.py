@@ -26,36 +26,18 @@ import time
 import uuid
 from pathlib import Path
 
+from keyless.lab.info import LabInfo
+
 REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def provision(lab: object) -> None:
-    """Apply examples/acme.yaml to a running lab (keyless's own apply, or boto3 without it)."""
+def _provision(lab: LabInfo) -> None:
+    from keyless.services.provision import apply_spec
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
-    try:
-        from keyless.services.provision import apply_spec, connect, load_metadata
-    except ImportError:
-        import ssl
-
-        import httpx
-
-        sys.path.insert(0, str(REPO / "tests"))
-        from lab_fixtures import provision_with_boto3
-
-        context = ssl.create_default_context(cafile=lab.ca_bundle)  # type: ignore[attr-defined]
-        metadata = httpx.get(lab.metadata_url, verify=context).content  # type: ignore[attr-defined]
-        provision_with_boto3(
-            spec,
-            endpoint_url=lab.aws_endpoint_url,  # type: ignore[attr-defined]
-            ca_bundle=lab.ca_bundle,
-            bootstrap=lab.bootstrap_credentials,  # type: ignore[attr-defined]
-            metadata_xml=metadata,
-        )
-        return
-    report = apply_spec(spec, connect(lab=lab), load_metadata(spec, lab=lab))
+    report = apply_spec(spec, lab.connector(), lab.idp_metadata(spec))
     assert report.ok, report
 
 
@@ -111,7 +93,7 @@ def main() -> None:
 
         spec_path = REPO / "examples" / "acme.yaml"
         with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:
-            provision(lab)
+            _provision(lab)
             directory = Directory(Path(lab.state_dir) / "idp.sqlite")
             flags = {
                 "org_url": lab.idp_url,
@@ -164,7 +146,21 @@ def main() -> None:
 
                 user, password, secret = new_user()
                 subprocess.run(
-                    configure_command(f"c{run}", lab.state_dir, user),
+                    [
+                        KEYLESS,
+                        "configure",
+                        "--profile",
+                        f"c{run}",
+                        "--lab",
+                        "--lab-dir",
+                        str(lab.state_dir),
+                        "--username",
+                        user,
+                        "--role",
+                        "Developer",
+                        "--account",
+                        "acme-dev",
+                    ],
                     check=True,
                     capture_output=True,
                     stdin=subprocess.DEVNULL,

@@ -14,20 +14,19 @@ REPO = Path(__file__).resolve().parents[2]
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def _lab_children() -> list[str]:
-    """Lab AWS processes started from this checkout's Python (other checkouts on the same
-    machine start and stop their own labs meanwhile)."""
+def _lab_children(under: Path) -> list[str]:
+    """Lab AWS processes whose state dir is under ``under`` (other runs on the machine aside)."""
     result = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
     return [
         line
         for line in result.stdout.splitlines()
-        if "keyless.lab.aws" in line and line.startswith(sys.executable)
+        if "keyless.lab.aws" in line and str(under) in line
     ]
 
 
 @pytest.mark.slow
-def test_demo_runs_the_whole_flow_and_leaves_nothing() -> None:
-    before = _lab_children()
+def test_demo_runs_the_whole_flow_and_leaves_nothing(tmp_path: Path) -> None:
+    # The demo's temporary lab dir goes under tmp_path, so only its own processes count.
     result = subprocess.run(
         [KEYLESS, "demo", "--json"],
         cwd=REPO,
@@ -35,6 +34,7 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing() -> None:
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -61,7 +61,8 @@ def test_demo_runs_the_whole_flow_and_leaves_nothing() -> None:
     assert "ASIA****" in result.stdout
     home = Path(os.environ["HOME"])
     assert not (home / ".aws").exists()
-    assert _lab_children() == before
+    assert _lab_children(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_demo_for_people_narrates_each_step() -> None:

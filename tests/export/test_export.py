@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from keyless.cli.main import app
+from keyless.cli.app import app
 from keyless.export.common import identifier
 from keyless.export.terraform import _attributes
 from keyless.plan.desired import DesiredRole, desired_state
@@ -29,7 +30,8 @@ with warnings.catch_warnings():
     from parliament import analyze_policy_string
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
+# Tools installed beside the interpreter running the tests (any venv), else on PATH.
+VENV_BIN = Path(sys.executable).parent
 
 
 def _specs() -> dict[str, FederationSpec]:

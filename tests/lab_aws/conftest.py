@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from lab_aws_support import DEV, ENTITY_ID, PROD, Assertion, AwsLab, role_pair
 
 from keyless.lab.aws import LabAwsProcess
 from keyless.lab.runtime import lab_accounts
@@ -21,8 +20,10 @@ from keyless.saml.build import build_response, encode_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.model import RolePair
+from keyless.services.provision import apply_spec, connect
 from keyless.spec import load_spec
-from lab_fixtures import ACME, provision_with_boto3
+from lab_aws_support import DEV, ENTITY_ID, PROD, Assertion, AwsLab, role_pair
+from lab_fixtures import ACME
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +56,16 @@ def aws_lab(tmp_path_factory: pytest.TempPathFactory, idp_key: SigningKey) -> It
             certificates=[idp_key.certificate],
             sso_url="https://127.0.0.1:1/app/amazon_aws/0oatest/sso/saml",
         )
-        provision_with_boto3(
-            spec,
+        # What `keyless apply` writes, by the same code: these tests pin the lab's
+        # AWS against exactly the IAM that provisioning leaves behind.
+        connector = connect(
             endpoint_url=process.url,
             ca_bundle=str(tls.ca_cert),
-            bootstrap=process.bootstrap_credentials,
-            metadata_xml=metadata,
+            access_key_id=process.bootstrap_credentials["aws_access_key_id"],
+            secret_access_key=process.bootstrap_credentials["aws_secret_access_key"],
         )
+        report = apply_spec(spec, connector, metadata)
+        assert report.ok, report
         yield AwsLab(
             url=process.url,
             ca_bundle=str(tls.ca_cert),

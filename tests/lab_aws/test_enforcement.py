@@ -6,15 +6,13 @@ import json
 import secrets
 import ssl
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
-AWS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws")
+from lab_aws_support import AWS, DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 
 def session_for(aws_lab: AwsLab, assertion: Assertion, account: str, role: str) -> dict[str, Any]:
@@ -105,7 +103,9 @@ def test_organization_and_access_roles(aws_lab: AwsLab) -> None:
     }
     root = aws_lab.client("iam")
     assert root.list_account_aliases()["AccountAliases"] == ["acme-management"]
-    assert [u["UserName"] for u in root.list_users()["Users"]] == ["lab-admin"]
+    # The bootstrap user, and the IdP's provisioning user that `keyless apply` created.
+    users = {u["UserName"] for u in root.list_users()["Users"]}
+    assert users == {"lab-admin", "OktaProvisioningUser"}
     answer = aws_lab.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", RoleSessionName="check"
     )

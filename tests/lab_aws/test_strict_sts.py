@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lab_aws_support import DEV, PROD, Assertion, AwsLab, assume, role_pair
 
 from keyless.saml.keys import SigningKey
-
-AWS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws")
+from lab_aws_support import AWS, DEV, PROD, Assertion, AwsLab, assume, role_pair
 
 
 def refused(aws_lab: AwsLab, saml: str, **kwargs: Any) -> tuple[str, int, str]:

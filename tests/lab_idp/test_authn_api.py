@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keyless.lab.idp.server import IdpServer
-from lab_idp.conftest import NewUser, normalise
+from lab_idp.idp_support import NewUser, normalise
 
 OKTA = "https://{yourOktaDomain}"
 POST = {"allow": ["POST"]}
@@ -272,7 +272,7 @@ def _lab_cli(server: IdpServer, *args: str) -> Any:
 
     app = typer.Typer()
     register(app)
-    return CliRunner().invoke(app, [*args, "--state-dir", str(server.state_dir)])
+    return CliRunner().invoke(app, [*args, "--lab-dir", str(server.state_dir)])
 
 
 @pytest.mark.parametrize("approve", [True, False], ids=["approved", "rejected"])

@@ -23,13 +23,13 @@ from keyless.lab.idp.core import IdpSettings
 from keyless.lab.idp.server import IdpServer
 from keyless.lab.tls import ensure_lab_tls
 from keyless.spec import FederationSpec
-from lab_idp.conftest import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
 
 
 def cli(server: IdpServer, *args: str, stdin: str | None = None) -> Any:
     app = typer.Typer()
     register(app)
-    return CliRunner().invoke(app, [*args, "--state-dir", str(server.state_dir)], input=stdin)
+    return CliRunner().invoke(app, [*args, "--lab-dir", str(server.state_dir)], input=stdin)
 
 
 def test_user_lifecycle_through_the_cli(server: IdpServer, client: httpx.Client) -> None:
@@ -103,7 +103,7 @@ def test_push_answer_without_a_waiting_push_fails_clearly(server: IdpServer) -> 
 def test_cli_without_a_lab_says_how_to_start_one(tmp_path: Path) -> None:
     app = typer.Typer()
     register(app)
-    result = CliRunner().invoke(app, ["user", "list", "--state-dir", str(tmp_path)])
+    result = CliRunner().invoke(app, ["user", "list", "--lab-dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "keyless lab up" in str(result.exception.fix)  # type: ignore[union-attr]
 

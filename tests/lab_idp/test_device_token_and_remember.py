@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from keyless.lab.idp.core import IdpSettings
-from keyless.lab.idp.directory import LabUserCredentials
 from keyless.lab.idp.server import IdpServer
+from keyless.lab.info import LabUser
 from keyless.spec import FederationSpec
-from lab_idp.conftest import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
 
 
 def _start(client: httpx.Client, user: NewUser) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def test_remember_device_is_off_by_default(
 @pytest.fixture(scope="module")
 def remembering(
     acme: FederationSpec, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[IdpServer, dict[str, LabUserCredentials]]]:
+) -> Iterator[tuple[IdpServer, dict[str, LabUser]]]:
     settings = IdpSettings(
         allow_remember_device=True, remember_device_lifetime=timedelta(seconds=4)
     )
@@ -127,7 +127,7 @@ def _new_user(server: IdpServer, login: str) -> NewUser:
 
 
 def test_remembered_device_skips_mfa_only_for_that_device_and_user(
-    remembering: tuple[IdpServer, dict[str, LabUserCredentials]], tmp_path: Path
+    remembering: tuple[IdpServer, dict[str, LabUser]], tmp_path: Path
 ) -> None:
     server = remembering[0]
     alice = _new_user(server, f"alice-{tmp_path.name[-12:]}@acme.example")

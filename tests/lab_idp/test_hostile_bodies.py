@@ -19,10 +19,10 @@ import pytest
 
 from keyless.lab.idp.body import MAX_BODY
 from keyless.lab.idp.core import IdpSettings
-from keyless.lab.idp.directory import LabUserCredentials
 from keyless.lab.idp.server import IdpServer
+from keyless.lab.info import LabUser
 from keyless.spec import FederationSpec
-from lab_idp.conftest import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -78,7 +78,7 @@ HOSTILE: dict[str, tuple[bytes, dict[str, str]]] = {
 @pytest.fixture(scope="module")
 def roomy_idp(
     acme: FederationSpec, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[IdpServer, dict[str, LabUserCredentials]]]:
+) -> Iterator[tuple[IdpServer, dict[str, LabUser]]]:
     """An IdP whose rate limits do not stop the barrage before the bodies are read."""
     settings = IdpSettings(rate_limit_authn=100_000, rate_limit_other=100_000)
     server, users = start_idp(acme, tmp_path_factory.mktemp("hostile-idp"), settings)
@@ -89,7 +89,7 @@ def roomy_idp(
 
 
 @pytest.fixture
-def http(roomy_idp: tuple[IdpServer, dict[str, LabUserCredentials]]) -> Iterator[httpx.Client]:
+def http(roomy_idp: tuple[IdpServer, dict[str, LabUser]]) -> Iterator[httpx.Client]:
     server = roomy_idp[0]
     with httpx.Client(base_url=server.url, verify=lab_tls_context(server), timeout=30) as client:
         yield client
@@ -115,7 +115,7 @@ def test_api_answers_hostile_bodies_with_okta_errors(
 @pytest.mark.parametrize("kind", list(HOSTILE))
 @pytest.mark.parametrize("path", PAGE_POSTS)
 def test_pages_answer_hostile_bodies_without_500(
-    roomy_idp: tuple[IdpServer, dict[str, LabUserCredentials]],
+    roomy_idp: tuple[IdpServer, dict[str, LabUser]],
     http: httpx.Client,
     path: str,
     kind: str,
@@ -145,7 +145,7 @@ def _mfa_required(http: httpx.Client, user: NewUser) -> tuple[str, str]:
 
 @pytest.fixture
 def roomy_user(
-    roomy_idp: tuple[IdpServer, dict[str, LabUserCredentials]],
+    roomy_idp: tuple[IdpServer, dict[str, LabUser]],
 ) -> Callable[[], NewUser]:
     server = roomy_idp[0]
 
@@ -188,7 +188,7 @@ def test_odd_passcodes_are_a_wrong_code_not_a_500(
 
 
 def test_odd_passcode_on_the_mfa_page_is_a_wrong_code_not_a_500(
-    roomy_idp: tuple[IdpServer, dict[str, LabUserCredentials]],
+    roomy_idp: tuple[IdpServer, dict[str, LabUser]],
     roomy_user: Callable[[], NewUser],
 ) -> None:
     server = roomy_idp[0]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import configparser
 import json
 import shutil
-import ssl
 import subprocess
 import sys
 import time
@@ -30,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pyotp
 import pytest
 
 from keyless.errors import LabError
 from keyless.lab.runtime import Lab
+from keyless.services.provision import apply_spec
 from keyless.spec import load_spec
-from lab_fixtures import ACME, provision_with_boto3
+from lab_fixtures import ACME
 
 ROLE = "arn:aws:iam::222222222222:role/OktaAdminRole"
 BIN = Path(sys.executable).parent
@@ -53,14 +52,9 @@ def lab_on_443(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     except LabError as exc:
         pytest.skip(f"the lab IdP cannot listen on 127.0.0.1:443 here: {exc}")
     try:
-        trust = ssl.create_default_context(cafile=info.ca_bundle)
-        provision_with_boto3(
-            spec,
-            endpoint_url=info.aws_endpoint_url,
-            ca_bundle=info.ca_bundle,
-            bootstrap=info.bootstrap_credentials,
-            metadata_xml=httpx.get(info.metadata_url, verify=trust).content,
-        )
+        # As `keyless apply --lab` provisions it.
+        report = apply_spec(spec, info.connector(), info.idp_metadata(spec))
+        assert report.ok, report
         yield info
     finally:
         lab.stop()
@@ -79,8 +73,8 @@ def test_gimme_aws_creds_signs_in_twice_with_its_saved_device_token(
 ) -> None:
     lab = lab_on_443
     assert lab.idp_url == "https://127.0.0.1"
-    alice = next(u for u in lab.users if str(u["login"]).startswith("alice"))
-    totp = pyotp.TOTP(str(alice["totp_secret"]))
+    alice = lab.user("alice@acme.example")
+    totp = pyotp.TOTP(str(alice.totp_secret))
     home = tmp_path / "home"
     home.mkdir()
     config = home / ".okta_aws_login_config"
@@ -95,7 +89,7 @@ def test_gimme_aws_creds_signs_in_twice_with_its_saved_device_token(
         f"aws_rolename = {ROLE}\n"
         "write_aws_creds = True\n"
         "cred_profile = lab-admin\n"
-        f"okta_username = {alice['login']}\n"
+        f"okta_username = {alice.login}\n"
         "resolve_aws_alias = False\n"
         "preferred_mfa_type = token:software:totp\n"
         "remember_device = False\n"
@@ -110,7 +104,7 @@ def test_gimme_aws_creds_signs_in_twice_with_its_saved_device_token(
         "AWS_CA_BUNDLE": lab.ca_bundle,
         "AWS_ENDPOINT_URL": lab.aws_endpoint_url,
         "AWS_DEFAULT_REGION": "us-east-1",
-        "OKTA_PASSWORD": str(alice["password"]),
+        "OKTA_PASSWORD": alice.password,
     }
     tokens: list[str] = []
     for run_number in range(2):
@@ -145,7 +139,7 @@ def test_gimme_aws_creds_signs_in_twice_with_its_saved_device_token(
             .get_caller_identity()
         )
         assert identity["Arn"] == (
-            f"arn:aws:sts::222222222222:assumed-role/OktaAdminRole/{alice['login']}"
+            f"arn:aws:sts::222222222222:assumed-role/OktaAdminRole/{alice.login}"
         )
     # The device kept its token: the second sign-in sent the first run's DT back.
     assert tokens[0]

@@ -25,7 +25,7 @@ import httpx
 from lxml import etree
 
 from keyless.lab.idp.server import IdpServer
-from lab_idp.conftest import NewUser
+from lab_idp.idp_support import NewUser
 from lab_idp.test_sessions_and_app import _form, sign_in
 
 # Okta's response for one role, as the capture shows it (whitespace removed, the

@@ -18,7 +18,7 @@ from lxml import etree
 from keyless.lab.idp.server import IdpServer
 from keyless.saml.metadata import parse_metadata
 from keyless.saml.verify import verify_response
-from lab_idp.conftest import NewUser, lab_tls_context, normalise
+from lab_idp.idp_support import NewUser, lab_tls_context, normalise
 
 OKTA = "https://{yourOktaDomain}"
 NS = {"saml2": "urn:oasis:names:tc:SAML:2.0:assertion", "ds": "http://www.w3.org/2000/09/xmldsig#"}
@@ -188,7 +188,7 @@ def test_embed_link_answers_oktas_form_with_a_signed_assertion(
     ]
     # Okta's order in the attribute value: provider ARN, then role ARN.
     xml = base64.b64decode(saml)
-    values = etree.fromstring(xml).xpath(
+    values: Any = etree.fromstring(xml).xpath(
         "//saml2:Attribute[@Name='https://aws.amazon.com/SAML/Attributes/Role']/saml2:AttributeValue/text()",
         namespaces=NS,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -42,7 +43,8 @@ def test_sync_roles_reports_both_directions(provisioned_lab: Any) -> None:
         pytest.skip("another test already made the provisioning user's key")
     # The lab is shared by the whole session: what this test adds, it removes.
     iam.create_role(RoleName="ForgottenRole", AssumeRolePolicyDocument=json.dumps(trust))
-    key = iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
+    created = iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
+    key = {"AccessKeyId": created["AccessKeyId"], "SecretAccessKey": created["SecretAccessKey"]}
     try:
         _check_report(lab, key)
     finally:
@@ -50,12 +52,12 @@ def test_sync_roles_reports_both_directions(provisioned_lab: Any) -> None:
         iam.delete_role(RoleName="ForgottenRole")
 
 
-def _check_report(lab: Any, key: dict[str, str]) -> None:
+def _check_report(lab: Any, key: Mapping[str, str]) -> None:
     app = typer.Typer()
     register(app)
     result = CliRunner().invoke(
         app,
-        ["sync-roles", "--state-dir", str(lab.state_dir), "--json"],
+        ["sync-roles", "--lab-dir", str(lab.state_dir), "--json"],
         env={
             "KEYLESS_PROVISIONING_ACCESS_KEY_ID": key["AccessKeyId"],
             "KEYLESS_PROVISIONING_SECRET_ACCESS_KEY": key["SecretAccessKey"],

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from login.conftest import keyless
+from login_support import keyless
 
 
 def test_configure_against_a_stopped_lab_says_none_is_running(lab: Any, tmp_path: Path) -> None:

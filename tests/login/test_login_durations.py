@@ -23,10 +23,10 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import LabUser, add_lab_user, audit_events, configure, keyless
 from keyless.services.profiles import resolve_settings
 from keyless.services.wiring import fetch_assertion_with_kept_session
 from lab_fixtures import ACME
+from login_support import LabUser, add_lab_user, audit_events, configure, keyless
 
 pytestmark = pytest.mark.slow
 
@@ -60,21 +60,15 @@ def long_session_lab(tmp_path_factory: pytest.TempPathFactory, derived_spec: Pat
     no role limits: the client asks STS for what the IdP allows and learns the
     role's limit from STS's refusal, as it does with real Okta and AWS.
     """
-    import ssl
-
-    import httpx
-
     from keyless.lab.runtime import Lab
-    from keyless.services.provision import apply_spec, connect, load_metadata
+    from keyless.services.provision import apply_spec
     from keyless.spec import load_spec
 
     spec = load_spec(derived_spec)
     instance = Lab(spec, state_dir=tmp_path_factory.mktemp("long-session-lab"))
     info = instance.start()
     try:
-        with httpx.Client(verify=ssl.create_default_context(cafile=info.ca_bundle)) as http:
-            metadata = load_metadata(spec, lab=info, http=http)
-        report = apply_spec(spec, connect(lab=info), metadata, accounts=["acme-dev"])
+        report = apply_spec(spec, info.connector(), info.idp_metadata(spec), accounts=["acme-dev"])
         assert report.ok, report
         yield info
     finally:

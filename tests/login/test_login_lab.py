@@ -17,7 +17,13 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import (
+from keyless.adapters.credential_cache import CredentialCache
+from keyless.adapters.okta import OktaClient, make_http_client
+from keyless.errors import DeniedError, KeylessError
+from keyless.services.okta_signin import LoginInputs
+from keyless.services.profiles import resolve_settings
+from keyless.services.wiring import login_and_cache
+from login_support import (
     AWS,
     KEYLESS,
     LabUser,
@@ -27,12 +33,6 @@ from conftest import (
     keyless,
     run,
 )
-from keyless.adapters.credential_cache import CredentialCache
-from keyless.adapters.okta import OktaClient, make_http_client
-from keyless.errors import DeniedError, KeylessError
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import resolve_settings
-from keyless.services.wiring import login_and_cache
 
 pytestmark = [
     pytest.mark.slow,
@@ -247,7 +247,7 @@ class WaitingLogin:
 
 def _answer_push(lab: Any, verb: str, user: LabUser) -> subprocess.CompletedProcess[str]:
     """``keyless lab push approve|reject USER``: the user's phone, from another terminal."""
-    return keyless("lab", "push", verb, user.login, "--state-dir", str(lab.state_dir))
+    return keyless("lab", "push", verb, user.login, "--lab-dir", str(lab.state_dir))
 
 
 def test_push_approved_through_the_cli_shows_the_number(

@@ -6,6 +6,7 @@ the Okta client against an in-process transport that plays a hostile server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -23,10 +24,12 @@ from keyless.adapters import cache_file as hot
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.credentials_file import IniDocument, read_ini, update_ini
 from keyless.adapters.locks import FileLock
-from keyless.adapters.okta import OktaClient, OktaSession
+from keyless.adapters.okta import OktaClient
 from keyless.adapters.secrets import FileSecretStore
 from keyless.core.credentials import AwsCredentials
+from keyless.core.okta import OktaSession
 from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
+from keyless.services import access
 from keyless.services.access import console_url, render_env
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings, resolve_settings
@@ -98,11 +101,20 @@ def test_console_client_ignores_proxy_and_ca_variables(monkeypatch: pytest.Monke
         except OSError:
             return
         with conn:
-            seen.append(conn.recv(1024))
+            data = conn.recv(1024)
+            if data:  # the empty wake-up connection below sends nothing
+                seen.append(data)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     port = listener.getsockname()[1]
+    # The federation endpoint moved to a loopback port that refuses connections (bound,
+    # never listening): the test reaches no network, and a direct connection fails at
+    # once, while a client that obeyed HTTPS_PROXY would reach the listener above.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    federation = f"https://127.0.0.1:{closed.getsockname()[1]}/federation"
+    monkeypatch.setitem(access._FEDERATION, "aws", (federation, "https://127.0.0.1/console"))
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
@@ -110,8 +122,12 @@ def test_console_client_ignores_proxy_and_ca_variables(monkeypatch: pytest.Monke
         with pytest.raises(RemoteError):
             console_url(Settings(profile="p"), _creds())
     finally:
-        listener.close()
+        # Wake the accepting thread (nothing came) instead of waiting out its timeout.
+        with contextlib.suppress(OSError):
+            socket.create_connection(listener.getsockname(), timeout=5).close()
         thread.join(timeout=5)
+        listener.close()
+        closed.close()
     assert seen == []
 
 

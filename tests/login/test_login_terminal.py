@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, run
+from login_support import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, run
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -306,7 +307,7 @@ def _creds(minutes: int) -> AwsCredentials:
     )
 
 
-def _run_process(profile: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _run_process(profile: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYTHON, "-m", "keyless.credential_process", "--profile", profile],
         capture_output=True,
@@ -314,7 +315,7 @@ def _run_process(profile: str, **kwargs: object) -> subprocess.CompletedProcess[
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         check=False,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

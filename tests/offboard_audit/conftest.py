@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from offboard_support import ACME
 
-from keyless.services.provision import apply_spec, connect, load_metadata
+from keyless.services.provision import apply_spec
 from keyless.spec import load_spec
+from offboard_support import ACME
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,8 @@ def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         trust = ssl.create_default_context(cafile=info.ca_bundle)
         with httpx.Client(verify=trust) as http:
-            metadata = load_metadata(spec, lab=info, http=http)
-        report = apply_spec(spec, connect(lab=info), metadata)
+            metadata = info.idp_metadata(spec, http=http)
+        report = apply_spec(spec, info.connector(), metadata)
         assert report.ok, report
         yield info
     finally:

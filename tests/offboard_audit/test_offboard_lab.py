@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from offboard_support import ACME, aws_client, keyless, member_client, sign_in
 
 from keyless.core.credentials import AwsCredentials
 from keyless.errors import RemoteError
 from keyless.plan.revocations import policy_name
 from keyless.services.offboard import Offboarder, OktaOutcome
-from keyless.services.provision import connect
 from keyless.spec import load_spec
+from offboard_support import ACME, aws_client, keyless, member_client, sign_in
 
 PROD, DEV = "222222222222", "333333333333"
 ALICE, CAROL = "alice@acme.example", "carol@acme.example"
@@ -191,7 +190,7 @@ class FakeOkta:
 
 def test_the_okta_step_reports_status_and_its_groups_choose_the_roles(own_lab: Any) -> None:
     okta = FakeOkta(groups=("developers",))
-    offboarder = Offboarder(load_spec(ACME), connect(lab=own_lab), okta=okta)
+    offboarder = Offboarder(load_spec(ACME), own_lab.connector(), okta=okta)
     report = offboarder.offboard("bob@acme.example", suspend=True).as_dict()
     assert okta.calls == [("bob@acme.example", True, False)]
     assert report["okta"]["status_before"] == "ACTIVE"
@@ -212,7 +211,7 @@ def test_the_okta_step_reports_status_and_its_groups_choose_the_roles(own_lab: A
 
 def test_an_okta_failure_is_reported_and_aws_is_still_done(own_lab: Any) -> None:
     offboarder = Offboarder(
-        load_spec(ACME), connect(lab=own_lab), okta=FakeOkta(groups=(), fail=True)
+        load_spec(ACME), own_lab.connector(), okta=FakeOkta(groups=(), fail=True)
     )
     report = offboarder.offboard("dan@acme.example")
     assert report.ok is False

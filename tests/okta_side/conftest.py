@@ -37,7 +37,7 @@ def okta_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OktaLab]:
 def configured(okta_lab: OktaLab) -> OktaLab:
     """The lab's Okta side applied in-process (the AWS side is not needed here)."""
     spec = load_spec(okta_lab.spec_path)
-    target = okta_target(spec, lab=okta_lab.info)
+    target = okta_target(spec, known=okta_lab.info.okta_org())
     assert target is not None
     http = make_admin_http(ca_bundle=okta_lab.info.ca_bundle)
     try:

@@ -11,7 +11,7 @@ from keyless.policy.conditions import evaluate, string_like
 
 # Values without IAM wildcards or policy variables, so they compare literally.
 plain = st.text(
-    alphabet=st.characters(blacklist_characters="*?$", blacklist_categories=("Cs",)), max_size=20
+    alphabet=st.characters(blacklist_characters="*?$", blacklist_categories=["Cs"]), max_size=20
 )
 values = st.lists(plain, min_size=1, max_size=4)
 KEY = "SAML:sub"

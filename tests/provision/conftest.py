@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from provision_support import ACME, Federation, create_access_role, iam_backend
 
 _DENIED = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -65,7 +65,7 @@ def moto_server() -> Iterator[MotoServer]:
     """moto's server on a free loopback port, with a strict AssumeRole, for the whole session."""
     # AWS managed policies (ReadOnlyAccess...) exist in every account; moto loads them on request.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class QuietHandler(WSGIRequestHandler):
@@ -73,13 +73,11 @@ def moto_server() -> Iterator[MotoServer]:
             pass  # one line per request would drown test output
 
     app = DomainDispatcherApplication(create_backend_app)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    # Port 0: the server binds a free port itself and keeps it (no pick, close, rebind race).
     server = make_server(
-        "127.0.0.1", port, _strict_assume_role(app), threaded=True, request_handler=QuietHandler
+        "127.0.0.1", 0, _strict_assume_role(app), threaded=True, request_handler=QuietHandler
     )
+    port = server.server_port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -131,7 +129,10 @@ def make_federation(
                 {"id": account_id, "alias": f"a{account_id}", "environment": environments[i]}
             )
         # Keep acme's roles, pointed at the new aliases (prod = first member, dev = second).
-        alias = {"acme-prod": accounts[1]["alias"], "acme-dev": accounts[min(2, members)]["alias"]}
+        alias = {
+            "acme-prod": str(accounts[1]["alias"]),
+            "acme-dev": str(accounts[min(2, members)]["alias"]),
+        }
         data["name"] = name
         data["accounts"] = accounts
         for role in data["roles"]:

@@ -119,14 +119,14 @@ def test_equivalent_policies_are_not_a_change() -> None:
         "Version": "2012-10-17",
         "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
     }
-    right = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}],
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": ["*"],
     }
+    right = {"Version": "2012-10-17", "Statement": [statement]}
     assert same_policy(left, right)
-    assert not same_policy(
-        left, {**right, "Statement": [{**right["Statement"][0], "Effect": "Deny"}]}
-    )
+    assert not same_policy(left, {**right, "Statement": [{**statement, "Effect": "Deny"}]})
 
 
 def test_a_converged_account_has_no_changes() -> None:

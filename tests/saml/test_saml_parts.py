@@ -7,8 +7,6 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from saml_data import ISSUER, NOW, PROD, Build
-from saml_forge import DS, SAML, assertion_of, parse, signature_of
 
 from keyless.errors import InputError, SamlInputError
 from keyless.saml.build import encode_response
@@ -18,6 +16,8 @@ from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata, parse_metadata
 from keyless.saml.model import RolePair
 from keyless.saml.verify import parse_role_value
+from saml_data import ISSUER, NOW, PROD, Build
+from saml_forge import DS, SAML, assertion_of, parse, signature_of
 
 
 def test_signing_key_round_trips_through_pem(idp_key: SigningKey) -> None:
@@ -43,7 +43,9 @@ def test_built_response_shape(build: Build) -> None:
     assert assertion[1].tag == DS + "Signature"
     signature = signature_of(assertion)
     assert signature is not None
-    assert signature.find(f"{DS}SignedInfo/{DS}Reference").get("URI") == "#" + assertion.get("ID")  # type: ignore[union-attr]
+    reference = signature.find(f"{DS}SignedInfo/{DS}Reference")
+    assert reference is not None
+    assert reference.get("URI") == "#" + str(assertion.get("ID"))
     assert root.get("Destination") == "https://signin.aws.amazon.com/saml"
     values = [v.text for v in assertion.iter(SAML + "AttributeValue")]
     assert values[0] == PROD.attribute_value(provider_first=True)

@@ -13,7 +13,6 @@ import base64
 import html
 
 import pytest
-from saml_data import ISSUER, NOW, PROD
 
 from keyless.lab.signin import read_roles
 from keyless.saml.build import build_response, encode_response
@@ -22,7 +21,8 @@ from keyless.saml.metadata import IdpMetadata
 from keyless.saml.model import RolePair
 from keyless.saml.roles import parse_role_value, read_role_values
 from keyless.saml.verify import verify_response
-from keyless.services.login import read_unverified_assertion
+from keyless.services.assertion import read_unverified_assertion
+from saml_data import ISSUER, NOW, PROD
 
 CROSS_ACCOUNT = RolePair(
     role_arn="arn:aws:iam::222222222222:role/ProdAdmin",

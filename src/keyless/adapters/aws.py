@@ -129,9 +129,11 @@ class AwsConnector:
     """Hands out an IAM client for each account, assuming its access role when needed.
 
     Thread-safe: clients are created under a lock (boto3 sessions are not
-    thread-safe), then used by one worker each. All clients share the
-    management session's event system, so hooks registered on
-    ``session.events`` (the benchmark counts calls that way) see every call.
+    thread-safe), then used by one worker each — except the one STS client,
+    which every worker shares for its ``AssumeRole`` (botocore clients are
+    thread-safe once created). All clients share the management session's
+    event system, so hooks registered on ``session.events`` (the benchmark
+    counts calls that way) see every call.
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class AwsConnector:
         # Assumed-role credentials per (account, role), so the clients of one account
         # (IAM, CloudTrail) share one AssumeRole; reused until 5 minutes before expiry.
         self._assumed: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sts_client: Any = None
 
     def _client(self, service: str, **credentials: str) -> Any:
         kwargs: dict[str, Any] = {"config": self.config, "region_name": self.endpoint.region}
@@ -162,6 +165,19 @@ class AwsConnector:
         with self._lock:
             return self.session.client(service, **kwargs, **credentials)  # type: ignore[call-overload]
 
+    def _sts(self) -> Any:
+        # One STS client for every AssumeRole: a botocore client costs milliseconds
+        # of CPU and thousands of objects, which the garbage collector then walks
+        # on every full collection; one per account made planning superlinear.
+        # Sharing it across worker threads is safe: boto3's guide ("Multithreading
+        # or multiprocessing with clients") calls clients thread-safe once created.
+        if self._sts_client is None:
+            client = self._client("sts")
+            with self._lock:
+                if self._sts_client is None:
+                    self._sts_client = client
+        return self._sts_client
+
     def caller_account(self) -> str:
         """The account the management credentials belong to (one STS call, cached)."""
         with self._identity_lock:  # workers asking at once make one call, not one each
@@ -170,7 +186,7 @@ class AwsConnector:
     def _read_caller_account(self) -> str:
         if self._caller_account is None:
             try:
-                identity = self._client("sts").get_caller_identity()
+                identity = self._sts().get_caller_identity()
             except NoCredentialsError as exc:
                 raise ConfigError(
                     "no AWS credentials for the management account",
@@ -214,7 +230,7 @@ class AwsConnector:
                 aws_session_token=cached["SessionToken"],
             )
         try:
-            credentials = assume_role(self._client("sts"), role_arn, self.session_name)
+            credentials = assume_role(self._sts(), role_arn, self.session_name)
         except ClientError as exc:
             code, message = describe_client_error(exc)
             raise AccountAccessError(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyless.adapters.locks import FileLock, lock_path_for
+from keyless.core import paths
 from keyless.core.aws import ca_bundle_for
 from keyless.core.credentials import AwsCredentials
 from keyless.errors import ConfigError, InputError
@@ -232,14 +233,12 @@ def config_section(profile: str) -> str:
 
 def aws_config_path() -> Path:
     """``AWS_CONFIG_FILE`` or ``~/.aws/config``."""
-    return Path(os.environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").expanduser()
+    return Path(paths.aws_config_file())
 
 
 def aws_credentials_path() -> Path:
     """``AWS_SHARED_CREDENTIALS_FILE`` or ``~/.aws/credentials``."""
-    return Path(
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials"
-    ).expanduser()
+    return Path(paths.aws_credentials_file())
 
 
 def read_ini(path: Path) -> IniDocument:

@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from keyless import __version__
+from keyless.cli.lab_dir import normalize_token
 from keyless.cli.lazy import LazyGroup
 from keyless.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeylessError
 
@@ -31,7 +32,11 @@ app = typer.Typer(
     cls=LazyGroup,
     pretty_exceptions_enable=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # normalize_token: old spellings of --lab-dir still work, unlisted.
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "token_normalize_func": normalize_token,
+    },
 )
 
 _state = {"verbose": False}

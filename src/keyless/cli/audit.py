@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.table import Table
 
+from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
 from keyless.cli.provision import (
-    LabDirOption,
     LabFlag,
     ParallelOption,
     ProfileOption,
@@ -39,7 +39,7 @@ from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
+    from keyless.lab.info import LabInfo
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "blue", "info": "dim"}
 
@@ -57,7 +57,9 @@ def okta_audit_seam(
     if spec.identity_provider.kind != "okta" and lab is None:
         return None, f"the spec configures no Okta org (kind {spec.identity_provider.kind!r})"
     try:
-        return OktaOrgAudit(connect_okta(okta_org(spec, lab=lab)), spec), ""
+        return OktaOrgAudit(
+            connect_okta(okta_org(spec, known=lab.okta_org() if lab is not None else None)), spec
+        ), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -137,8 +139,12 @@ def audit_command(
         raise InputError(f"--output {output} is a directory", fix="name a file")
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = provision.connect(profile=profile, lab=info)
-    metadata = provision.load_metadata(spec, spec_dir=spec_file.parent, lab=info)
+    connector = info.connector() if info is not None else provision.connect(profile=profile)
+    metadata = (
+        info.idp_metadata(spec)
+        if info is not None
+        else provision.load_metadata(spec, spec_dir=spec_file.parent)
+    )
     okta, skipped = okta_audit_seam(spec, info)
     auditor = Auditor(
         spec,

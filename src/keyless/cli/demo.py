@@ -34,7 +34,7 @@ def demo(
     create IAM users and that a tampered assertion is refused, then audits what is
     still long-lived. Leaves nothing running and nothing in ~/.aws.
     """
-    from keyless.services.demo import DemoStep, run_demo
+    from keyless.lab.demo import DemoStep, run_demo
 
     def show(step: DemoStep) -> None:
         if json_output:

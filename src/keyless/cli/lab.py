@@ -1,12 +1,11 @@
 """`keyless lab`: run the embedded lab (IdP + AWS) on this machine, stop it, see its state.
 
 The lab IdP's own commands (user, group, mfa, push, sync-roles) are added
-from :mod:`keyless.cli.lab_idp` when it is installed.
+from :mod:`keyless.cli.lab_idp`.
 """
 
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from keyless.cli import lab_idp
+from keyless.cli.lab_dir import LabDirOption, resolve_lab_dir
 from keyless.cli.output import err, out, print_json
 from keyless.core.credentials import mask
 from keyless.errors import LabError
@@ -23,21 +24,6 @@ app = typer.Typer(
     help="Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback.",
     no_args_is_help=True,
 )
-
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Where the lab keeps its state (default: $XDG_DATA_HOME/keyless/lab).",
-        file_okay=False,
-    ),
-]
-
-
-def _state_dir(value: Path | None) -> Path:
-    from keyless.lab.runtime import default_state_dir
-
-    return (value or default_state_dir()).expanduser().resolve()
 
 
 def _exports(info: Any) -> list[str]:
@@ -55,7 +41,7 @@ def up(
         Path,
         typer.Option("--spec", help="The federation spec (YAML).", exists=True, dir_okay=False),
     ],
-    state_dir: StateDir = None,
+    lab_dir: LabDirOption = None,
     idp_port: Annotated[int, typer.Option(help="IdP port (0: a free one).")] = 0,
     aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
     unconfigured_okta_app: Annotated[
@@ -93,7 +79,7 @@ def up(
     from keyless.lab.idp.core import IdpSettings
 
     federation = load_spec(spec)
-    directory = _state_dir(state_dir)
+    directory = resolve_lab_dir(lab_dir)
     lab = Lab(
         federation,
         state_dir=directory,
@@ -117,8 +103,8 @@ def up(
         out.print(f"  IdP        {info.idp_url}   (AWS app: {dashboard_link(info.app_url)})")
         out.print(f"  AWS        {info.aws_endpoint_url}")
         for account in info.accounts:
-            marker = " (management)" if account["id"] == info.management_account_id else ""
-            out.print(f"  account    {account['id']}  {account['alias']}{marker}")
+            marker = " (management)" if account.id == info.management_account_id else ""
+            out.print(f"  account    {account.id}  {account.alias}{marker}")
         key = info.bootstrap_credentials.get("aws_access_key_id", "")
         out.print(
             f"  bootstrap  lab-admin key {mask(key)} (management account only; in "
@@ -129,20 +115,18 @@ def up(
             out.print(f"  {line}", markup=False)
         out.print("\n[bold]Log in[/] as one of the lab users:")
         for user in info.users:
-            listed = user.get("factors") or []
-            factors = ", ".join(str(f) for f in listed) if isinstance(listed, list) else "none"
-            factors = factors or "none"
-            out.print(f"  {user['login']}  (MFA: {factors})", markup=False)
+            factors = ", ".join(user.factors) or "none"
+            out.print(f"  {user.login}  (MFA: {factors})", markup=False)
         out.print(
             "  passwords and TOTP secrets: `keyless lab status --show-secrets` "
             f"(or {info.state_dir / 'lab.json'})"
         )
-        lab_dir = f" --lab-dir {info.state_dir}" if state_dir else ""
+        # The default directory needs no option; any other is named with the one spelling.
+        lab_flag = f" --lab-dir {info.state_dir}" if lab_dir else ""
         out.print(
-            f"  1. provision the accounts: keyless apply --spec {spec} --lab{lab_dir} --yes",
+            f"  1. provision the accounts: keyless apply --spec {spec} --lab{lab_flag} --yes",
             markup=False,
         )
-        lab_flag = f" --lab-state-dir {info.state_dir}" if state_dir else ""
         out.print(
             f"  2. configure a profile:    keyless configure --lab{lab_flag} --profile lab",
             markup=False,
@@ -165,18 +149,18 @@ def up(
 
 
 @app.command()
-def down(state_dir: StateDir = None) -> None:
+def down(lab_dir: LabDirOption = None) -> None:
     """Stop the lab running in the state dir (from another shell)."""
     from keyless.lab.runtime import stop_running
 
-    directory = _state_dir(state_dir)
+    directory = resolve_lab_dir(lab_dir)
     pid = stop_running(directory)
     out.print(f"stopped the lab in {directory} (pid {pid})")
 
 
 @app.command()
 def status(
-    state_dir: StateDir = None,
+    lab_dir: LabDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
     show_secrets: Annotated[
         bool,
@@ -190,7 +174,7 @@ def status(
     from keyless.adapters.okta import dashboard_link
     from keyless.lab.runtime import LabInfo, running_pid
 
-    directory = _state_dir(state_dir)
+    directory = resolve_lab_dir(lab_dir)
     pid = running_pid(directory)
     try:
         info = LabInfo.load(directory)
@@ -205,7 +189,7 @@ def status(
     if not show_secrets:
         document["users"] = [
             {k: v for k, v in user.items() if k not in ("password", "totp_secret")}
-            for user in info.users
+            for user in document["users"]
         ]
         key = info.bootstrap_credentials.get("aws_access_key_id", "")
         document["bootstrap_credentials"] = {"aws_access_key_id": mask(key)}
@@ -219,7 +203,7 @@ def status(
     out.print(f"  IdP  {info.idp_url}\n  AWS  {info.aws_endpoint_url}\n  CA   {info.ca_bundle}")
     out.print(f"  browser sign-in  {dashboard_link(info.app_url)}", markup=False)
     for account in info.accounts:
-        out.print(f"  account {account['id']}  {account['alias']}")
+        out.print(f"  account {account.id}  {account.alias}")
     for user in document["users"]:
         extra = ""
         if show_secrets:
@@ -229,14 +213,4 @@ def status(
         out.print("start it with `keyless lab up --spec FILE`")
 
 
-def _register_idp_commands() -> None:
-    try:
-        module = importlib.import_module("keyless.cli.lab_idp")
-    except ModuleNotFoundError as exc:
-        if exc.name == "keyless.cli.lab_idp":
-            return
-        raise
-    module.register(app)
-
-
-_register_idp_commands()
+lab_idp.register(app)

@@ -15,23 +15,11 @@ from typing import Annotated, Any
 
 import typer
 
+from keyless.cli.lab_dir import LabDirOption, resolve_lab_dir
 from keyless.cli.output import err, out, print_json
-from keyless.core import paths
 from keyless.errors import EXIT_FINDING, ConfigError, InputError
 
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="The lab's state directory (default: $XDG_DATA_HOME/keyless/lab).",
-        show_default=False,
-    ),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def _default_state_dir() -> Path:
-    return Path(paths.data_dir()) / "lab"
 
 
 @contextmanager
@@ -39,11 +27,11 @@ def _directory(state_dir: Path | None) -> Iterator[Any]:
     """The lab's directory, opened for one command and closed after it."""
     from keyless.lab.idp.directory import Directory
 
-    path = (state_dir or _default_state_dir()) / "idp.sqlite"
+    path = resolve_lab_dir(state_dir) / "idp.sqlite"
     if not path.exists():
         raise ConfigError(
             f"no lab directory at {path}",
-            fix="run `keyless lab up` first (or pass the lab's --state-dir)",
+            fix="run `keyless lab up` first (or pass the lab's --lab-dir)",
         )
     directory = Directory(path)
     try:
@@ -72,7 +60,7 @@ def user_add(
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
     phone: Annotated[str | None, typer.Option("--phone", help="For the SMS factor.")] = None,
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a user; prints the generated password unless --password-stdin gives one."""
@@ -101,7 +89,7 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
+def user_list(state_dir: LabDirOption = None, as_json: JsonFlag = False) -> None:
     """List the users, their status, groups and factors."""
     from rich.markup import escape
     from rich.table import Table
@@ -136,7 +124,7 @@ def _set_status(login: str, status: str, state_dir: Path | None, verb: str) -> N
 
 
 @user_app.command("remove")
-def user_remove(login: str, state_dir: StateDir = None) -> None:
+def user_remove(login: str, state_dir: LabDirOption = None) -> None:
     """Remove a user (its sessions end at its next request)."""
     with _directory(state_dir) as directory:
         directory.remove_user(login)
@@ -144,25 +132,25 @@ def user_remove(login: str, state_dir: StateDir = None) -> None:
 
 
 @user_app.command("lock")
-def user_lock(login: str, state_dir: StateDir = None) -> None:
+def user_lock(login: str, state_dir: LabDirOption = None) -> None:
     """Lock a user out (LOCKED_OUT), as repeated wrong passwords do."""
     _set_status(login, "LOCKED_OUT", state_dir, "locked")
 
 
 @user_app.command("unlock")
-def user_unlock(login: str, state_dir: StateDir = None) -> None:
+def user_unlock(login: str, state_dir: LabDirOption = None) -> None:
     """Unlock a user (ACTIVE again, failed-password count cleared)."""
     _set_status(login, "ACTIVE", state_dir, "unlocked")
 
 
 @user_app.command("deactivate")
-def user_deactivate(login: str, state_dir: StateDir = None) -> None:
+def user_deactivate(login: str, state_dir: LabDirOption = None) -> None:
     """Deactivate a user (DEPROVISIONED): sign-ins fail and sessions end."""
     _set_status(login, "DEPROVISIONED", state_dir, "deactivated")
 
 
 @group_app.command("add")
-def group_add(name: str, state_dir: StateDir = None) -> None:
+def group_add(name: str, state_dir: LabDirOption = None) -> None:
     """Create a group (e.g. aws#acme-dev#ReadOnly#333333333333, Okta's convention)."""
     with _directory(state_dir) as directory:
         created = directory.add_group(name)
@@ -176,7 +164,7 @@ def group_members(
     remove: Annotated[
         list[str] | None, typer.Option("--remove", help="Remove this user (repeat).")
     ] = None,
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List a group's members, after adding or removing the ones given."""
@@ -199,7 +187,7 @@ def mfa_enroll(
     provider: Annotated[
         str | None, typer.Option("--provider", help="TOTP provider: GOOGLE or OKTA.")
     ] = None,
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Enrol a factor; for TOTP print the otpauth URI and a QR code to scan."""
@@ -235,7 +223,7 @@ def mfa_enroll(
 @mfa_app.command("code")
 def mfa_code(
     user: Annotated[str, typer.Argument(help="The user's login.")],
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
 ) -> None:
     """Print the user's current TOTP code, as their authenticator app would show it.
 
@@ -273,13 +261,13 @@ def _answer(user: str, state_dir: Path | None, *, approve: bool) -> None:
 
 
 @push_app.command("approve")
-def push_approve(user: str, state_dir: StateDir = None) -> None:
+def push_approve(user: str, state_dir: LabDirOption = None) -> None:
     """Approve the user's waiting push."""
     _answer(user, state_dir, approve=True)
 
 
 @push_app.command("reject")
-def push_reject(user: str, state_dir: StateDir = None) -> None:
+def push_reject(user: str, state_dir: LabDirOption = None) -> None:
     """Reject the user's waiting push."""
     _answer(user, state_dir, approve=False)
 
@@ -304,7 +292,7 @@ def sync_roles_command(
             help="Its secret (better from the environment).",
         ),
     ] = None,
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List each account's roles as Okta's API integration does and compare with the spec.
@@ -318,10 +306,10 @@ def sync_roles_command(
 
     from keyless.adapters.aws import assume_role_keys, role_in
     from keyless.lab.idp.sync import AccountUnreachable, sync_roles
-    from keyless.lab.runtime import LabInfo
+    from keyless.lab.info import LabInfo
     from keyless.spec import load_spec
 
-    info = LabInfo.load(state_dir or _default_state_dir())
+    info = LabInfo.load(resolve_lab_dir(state_dir))
     path = spec_file or (Path(info.spec_path) if info.spec_path else None)
     if path is None:
         raise InputError("the lab does not know its spec file", fix="pass --spec FILE")

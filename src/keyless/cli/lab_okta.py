@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keyless.cli.lab_idp import JsonFlag, StateDir, _directory
+from keyless.cli.lab_dir import LabDirOption
+from keyless.cli.lab_idp import JsonFlag, _directory
 from keyless.cli.output import err, out, print_json
 from keyless.errors import InputError
 from keyless.spec.model import OKTA_SCOPES
@@ -61,7 +62,7 @@ def _appstate(directory: Directory) -> AppState:
 def token_create(
     scopes: ScopesOption = "",
     name: Annotated[str, typer.Option("--name", help="Who the token is for.")] = "lab admin",
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an admin API token and print it (once)."""
@@ -84,7 +85,7 @@ def service_app_create(
     ],
     scopes: ScopesOption = "",
     name: Annotated[str, typer.Option("--name", help="The service app's name.")] = "keyless",
-    state_dir: StateDir = None,
+    state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a service app with a public key; print its client id."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import print_json, say
 from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.errors import InputError
@@ -72,13 +73,12 @@ def configure(
     lab: Annotated[
         bool, typer.Option("--lab", help="Take URLs and CA from the running lab.")
     ] = False,
-    lab_state_dir: Annotated[Path | None, typer.Option(help="The lab's state dir.")] = None,
+    lab_dir: LabDirOption = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Write a keyless profile and its ~/.aws/config credential_process profile."""
     from keyless.cli.output import err
     from keyless.services.access import configure as configure_service
-    from keyless.services.access import lab_defaults
     from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
 
     flags: dict[str, Any] = {
@@ -96,7 +96,9 @@ def configure(
         "write_profile": write_profile,
     }
     if lab:
-        for key, value in lab_defaults(lab_state_dir).items():
+        from keyless.lab.runtime import load_running
+
+        for key, value in load_running(lab_dir).profile_defaults().items():
             flags[key] = flags[key] if flags[key] is not None else value
     name = profile or default_profile_name()
     current = load_profiles().get(name, {})

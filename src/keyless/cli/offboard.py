@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
 from keyless.cli.provision import (
     JsonFlag,
-    LabDirOption,
     LabFlag,
     ParallelOption,
     ProfileOption,
@@ -32,7 +32,7 @@ from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
+    from keyless.lab.info import LabInfo
 
 
 def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboarding | None, str]:
@@ -56,7 +56,9 @@ def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboardin
             f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
         )
     try:
-        return OktaOrgOffboarding(connect_okta(okta_org(spec, lab=lab))), ""
+        return OktaOrgOffboarding(
+            connect_okta(okta_org(spec, known=lab.okta_org() if lab is not None else None))
+        ), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -156,7 +158,7 @@ def offboard_command(
         raise InputError(f"--report {report_file} is a directory", fix="name a file")
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = provision.connect(profile=profile, lab=info)
+    connector = info.connector() if info is not None else provision.connect(profile=profile)
     okta, skipped = okta_seam(spec, info)
     offboarder = Offboarder(
         spec, connector, okta=okta, okta_skipped_reason=skipped, parallel=parallel

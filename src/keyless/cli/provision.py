@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
 from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError, KeylessError, LabError
 from keyless.plan.diff import AccountPlan, Change, Plan
@@ -27,7 +28,7 @@ from keyless.spec import load_spec
 from keyless.spec.model import Account, FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
+    from keyless.lab.info import LabInfo
     from keyless.services.okta_side import OktaApplyResult, OktaSide
 
 
@@ -44,14 +45,6 @@ LabFlag = Annotated[
     typer.Option(
         "--lab",
         help="Use the running lab (endpoint, credentials, IdP metadata from its lab.json).",
-    ),
-]
-LabDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--lab-state-dir",
-        "--lab-dir",
-        help="The lab's state dir (implies --lab; default: the lab's default).",
     ),
 ]
 ProfileOption = Annotated[
@@ -134,12 +127,14 @@ def _prepare(
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
     okta = _okta_side(spec, info, target)
-    connector = provision.connect(profile=profile, lab=info)
-    metadata = (
-        None
-        if target == "okta"
-        else provision.load_metadata(spec, spec_dir=spec_file.parent, lab=info)
-    )
+    if info is not None:
+        connector = info.connector()
+        metadata = None if target == "okta" else info.idp_metadata(spec)
+    else:
+        connector = provision.connect(profile=profile)
+        metadata = (
+            None if target == "okta" else provision.load_metadata(spec, spec_dir=spec_file.parent)
+        )
     return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel), okta
 
 
@@ -151,7 +146,9 @@ def _okta_side(spec: FederationSpec, info: LabInfo | None, target: str) -> OktaS
     from keyless.services import okta_side
 
     where = okta_side.okta_target(
-        spec, lab=info, keyring_get=lambda key: open_secret_store().get(key)
+        spec,
+        known=info.okta_org() if info is not None else None,
+        keyring_get=lambda key: open_secret_store().get(key),
     )
     if where is None:
         if target == "okta":

@@ -13,97 +13,37 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from keyless.core import paths
 from keyless.errors import LabError
-from keyless.files import write_atomic
 from keyless.lab.aws import LabAccount, LabAwsProcess, management_of
 from keyless.lab.extras import require_lab_extras
+from keyless.lab.info import LAB_FILE, LabInfo
 from keyless.spec import FederationSpec, saml_provider_arn
 
-LAB_FILE = "lab.json"
+__all__ = [
+    "LAB_FILE",
+    "Lab",
+    "LabInfo",
+    "default_state_dir",
+    "lab_accounts",
+    "load_running",
+    "running_pid",
+    "stop_running",
+]
+
 LOCK_FILE = "lab.lock"
 
 
 def default_state_dir() -> Path:
     """The lab's state dir: ``$XDG_DATA_HOME/keyless/lab``, else ``~/.local/share/keyless/lab``."""
-    return Path(paths.data_dir()) / "lab"
-
-
-@dataclass
-class LabInfo:
-    """Exactly what ``lab.json`` holds: how to reach and drive a lab."""
-
-    state_dir: Path
-    idp_url: str
-    aws_endpoint_url: str
-    ca_bundle: str
-    app_id: str
-    app_url: str
-    metadata_url: str
-    entity_id: str
-    management_account_id: str
-    accounts: list[dict[str, str]]
-    provider_arns: list[str]
-    users: list[dict[str, object]]
-    bootstrap_credentials: dict[str, str] = field(repr=False)
-    spec_path: str | None = None
-    # An admin API token of the lab's Okta org with every management scope
-    # (`Authorization: SSWS ...`), as the AWS bootstrap key is for the lab AWS.
-    okta_api_token: str = field(default="", repr=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON document (paths as strings)."""
-        data = asdict(self)
-        data["state_dir"] = str(self.state_dir)
-        return data
-
-    def save(self) -> Path:
-        """Write ``state_dir/lab.json`` (0600, atomically) and return its path."""
-        path = self.state_dir / LAB_FILE
-        text = json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(path, text.encode())
-        return path
-
-    @classmethod
-    def load(cls, state_dir: Path) -> LabInfo:
-        """Read ``state_dir/lab.json``; :class:`LabError` when there is none or it is broken."""
-        path = state_dir / LAB_FILE
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise LabError(
-                f"no lab has been started in {state_dir} ({path} does not exist)",
-                fix="run `keyless lab up --spec examples/acme.yaml`",
-            ) from exc
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LabError(
-                f"{path} cannot be read: {exc}", fix="run `keyless lab up` again to rewrite it"
-            ) from exc
-        try:
-            data["state_dir"] = Path(data["state_dir"])
-            return cls(**data)
-        except (KeyError, TypeError) as exc:
-            raise LabError(
-                f"{path} is not a lab state file this version understands: {exc}",
-                fix="run `keyless lab up` again to rewrite it",
-            ) from exc
-
-    def bootstrap_session_kwargs(self) -> dict[str, str]:
-        """Keyword arguments for ``boto3.Session`` with the management account's bootstrap key."""
-        return {
-            "aws_access_key_id": self.bootstrap_credentials["aws_access_key_id"],
-            "aws_secret_access_key": self.bootstrap_credentials["aws_secret_access_key"],
-            "region_name": "us-east-1",
-        }
+    return Path(paths.lab_dir())
 
 
 # -- the state directory's lock -------------------------------------------------------
@@ -121,7 +61,7 @@ def load_running(state_dir: Path | None = None) -> LabInfo:
         raise LabError(
             f"no lab is running in {directory} (its lab.json is from one that stopped)",
             fix="start it in another shell: `keyless lab up --spec FILE"
-            + ("" if state_dir is None else f" --state-dir {state_dir}")
+            + ("" if state_dir is None else f" --lab-dir {state_dir}")
             + "`",
         )
     return info
@@ -156,8 +96,8 @@ def _acquire(state_dir: Path) -> IO[str]:
         pid = f" (pid {text})" if text.isdigit() else ""
         raise LabError(
             f"a lab is already running in {state_dir}{pid}",
-            fix=f"stop it (Ctrl-C where it runs, or `keyless lab down --state-dir {state_dir}`), "
-            "or start this one with another --state-dir",
+            fix=f"stop it (Ctrl-C where it runs, or `keyless lab down --lab-dir {state_dir}`), "
+            "or start this one with another --lab-dir",
         ) from None
     handle.seek(0)
     handle.truncate()
@@ -308,19 +248,9 @@ class Lab:
             metadata_url=self._idp.metadata_url,
             entity_id=self._idp.entity_id,
             management_account_id=management.id,
-            accounts=[
-                {"id": a.id, "alias": a.alias, "environment": a.environment} for a in accounts
-            ],
+            accounts=accounts,
             provider_arns=[saml_provider_arn(self.spec, a) for a in self.spec.accounts],
-            users=[
-                {
-                    "login": user.login,
-                    "password": user.password,
-                    "totp_secret": user.totp_secret,
-                    "factors": list(user.factors),
-                }
-                for user in users
-            ],
+            users=users,
             bootstrap_credentials=dict(self._aws.bootstrap_credentials),
             spec_path=str(self.spec_path) if self.spec_path else None,
             okta_api_token=okta_token,

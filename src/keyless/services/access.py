@@ -109,22 +109,6 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
     return ConfigureResult(settings.profile, config_file, aws_config, process)
 
 
-def lab_defaults(state_dir: Path | None) -> dict[str, Any]:
-    """Profile settings for the running lab, from its ``lab.json``."""
-    from keyless.lab.runtime import load_running
-
-    info = load_running(state_dir)
-    defaults: dict[str, Any] = {
-        "org_url": info.idp_url,
-        "app_url": info.app_url,
-        "ca_bundle": info.ca_bundle,
-        "aws_endpoint_url": info.aws_endpoint_url,
-    }
-    if info.spec_path:
-        defaults["spec"] = info.spec_path
-    return defaults
-
-
 # --- credentials for exec, env, console ----------------------------------------------------
 
 

@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -50,13 +50,21 @@ from keyless.services.offboard import OktaOutcome
 from keyless.spec.expand import expand_grants
 from keyless.spec.model import FederationSpec, OktaManagement
 
-if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
-
 AMAZON_AWS = "amazon_aws"
 
 
 # -- where the org is and who we are there ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownOrg:
+    """An org whose URL, app, CA and admin token are known from elsewhere (the lab's
+    ``lab.json``), so neither the spec nor the environment has to name them."""
+
+    org_url: str
+    app_id: str
+    ca_bundle: str | None = None
+    api_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class OktaTarget:
 def okta_target(
     spec: FederationSpec,
     *,
-    lab: LabInfo | None = None,
+    known: KnownOrg | None = None,
     environ: dict[str, str] | None = None,
     keyring_get: Callable[[str], str | None] | None = None,
 ) -> OktaTarget | None:
@@ -85,13 +93,13 @@ def okta_target(
     okta = spec.okta
     if okta is None or not okta.manage:
         return None
-    return okta_org(spec, lab=lab, environ=environ, keyring_get=keyring_get)
+    return okta_org(spec, known=known, environ=environ, keyring_get=keyring_get)
 
 
 def okta_org(
     spec: FederationSpec,
     *,
-    lab: LabInfo | None = None,
+    known: KnownOrg | None = None,
     environ: dict[str, str] | None = None,
     keyring_get: Callable[[str], str | None] | None = None,
 ) -> OktaTarget:
@@ -102,16 +110,16 @@ def okta_org(
     """
     okta = spec.okta or OktaManagement()
     env = environ
-    if lab is not None:
+    if known is not None:
         token_set = (os.environ if env is None else env).get(TOKEN_ENV)
         auth: OktaAuth
         if okta.auth == "api_token" and not token_set:
-            if not lab.okta_api_token:
+            if not known.api_token:
                 raise ConfigError(
-                    "the running lab has no Okta API token in its lab.json",
+                    f"no Okta API token is known for {known.org_url}",
                     fix="restart the lab with this version of keyless (`keyless lab up`)",
                 )
-            auth = ApiToken(lab.okta_api_token)
+            auth = ApiToken(known.api_token)
         else:
             auth = credentials_from_env(
                 method=okta.auth,
@@ -119,14 +127,14 @@ def okta_org(
                 scopes=tuple(okta.scopes),
                 environ=env,
                 keyring_get=keyring_get,
-                org_url=lab.idp_url,
+                org_url=known.org_url,
             )
         return OktaTarget(
-            org_url=lab.idp_url,
-            app_id=lab.app_id,
+            org_url=known.org_url,
+            app_id=known.app_id,
             app_label=None,
             auth=auth,
-            ca_bundle=lab.ca_bundle or None,
+            ca_bundle=known.ca_bundle,
         )
     provider = spec.identity_provider
     if provider.org_url is None:

@@ -2,10 +2,14 @@
 
 In-process use (``keyless demo``, tests)::
 
-    connector = connect(lab=LabInfo.load(state_dir))       # or connect(profile="mgmt")
-    metadata = load_metadata(spec, lab=info)                # the IdP's metadata XML
+    connector = connect(profile="mgmt")                     # or an endpoint URL and a key
+    metadata = load_metadata(spec, spec_dir=spec_file.parent)  # the IdP's metadata XML
     report = apply_spec(spec, connector, metadata)          # plan + apply, no questions
     assert report.ok, report.failed_accounts()
+
+The same code runs against the lab: the CLI (``--lab``) and the lab itself
+(:class:`keyless.lab.info.LabInfo`) only fill in an endpoint URL, a CA bundle,
+the bootstrap key and the metadata URL; nothing here imports the lab.
 
 Accounts are read and changed concurrently (``parallel`` workers, bounded);
 an account that fails (access denied, missing access role, an IAM error) is
@@ -20,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,9 +43,6 @@ from keyless.plan.diff import AccountPlan, Change, DiffOptions, Plan, diff_accou
 from keyless.saml.metadata import parse_metadata
 from keyless.spec.model import Account, FederationSpec
 
-if TYPE_CHECKING:
-    from keyless.lab.runtime import LabInfo
-
 DEFAULT_PARALLEL = 8
 MAX_METADATA_BYTES = 1024 * 1024
 
@@ -54,31 +55,28 @@ Progress = Callable[[Account], None]
 def connect(
     *,
     profile: str | None = None,
-    lab: LabInfo | None = None,
     endpoint_url: str | None = None,
+    ca_bundle: str | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
     region: str = "us-east-1",
 ) -> AwsConnector:
-    """A connector for the management account: a running lab's, or the standard AWS chain.
+    """A connector for the management account.
 
-    ``--lab`` only fills in the endpoint, the CA bundle and bootstrap credentials;
-    everything after this is the same code path as real AWS.
+    With an explicit key (the lab's bootstrap key), that key; else ``profile``
+    or the standard AWS chain. ``endpoint_url`` and ``ca_bundle`` point every
+    client elsewhere than real AWS (the lab); everything after this is the
+    same code path as real AWS.
     """
-    if lab is not None:
-        creds = lab.bootstrap_credentials
-        session = management_session(
-            access_key_id=creds["aws_access_key_id"],
-            secret_access_key=creds["aws_secret_access_key"],
-            region=region,
-        )
-        return AwsConnector(
-            session,
-            endpoint=AwsEndpoint(
-                endpoint_url=lab.aws_endpoint_url, region=region, verify=lab.ca_bundle or None
-            ),
-        )
+    session = management_session(
+        profile=profile,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        region=region,
+    )
     return AwsConnector(
-        management_session(profile=profile, region=region),
-        endpoint=AwsEndpoint(endpoint_url=endpoint_url, region=region),
+        session,
+        endpoint=AwsEndpoint(endpoint_url=endpoint_url, region=region, verify=ca_bundle or None),
     )
 
 
@@ -86,17 +84,19 @@ def load_metadata(
     spec: FederationSpec,
     *,
     spec_dir: Path | None = None,
-    lab: LabInfo | None = None,
+    url: str | None = None,
+    ca_bundle: str | None = None,
     http: httpx.Client | None = None,
 ) -> bytes:
-    """The IdP's SAML metadata XML: the lab IdP's with ``lab``, else the spec's file or URL.
+    """The IdP's SAML metadata XML: from ``url`` when given (the lab IdP's), else the spec's.
 
-    The document is parsed once here so that broken metadata stops the run
-    before any account is touched.
+    ``ca_bundle`` is the CA that ``url``'s server certificate chains to (the
+    lab's own CA). The document is parsed once here so that broken metadata
+    stops the run before any account is touched.
     """
     source = spec.identity_provider.metadata
-    if lab is not None:
-        document = _download(lab.metadata_url, verify=lab.ca_bundle or True, http=http)
+    if url is not None:
+        document = _download(url, verify=ca_bundle or True, http=http)
     elif source is not None and source.file is not None:
         path = Path(source.file)
         if not path.is_absolute() and spec_dir is not None:
@@ -227,7 +227,8 @@ def _explain(error: Exception) -> tuple[str, str | None]:
 
 
 class Provisioner:
-    """Plans and applies one spec; keeps each account's IAM client between plan and apply."""
+    """Plans and applies one spec; keeps the IAM client of each account with changes
+    between plan and apply (and only until that account is applied)."""
 
     def __init__(
         self,
@@ -269,8 +270,14 @@ class Provisioner:
         except Exception as exc:  # contained per account; see _explain
             message, fix = _explain(exc)
             return AccountPlan(account=account, error=message, fix=fix)
-        self._clients[account.id] = iam
-        return diff_account(desired, actual, options)
+        account_plan = diff_account(desired, actual, options)
+        if account_plan.pending:
+            # apply() reuses this client. An account with nothing to change lets it go
+            # now: a botocore client is thousands of objects that every full garbage
+            # collection walks, so keeping all of them made the CPU per account grow
+            # with the number of accounts.
+            self._clients[account.id] = iam
+        return account_plan
 
     def plan(
         self,
@@ -308,7 +315,7 @@ class Provisioner:
             return AccountResult(account, "unchanged", skipped=skipped)
         applied: list[Change] = []
         try:
-            iam = self._clients.get(account.id) or self.connector.iam(account)
+            iam = self._clients.pop(account.id, None) or self.connector.iam(account)
             for change in pending:
                 for operation in change.operations:
                     iam.run(operation)

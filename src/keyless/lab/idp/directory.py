@@ -32,6 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyless.errors import InputError
+from keyless.lab.info import LabUser
 from keyless.spec import FederationSpec
 
 # Okta's user statuses the lab models (Users API: user status).
@@ -145,16 +146,6 @@ class Factor:
         if self.secret is None:
             raise InputError(f"the {self.factor_type} factor has no TOTP secret")
         return pyotp.TOTP(self.secret).provisioning_uri(name=login, issuer_name=issuer)
-
-
-@dataclass(frozen=True)
-class LabUserCredentials:
-    """What ``lab.json`` lists for one spec user, so scripts and tests can sign in."""
-
-    login: str
-    password: str
-    totp_secret: str | None
-    factors: tuple[str, ...]
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -397,9 +388,6 @@ class Directory:
             self._ensure_group(conn, name, description)
         return existed is None
 
-    def list_groups(self) -> list[str]:
-        return [row["name"] for row in self._query("SELECT name FROM groups ORDER BY name")]
-
     def add_member(self, login: str, group: str) -> None:
         user = self.require_user(login)
         with self._tx() as conn:
@@ -564,9 +552,7 @@ class Directory:
 
     # -- the spec's users ---------------------------------------------------------
 
-    def ensure_spec_users(
-        self, spec: FederationSpec, *, groups: bool = True
-    ) -> list[LabUserCredentials]:
+    def ensure_spec_users(self, spec: FederationSpec, *, groups: bool = True) -> list[LabUser]:
         """Create the spec's lab users and groups once; return every spec user's credentials.
 
         Idempotent: users that exist keep their password and enrolments (a
@@ -580,7 +566,7 @@ class Directory:
                 self.add_group(mapping.group)
             for group in spec.lab.extra_groups:
                 self.add_group(group)
-        credentials: list[LabUserCredentials] = []
+        credentials: list[LabUser] = []
         for spec_user in spec.lab.users:
             user = self.get_user(spec_user.login)
             if user is None:
@@ -597,7 +583,7 @@ class Directory:
                     self.enroll(spec_user.login, factor)
             totp = self.user_factor(user.id, "token:software:totp")
             credentials.append(
-                LabUserCredentials(
+                LabUser(
                     login=user.login,
                     password=self.lab_password(user.login) or "",
                     totp_secret=totp.secret if totp else None,

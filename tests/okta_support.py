@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import threading
@@ -14,7 +15,8 @@ import yaml
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.lab.idp.directory import Directory
-from keyless.lab.runtime import Lab, LabInfo
+from keyless.lab.info import LabInfo
+from keyless.lab.runtime import Lab
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 from keyless.services.wiring import login_and_cache
@@ -73,8 +75,7 @@ class OktaLab:
         )
 
     def user(self, login_name: str) -> dict[str, Any]:
-        found = next(u for u in self.info.users if u["login"] == login_name)
-        return found
+        return dataclasses.asdict(self.info.user(login_name))
 
 
 def roles_of(okta_lab: OktaLab, login_name: str, tmp_path: Path) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,9 @@ from keyless.saml.keys import SigningKey
 from keyless.saml.model import RolePair
 from keyless.spec import FederationSpec
 from lab_fixtures import lab_session
+
+# The AWS CLI installed beside the interpreter running the tests (any venv).
+AWS = str(Path(sys.executable).parent / "aws")
 
 ENTITY_ID = "http://www.okta.com/exk1labtest0000000001"
 PROD, DEV, MANAGEMENT = "222222222222", "333333333333", "111111111111"
@@ -30,7 +34,9 @@ class AwsLab:
     def client(self, service: str, credentials: dict[str, Any] | None = None) -> Any:
         """A boto3 client for ``service`` with ``credentials`` (the bootstrap key by default)."""
         session = lab_session(self.url, credentials or self.bootstrap)
-        return session.client(service, endpoint_url=self.url, verify=self.ca_bundle)
+        # Any service by name: boto3's stubs type client() per literal service name.
+        make_client: Callable[..., Any] = session.client
+        return make_client(service, endpoint_url=self.url, verify=self.ca_bundle)
 
     def cli_env(self, credentials: dict[str, Any] | None = None) -> dict[str, str]:
         """Environment for the AWS CLI against the lab (no config files, lab CA)."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme.yaml"
-KEYLESS = str(REPO / ".venv" / "bin" / "keyless")
+# The console script installed beside the interpreter running the tests (any venv).
+KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def iam_backend(account_id: str) -> Any:

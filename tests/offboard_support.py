@@ -25,8 +25,8 @@ KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
     """``person`` (a spec user) logs in with password + TOTP and takes every role they may."""
-    entry = next(u for u in lab.users if u["login"] == person)
-    secret = entry.get("totp_secret")
+    entry = lab.user(person)
+    secret = entry.totp_secret
     if not secret:
         # carol's factor is push; give her a TOTP factor too so a script can sign her in.
         directory = Directory(Path(lab.state_dir) / "idp.sqlite")
@@ -49,7 +49,7 @@ def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
         settings,
         prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
         secrets=FileSecretStore(tmp_path / f"secrets-{settings.profile}"),
-        inputs=LoginInputs(password=str(entry["password"]), mfa_code=fresh_totp(secret)),
+        inputs=LoginInputs(password=entry.password, mfa_code=fresh_totp(secret)),
         all_roles=True,
         write_files=False,
     )

@@ -1,5 +1,8 @@
 """`keyless demo`: the whole federation flow, end to end, in the embedded lab.
 
+A lab scenario, so it lives with the lab: it starts one, and reads the lab
+users' secrets from it, which nothing in the services may do.
+
 Every step runs the real code a user runs — the lab (`keyless lab up`), the
 provisioning service (`keyless apply`), the login service (`keyless login`) —
 against real servers on loopback. Nothing here fakes an answer; the demo only
@@ -136,7 +139,7 @@ def run_demo(
         from keyless.lab.runtime import Lab
         from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import Settings
-        from keyless.services.provision import apply_spec, connect, load_metadata
+        from keyless.services.provision import apply_spec
         from keyless.services.wiring import fetch_assertion_with_kept_session
         from keyless.services.wiring import login_and_cache as login
     except ModuleNotFoundError as exc:
@@ -173,7 +176,7 @@ def run_demo(
                     (
                         f"identity provider (Okta API)  {info.idp_url}",
                         f"AWS (moto, strict STS)        {info.aws_endpoint_url}",
-                        f"organization: {', '.join(a['alias'] for a in info.accounts)}",
+                        f"organization: {', '.join(a.alias for a in info.accounts)}",
                     ),
                     {"idp_url": info.idp_url, "aws_endpoint_url": info.aws_endpoint_url},
                 )
@@ -182,8 +185,8 @@ def run_demo(
             # -- provision: the same service `keyless apply --lab --yes` runs ----------
             trust = ssl.create_default_context(cafile=info.ca_bundle)
             with httpx.Client(verify=trust) as http:
-                metadata = load_metadata(spec, lab=info, http=http)
-            applied = apply_spec(spec, connect(lab=info), metadata)
+                metadata = info.idp_metadata(spec, http=http)
+            applied = apply_spec(spec, info.connector(), metadata)
             totals = applied.plan.totals()
             step(
                 DemoStep(
@@ -223,10 +226,11 @@ def run_demo(
                 )
 
             def inputs_for(login_name: str) -> Any:
-                entry = next(u for u in info.users if u["login"] == login_name)
-                secret = str(entry["totp_secret"])
+                user = info.user(login_name)
+                if user.totp_secret is None:
+                    raise LabError(f"the lab user {login_name} has no TOTP factor")
                 return LoginInputs(
-                    password=str(entry["password"]), mfa_code=pyotp.TOTP(secret).now()
+                    password=user.password, mfa_code=pyotp.TOTP(user.totp_secret).now()
                 )
 
             prompter = _ScriptedPrompter(on_note)
@@ -275,7 +279,7 @@ def run_demo(
             saml_b64, unverified = fetch_assertion_with_kept_session(
                 alice_settings, secrets=secrets
             )
-            aliases = {a["id"]: a["alias"] for a in info.accounts}
+            aliases = {a.id: a.alias for a in info.accounts}
             roles = [
                 f"{aliases.get(pair.role_arn.split(':')[4], '?'):<16} {pair.role_arn}"
                 for pair in unverified.roles
@@ -329,7 +333,7 @@ def run_demo(
             )
 
             # -- audit: what is still long-lived ---------------------------------------
-            step(_audit_step(spec, connect(lab=info)))
+            step(_audit_step(spec, info.connector()))
         finally:
             lab.stop()
     report.seconds = time.monotonic() - started
