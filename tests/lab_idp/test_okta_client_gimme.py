@@ -147,5 +147,5 @@ def test_gimme_aws_creds_signs_in_twice_with_its_saved_device_token(
     audit = [
         json.loads(line) for line in (Path(lab.state_dir) / "audit.jsonl").read_text().splitlines()
     ]
-    assertions = [r for r in audit if r["event"] == "assertion" and r["login"] == alice["login"]]
+    assertions = [r for r in audit if r["event"] == "assertion" and r["login"] == alice.login]
     assert len(assertions) >= 2
