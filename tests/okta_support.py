@@ -64,9 +64,9 @@ class OktaLab:
         )
 
     def lab_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``keyless lab ARGS --state-dir DIR``."""
+        """``keyless lab ARGS --lab-dir DIR``."""
         return subprocess.run(
-            [KEYLESS, "lab", *args, "--state-dir", str(self.info.state_dir)],
+            [KEYLESS, "lab", *args, "--lab-dir", str(self.info.state_dir)],
             capture_output=True,
             text=True,
             check=False,
