@@ -687,3 +687,8 @@ def make_admin_http(*, ca_bundle: str | None = None, timeout: float = 30.0) -> h
         ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     )
     return httpx.Client(verify=verify, timeout=timeout, follow_redirects=False, trust_env=False)
+
+
+def okta_object(value: object) -> dict[str, Any]:
+    """``value`` when Okta sent a JSON object there, else an empty one (untrusted JSON)."""
+    return value if isinstance(value, dict) else {}

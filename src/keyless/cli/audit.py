@@ -52,7 +52,8 @@ def okta_audit_seam(
     An org keyless cannot read (no API token, say) becomes a finding that says so.
     """
     from keyless.errors import KeylessError
-    from keyless.services.okta_side import OktaOrgAudit, OktaUnavailable, connect_okta, okta_org
+    from keyless.services.okta_people import OktaOrgAudit, OktaUnavailable
+    from keyless.services.okta_side import connect_okta, okta_org
 
     if spec.identity_provider.kind != "okta" and lab is None:
         return None, f"the spec configures no Okta org (kind {spec.identity_provider.kind!r})"

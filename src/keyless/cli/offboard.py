@@ -43,12 +43,8 @@ def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboardin
     offboarding that left the person active in Okta never exits 0.
     """
     from keyless.errors import KeylessError
-    from keyless.services.okta_side import (
-        OktaOrgOffboarding,
-        OktaUnavailable,
-        connect_okta,
-        okta_org,
-    )
+    from keyless.services.okta_people import OktaOrgOffboarding, OktaUnavailable
+    from keyless.services.okta_side import connect_okta, okta_org
 
     if spec.identity_provider.kind != "okta" and lab is None:
         return None, (
