@@ -1,39 +1,12 @@
-"""Take a person's access away everywhere, now: the service behind `keyless offboard`.
-
-Two steps, each recorded with a timestamp in an :class:`OffboardReport`:
-
-1. **Okta** (when the spec configures an org): deactivate or suspend the user and
-   clear their IdP sessions, so no new assertion is issued. It goes through the
-   :class:`OktaOffboarding` seam; without one the report says the step was
-   skipped and why.
-2. **AWS**, every account, every role the person's groups reach (the spec's
-   grants): the sessions they already hold outlive an IdP deactivation by up
-   to the role's MaxSessionDuration, so each role gets an inline Deny for that
-   person's session name issued before now (:mod:`keyless.plan.revocations`),
-   read back with a fresh call to confirm it is in place. CloudTrail's
-   ``AssumeRoleWithSAML`` events name the sessions that were cut off.
-
-Accounts are worked on concurrently; one that cannot be reached is reported
-with its cause and the others go on. Running again finishes the job (the
-Deny is put again with a fresh cut-off, which also catches a session taken
-between the runs). ``dry_run`` reads and reports, and changes nothing.
-
-``release`` removes a person's revocations once the longest session they stop
-has expired on its own (refused before unless ``force``).
-
-Credentials for each account come exactly as `apply` gets them
-(:class:`keyless.adapters.aws.AwsConnector`: the management credentials, and
-each member account's access role).
-"""
+"""The offboarding work itself: the Okta step, then every account concurrently."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -47,201 +20,20 @@ from keyless.plan.revocations import (
     releasable_at,
     revocation_policy,
 )
+from keyless.services.offboard.model import (
+    DEFAULT_PARALLEL,
+    AccountOutcome,
+    Clock,
+    OffboardReport,
+    OktaOffboarding,
+    RoleRevocation,
+    SessionSeen,
+    Step,
+    _stamp,
+    _utcnow,
+)
 from keyless.spec.expand import grants_for_groups, role_arn
 from keyless.spec.model import Account, FederationSpec
-
-DEFAULT_PARALLEL = 8
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# -- the Okta seam ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OktaOutcome:
-    """What the Okta step found and did."""
-
-    status_before: str | None  # ACTIVE, SUSPENDED, DEPROVISIONED ... (None: no such user)
-    status_after: str | None
-    sessions_cleared: bool
-    groups: tuple[str, ...] = ()  # the person's groups, read before the change
-    detail: str = ""
-
-
-class OktaOffboarding(Protocol):
-    """Deactivates (or suspends) a person at the IdP and clears their sessions.
-
-    ``dry_run`` reads the user's status and groups and changes nothing.
-    Raises :class:`keyless.errors.KeylessError` when the org cannot be reached.
-    """
-
-    def offboard_user(self, login: str, *, suspend: bool, dry_run: bool) -> OktaOutcome: ...
-
-
-# -- the report ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing offboard did or checked, when, and how it went."""
-
-    at: datetime
-    where: str  # "okta", or an account alias
-    action: str
-    target: str
-    outcome: str  # done, would-do, confirmed, failed, skipped, refused
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "at": _stamp(self.at),
-            "where": self.where,
-            "action": self.action,
-            "target": self.target,
-            "outcome": self.outcome,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class SessionSeen:
-    """A session CloudTrail shows the person took, that the revocation now stops."""
-
-    role_arn: str
-    access_key_id: str
-    issued_at: str
-
-    def as_dict(self) -> dict[str, str]:
-        masked = (
-            f"{self.access_key_id[:4]}****{self.access_key_id[-4:]}" if self.access_key_id else ""
-        )
-        return {"role_arn": self.role_arn, "access_key_id": masked, "issued_at": self.issued_at}
-
-
-@dataclass
-class RoleRevocation:
-    """The revocation on one role."""
-
-    role_name: str
-    role_arn: str
-    policy_name: str
-    attached_at: datetime | None = None
-    verified_at: datetime | None = None
-    verified: bool = False
-    releasable_at: datetime | None = None
-    status: str = "pending"  # attached, would-attach, missing-role, failed, released, kept
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role_name,
-            "role_arn": self.role_arn,
-            "policy": self.policy_name,
-            "status": self.status,
-            "attached_at": _stamp(self.attached_at) if self.attached_at else None,
-            "verified_at": _stamp(self.verified_at) if self.verified_at else None,
-            "verified": self.verified,
-            "releasable_at": _stamp(self.releasable_at) if self.releasable_at else None,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class AccountOutcome:
-    """What offboard did in one account."""
-
-    account: Account
-    roles: list[RoleRevocation] = field(default_factory=list)
-    sessions: list[SessionSeen] = field(default_factory=list)
-    sessions_note: str = ""
-    error: str | None = None
-    fix: str | None = None
-
-    @property
-    def reached(self) -> bool:
-        return self.error is None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "account_id": self.account.id,
-            "alias": self.account.alias,
-            "reached": self.reached,
-            "error": self.error,
-            "fix": self.fix,
-            "roles": [r.as_dict() for r in self.roles],
-            "sessions_cleared": [s.as_dict() for s in self.sessions],
-            "sessions_note": self.sessions_note,
-        }
-
-
-@dataclass
-class OffboardReport:
-    """Everything offboard did, per account, with timestamps: the evidence."""
-
-    subject: str  # the person's login, or "every session of ROLE"
-    mode: str  # offboard, all-sessions, release
-    dry_run: bool
-    started_at: datetime
-    cutoff: datetime | None = None
-    finished_at: datetime | None = None
-    okta: OktaOutcome | None = None
-    okta_skipped: str | None = None  # why the Okta step did not run
-    okta_error: str | None = None
-    role_source: str = ""
-    steps: list[Step] = field(default_factory=list)
-    accounts: list[AccountOutcome] = field(default_factory=list)
-
-    @property
-    def unreached(self) -> list[AccountOutcome]:
-        return [a for a in self.accounts if not a.reached]
-
-    @property
-    def refused(self) -> list[RoleRevocation]:
-        return [r for a in self.accounts for r in a.roles if r.status == "kept"]
-
-    @property
-    def ok(self) -> bool:
-        """True when every account was reached and every revocation confirmed (or released)."""
-        if self.unreached or self.okta_error or self.refused:
-            return False
-        wanted = {"would-attach", "would-release", "missing-role", "released"}
-        return all(r.verified or r.status in wanted for a in self.accounts for r in a.roles)
-
-    def as_dict(self) -> dict[str, Any]:
-        okta: dict[str, Any] | None = None
-        if self.okta is not None:
-            okta = {
-                "status_before": self.okta.status_before,
-                "status_after": self.okta.status_after,
-                "sessions_cleared": self.okta.sessions_cleared,
-                "groups": list(self.okta.groups),
-                "detail": self.okta.detail,
-            }
-        return {
-            "subject": self.subject,
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "ok": self.ok,
-            "started_at": _stamp(self.started_at),
-            "finished_at": _stamp(self.finished_at) if self.finished_at else None,
-            "cutoff": _stamp(self.cutoff) if self.cutoff else None,
-            "okta": okta,
-            "okta_skipped": self.okta_skipped,
-            "okta_error": self.okta_error,
-            "role_source": self.role_source,
-            "unreached_accounts": [f"{a.account.alias} ({a.account.id})" for a in self.unreached],
-            "accounts": [a.as_dict() for a in self.accounts],
-            "steps": [s.as_dict() for s in sorted(self.steps, key=lambda s: s.at)],
-        }
-
 
 # -- the work --------------------------------------------------------------------------------
 
