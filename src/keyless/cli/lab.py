@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from keyless.cli.output import err, out, print_json
-from keyless.errors import LabError
+from keyless.errors import InputError, LabError
 
 app = typer.Typer(
     help="Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback.",
@@ -61,17 +61,31 @@ def up(
     state_dir: StateDir = None,
     idp_port: Annotated[int, typer.Option(help="IdP port (0: a free one).")] = 0,
     aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Okta engine to play: classic or oie (default: the spec's, classic)."),
+    ] = None,
+    app_policy: Annotated[
+        str | None,
+        typer.Option(help="AWS app sign-on policy: none, mfa or mfa_every_time."),
+    ] = None,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
-    from keyless.lab.runtime import Lab
+    from keyless.lab.idp.core import APP_POLICIES, ENGINES
+    from keyless.lab.runtime import Lab, settings_for_spec
     from keyless.spec import load_spec
 
+    if engine is not None and engine not in ENGINES:
+        raise InputError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if app_policy is not None and app_policy not in APP_POLICIES:
+        raise InputError(f"--app-policy {app_policy!r} is not one of {', '.join(APP_POLICIES)}")
     federation = load_spec(spec)
     directory = _state_dir(state_dir)
     lab = Lab(
         federation,
         state_dir=directory,
         spec_path=spec.resolve(),
+        idp_settings=settings_for_spec(federation, engine=engine, app_policy=app_policy),
         idp_port=idp_port,
         aws_port=aws_port,
     )
@@ -86,6 +100,11 @@ def up(
     try:
         out.print(f"[bold green]lab up[/] for {federation.name!r} — state in {info.state_dir}")
         out.print(f"  IdP        {info.idp_url}   (AWS app: {info.app_url})")
+        out.print(
+            f"  Okta       engine {info.engine}, AWS app policy {info.app_policy}, "
+            f"CLI OIDC client {info.oidc_client_id}",
+            markup=False,
+        )
         out.print(f"  AWS        {info.aws_endpoint_url}")
         for account in info.accounts:
             marker = " (management)" if account["id"] == info.management_account_id else ""

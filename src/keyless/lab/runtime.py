@@ -61,6 +61,11 @@ class LabInfo:
     users: list[dict[str, object]]
     bootstrap_credentials: dict[str, str] = field(repr=False)
     spec_path: str | None = None
+    # Okta's engine the lab IdP plays ("classic" or "oie"), the AWS app's sign-on
+    # policy, and the native OIDC app a CLI uses for the device flow.
+    engine: str = "classic"
+    app_policy: str = "none"
+    oidc_client_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document (paths as strings)."""
@@ -214,6 +219,18 @@ def lab_accounts(spec: FederationSpec) -> list[LabAccount]:
     ]
 
 
+def settings_for_spec(spec: FederationSpec, **overrides: Any) -> Any:
+    """The lab IdP's settings: the spec's ``lab`` section, then ``overrides`` (None: keep)."""
+    from keyless.lab.idp.core import IdpSettings
+
+    chosen = {
+        "engine": spec.lab.engine,
+        "app_policy": spec.lab.app_policy,
+        **{key: value for key, value in overrides.items() if value is not None},
+    }
+    return IdpSettings(**{key: value for key, value in chosen.items() if value is not None})
+
+
 class Lab:
     """The whole lab for one spec and state directory; a context manager too.
 
@@ -229,8 +246,11 @@ class Lab:
         spec_path: Path | None = None,
         idp_port: int = 0,
         aws_port: int = 0,
+        idp_settings: Any = None,
     ) -> None:
         self.spec = spec
+        # keyless.lab.idp.core.IdpSettings (typed loosely: the lab extras import late).
+        self.idp_settings = idp_settings
         self.state_dir = state_dir
         self.spec_path = spec_path
         self._idp_port = idp_port
@@ -273,7 +293,12 @@ class Lab:
         )
         # The AWS child needs a second to import moto: start the IdP meanwhile.
         self._aws.launch()
-        self._idp = IdpServer(spec=self.spec, state_dir=self.state_dir, port=self._idp_port)
+        self._idp = IdpServer(
+            spec=self.spec,
+            state_dir=self.state_dir,
+            port=self._idp_port,
+            settings=self.idp_settings or settings_for_spec(self.spec),
+        )
         self._idp.start()
         self._aws.wait_ready()
         self._idp.set_aws_endpoint(self._aws.url, str(tls.ca_cert))
@@ -304,6 +329,9 @@ class Lab:
             ],
             bootstrap_credentials=dict(self._aws.bootstrap_credentials),
             spec_path=str(self.spec_path) if self.spec_path else None,
+            engine=self._idp.idp.settings.engine,
+            app_policy=self._idp.idp.settings.app_policy,
+            oidc_client_id=self._idp.oidc_client_id,
         )
         self.info.save()
         return self.info

@@ -20,6 +20,8 @@ from starlette.routing import Route
 from keyless.lab.idp.core import Idp, Transaction
 from keyless.lab.idp.directory import Factor, User
 from keyless.lab.idp.okta import (
+    STEP_UP,
+    app_target,
     cancel_links,
     challenge_links,
     embedded_user,
@@ -28,6 +30,7 @@ from keyless.lab.idp.okta import (
     iso,
     link,
     session_document,
+    step_up_success_document,
 )
 
 SID_COOKIE = "sid"
@@ -89,12 +92,17 @@ def mfa_required_document(
     idp: Idp, transaction: Transaction, user: User, factors: list[Factor]
 ) -> dict[str, Any]:
     base = idp.base_url
-    return {
+    document: dict[str, Any] = {
         "stateToken": transaction.state_token,
         "expiresAt": iso(transaction.expires),
         "status": "MFA_REQUIRED",
+    }
+    if transaction.kind == STEP_UP:
+        document["type"] = STEP_UP
+    return document | {
         "_embedded": {
             **_user_part(user),
+            **({"target": app_target(base)} if transaction.kind == STEP_UP else {}),
             "factors": [factor_document(f, user, base, verify_link=True) for f in factors],
             "policy": {
                 "allowRememberDevice": False,
@@ -163,6 +171,10 @@ def challenge_document(
 
 def transaction_document(idp: Idp, transaction: Transaction, user: User) -> dict[str, Any]:
     """The current state of a transaction, for ``POST /api/v1/authn {stateToken}``."""
+    if transaction.kind == STEP_UP and transaction.status == "SUCCESS":
+        return step_up_success_document(
+            idp.base_url, transaction.state_token, transaction.expires, user
+        )
     if transaction.status == "MFA_CHALLENGE" and transaction.factor_id:
         factor = idp.directory.get_factor(transaction.factor_id)
         if factor is not None:
@@ -227,7 +239,7 @@ async def primary_authentication(
     if factors:
         # Failures are reset only once the sign-in is finished: a right password must
         # not wipe out the wrong MFA codes guessed before it (see verify_factor).
-        transaction = idp.new_transaction(user, "MFA_REQUIRED")
+        transaction = idp.new_transaction(user, "MFA_REQUIRED", via=via)
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_REQUIRED", via=via)
         return "MFA_REQUIRED", mfa_required_document(idp, transaction, user, factors), user
     if idp.spec.session.require_mfa:
@@ -235,7 +247,9 @@ async def primary_authentication(
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_ENROLL", via=via)
         return "MFA_ENROLL", mfa_enroll_document(idp, transaction, user), user
     directory.reset_failures(user)
-    token = idp.mint_session_token(user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",))
+    token = idp.mint_session_token(
+        user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",), via=via
+    )
     idp.audit.write("authn", login=user.login, ip=client, outcome="SUCCESS", amr=["pwd"], via=via)
     return "SUCCESS", success_document(idp, user, token), user
 
@@ -264,6 +278,20 @@ async def authn(request: Request) -> Response:
 
 
 # -- factor verification ------------------------------------------------------------------
+
+
+def finished_document(
+    idp: Idp, transaction: Transaction, user: User, factor: Factor
+) -> dict[str, Any]:
+    """The ``SUCCESS`` a verified factor ends a transaction with: a ``sessionToken`` for a
+    sign-in, the link back to the app for a step-up (the transaction lives on until it)."""
+    if transaction.kind == STEP_UP:
+        transaction.status = "SUCCESS"
+        return step_up_success_document(
+            idp.base_url, transaction.state_token, transaction.expires, user
+        )
+    token = idp.finish(transaction, factor=factor)
+    return success_document(idp, user, token)
 
 
 async def verify_factor(
@@ -303,11 +331,11 @@ async def verify_factor(
         )
         return 403, None, "E0000068"
     idp.directory.reset_failures(user)
-    token = idp.finish(transaction, factor=factor)
+    document = finished_document(idp, transaction, user, factor)
     idp.audit.write(
         "mfa", login=user.login, ip=client, factor=factor.factor_type, outcome="SUCCESS"
     )
-    return 200, success_document(idp, user, token), None
+    return 200, document, None
 
 
 def _same(expected: str, given: str) -> bool:
@@ -327,9 +355,9 @@ def verify_push(
     status, answer = directory.push_status(transaction.push_id, idp.settings.push_timeout)
     if status == "APPROVED":
         directory.reset_failures(user)
-        token = idp.finish(transaction, factor=factor)
+        document = finished_document(idp, transaction, user, factor)
         idp.audit.write("mfa", login=user.login, ip=client, factor="push", outcome="SUCCESS")
-        return 200, success_document(idp, user, token), None
+        return 200, document, None
     if status == "WAITING":
         return (
             200,

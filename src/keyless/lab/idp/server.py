@@ -27,10 +27,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless.errors import LabError
-from keyless.lab.idp import api, apps, web
+from keyless.lab.idp import api, apps, oauth, stepup, web
 from keyless.lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless.lab.idp.directory import Directory, okta_id
 from keyless.lab.idp.html import STATIC
+from keyless.lab.idp.oidc import AuthorizationServer, JwtSigner, NativeApp
 from keyless.lab.idp.okta import error_response
 from keyless.lab.signin import AwsSigninPage
 from keyless.lab.tls import TlsFiles, ensure_lab_tls, write_private, write_public
@@ -118,6 +119,8 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
         routes=[
             *api.ROUTES,
             *apps.ROUTES,
+            *stepup.ROUTES,
+            *oauth.ROUTES,
             *web.ROUTES,
             *signin.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -195,6 +198,16 @@ class IdpServer:
             settings=settings or IdpSettings(),
             sms_log=self.sms_log,
         )
+        # The org authorization server and its native OIDC app for CLIs, which the AWS
+        # app names as its allowed web SSO client (Okta: AWS app > Sign On >
+        # "Allowed Web SSO Client").
+        self.oidc_client_id = self.directory.meta_setdefault("oidc_client_id", okta_id("0oa"))
+        self.idp.oauth = AuthorizationServer(
+            signer=JwtSigner.load_or_create(state_dir),
+            native_app=NativeApp(client_id=self.oidc_client_id, name="keyless CLI"),
+            clock=self.idp.clock,
+        )
+        self.idp.allowed_web_sso_client = self.oidc_client_id
         aws_ca = str(self.tls.ca_cert) if aws_endpoint_url else None
         self.signin = AwsSigninPage(spec=spec, aws_endpoint_url=aws_endpoint_url, ca_bundle=aws_ca)
         self.app = build_app(self.idp, self.signin)
