@@ -571,12 +571,14 @@ async def app_links(request: Request) -> Response:
 
 
 async def okta_organization(request: Request) -> Response:
-    """``GET /.well-known/okta-organization``: a Classic Engine org (``pipeline: v1``)."""
+    """``GET /.well-known/okta-organization``: which engine the org runs, as clients
+    tell them apart (okta-aws-cli ``isClassicOrg``, gimme-aws-creds): ``pipeline``
+    ``v1`` is Classic, ``idx`` Identity Engine."""
     idp = idp_of(request)
     return JSONResponse(
         {
             "id": idp.idp_id,
-            "pipeline": "v1",
+            "pipeline": "idx" if idp.settings.engine == "oie" else "v1",
             "_links": {
                 "organization": {"href": idp.base_url},
                 "alternate": {"href": idp.base_url},

@@ -218,7 +218,6 @@ class Idp:
         self.sms_log = sms_log
         self.clock = clock
         self.idp_id = directory.meta_setdefault("idp_id", "00o" + app_id[3:])
-        self.org_id = directory.meta_setdefault("org_id", "00o" + secrets.token_hex(9)[:17])
         # The org authorization server (keyless.lab.idp.oidc), attached by the server,
         # and the AWS app's "allowed web SSO client" (the native app's client id).
         self.oauth: AuthorizationServer | None = None

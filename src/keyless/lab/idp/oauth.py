@@ -6,8 +6,8 @@ What a CLI on an Identity Engine org calls, in order (okta/okta-aws-cli
 Connect & OAuth 2.0 API", "Configure Device Authorization Grant Flow",
 "Okta AWS CLI" / web SSO token exchange):
 
-- ``GET /.well-known/okta-organization`` → ``{"id", "pipeline": "v1"|"idx", …}``
-  (``v1`` is Classic, ``idx`` Identity Engine; okta-aws-cli ``isClassicOrg``);
+- ``GET /.well-known/okta-organization`` (served in :mod:`keyless.lab.idp.api`) →
+  ``pipeline`` ``v1`` (Classic) or ``idx`` (Identity Engine);
 - ``GET /.well-known/openid-configuration`` and ``/.well-known/oauth-authorization-server``;
 - ``POST /oauth2/v1/device/authorize`` (form: ``client_id``, ``scope``) →
   ``device_code``, ``user_code``, ``verification_uri[_complete]``,
@@ -111,19 +111,6 @@ def _server(idp: Idp) -> AuthorizationServer:
 
 
 # -- discovery -------------------------------------------------------------------------------
-
-
-async def okta_organization(request: Request) -> Response:
-    """``/.well-known/okta-organization``: which engine the org runs."""
-    idp = idp_of(request)
-    return JSONResponse(
-        {
-            "id": idp.org_id,
-            "pipeline": "idx" if idp.settings.engine == "oie" else "v1",
-            "_links": {"organization": {"href": idp.base_url}},
-            "settings": {"analyticsCollectionEnabled": False, "bugReporterEnabled": False},
-        }
-    )
 
 
 def _metadata(idp: Idp, *, openid: bool) -> dict[str, Any]:
@@ -464,7 +451,6 @@ async def _activate_decide(request: Request, idp: Idp) -> Response:
 
 
 ROUTES = [
-    Route("/.well-known/okta-organization", okta_organization, methods=["GET"]),
     Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
     Route(
         "/.well-known/oauth-authorization-server", authorization_server_metadata, methods=["GET"]
