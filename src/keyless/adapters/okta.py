@@ -79,6 +79,8 @@ class AuthnState:
     poll_url: str | None = None
     correct_answer: str | None = None  # Okta Verify number challenge
     login: str | None = None
+    # SUCCESS of an app step-up: no sessionToken, ``_links.next`` back to the app.
+    next_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class OktaClient:
         url: str,
         *,
         json: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         target = (
@@ -147,7 +150,7 @@ class OktaClient:
                 fix="check the org URL; report this to your Okta administrator",
             )
         try:
-            return self._http.request(method, target, json=json, headers=headers)
+            return self._http.request(method, target, json=json, data=data, headers=headers)
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc).upper():
                 raise RemoteError(
@@ -168,6 +171,18 @@ class OktaClient:
             raise RemoteError(
                 f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"
             ) from exc
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request to the org, with the same origin check and transport errors
+        (keyless.adapters.okta_oauth uses it for the OAuth endpoints)."""
+        return self._request(method, url, data=data, headers=headers)
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -255,6 +270,9 @@ class OktaClient:
             poll_url=poll.get("href") if body.get("status") == "MFA_CHALLENGE" else None,
             correct_answer=None if answer is None else str(answer),
             login=str(login) if login else None,
+            next_url=(links.get("next") or {}).get("href")
+            if body.get("status") == "SUCCESS"
+            else None,
         )
 
     def authn(self, username: str, password: str) -> AuthnState:
@@ -264,6 +282,14 @@ class OktaClient:
         )
         self._raise_for_error(response, what="the sign-in")
         return self._check_status(self._state(self._json(response)), username)
+
+    def resume(self, state_token: str) -> AuthnState:
+        """``POST /api/v1/authn {stateToken}``: the state of a transaction Okta started,
+        e.g. an app's step-up. :class:`SessionExpiredError` when Okta does not know it
+        (``401 E0000011``, also Identity Engine's answer to its own ``stateHandle``)."""
+        response = self._request("POST", "/api/v1/authn", json={"stateToken": state_token})
+        self._raise_for_error(response, what="the step-up")
+        return self._check_status(self._state(self._json(response)), None)
 
     def verify(self, factor: Factor, state_token: str, pass_code: str | None = None) -> AuthnState:
         """Verify ``factor``: with a code (TOTP/SMS) or without (push, or send the SMS)."""

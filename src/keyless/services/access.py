@@ -138,6 +138,9 @@ def lab_defaults(state_dir: Path | None) -> dict[str, Any]:
     }
     if info.spec_path:
         defaults["spec"] = info.spec_path
+    if info.oidc_client_id:
+        # The lab's native OIDC app: auto uses it when the lab plays Identity Engine.
+        defaults["oidc_client_id"] = info.oidc_client_id
     return defaults
 
 

@@ -57,6 +57,7 @@ from keyless.adapters.okta import (
     page_title,
     step_up_state_token,
 )
+from keyless.adapters.okta_oauth import OktaOAuthClient
 from keyless.adapters.secrets import SecretStore, open_secret_store
 from keyless.credential_process import EXIT_LOGIN_REQUIRED
 from keyless.errors import (
@@ -69,6 +70,12 @@ from keyless.errors import (
 )
 from keyless.saml.model import ARN_RE, ATTR_ROLE, ATTR_SESSION_DURATION, ATTR_SESSION_NAME, RolePair
 from keyless.services.credentials import AwsCredentials, Clock, CredentialCache, utcnow
+from keyless.services.okta_flows import (
+    DeviceFlow,
+    choose_flow,
+    classic_step_up,
+    identity_engine_refusal,
+)
 from keyless.services.profiles import Settings
 
 DEFAULT_DURATION = 3600
@@ -117,6 +124,7 @@ class LoginInputs:
     password: str | None = field(default=None, repr=False)
     mfa_code: str | None = field(default=None, repr=False)
     remember_password: bool = False
+    open_browser: bool = False  # the device flow's --open
 
 
 @dataclass(frozen=True)
@@ -519,6 +527,11 @@ class _OktaSignIn:
             session = OktaSession(id=session.id, expires_at=session.expires_at, login=username)
         return session
 
+    def verify_step_up(self, state: AuthnState) -> AuthnState:
+        """An app's step-up (``MFA_REQUIRED``, ``SESSION_STEP_UP``): the same factor
+        verification as a sign-in."""
+        return self._mfa(state)
+
     def _pick_factor(self, factors: tuple[Factor, ...]) -> Factor:
         supported = [factor for factor in factors if factor.kind in ("totp", "push", "sms")]
         enrolled = ", ".join(factor.describe() for factor in factors) or "none"
@@ -624,17 +637,31 @@ def _fetch_saml_page(
     poll_interval: float,
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
-) -> tuple[str, OktaSession, bool]:
-    """The AWS app's page: through the kept session when alive, else after a sign-in."""
+) -> tuple[str, OktaSession, bool, Callable[[], str]]:
+    """The AWS app's page: through the kept session when alive, else after a sign-in.
+
+    Also returns how to fetch a fresh page for the same sign-in (a second role,
+    a retry at a shorter duration).
+    """
     _, app_url = settings.require_org()
-    key = session_key(settings)
-    kept = _load_session(secrets, key)
-    if kept is not None and kept.expires_at > clock() + timedelta(seconds=30):
-        try:
-            return _saml_page(okta, app_url, kept), kept, True
-        except SessionExpiredError:
-            secrets.delete(key)
-    session = _OktaSignIn(
+    # HOOK (issue 12): Identity Engine's device flow (keyless.services.okta_flows),
+    # when the profile and the org call for it; the Classic sign-in below otherwise.
+    oauth = OktaOAuthClient(okta)
+    if choose_flow(settings, oauth) == "device":
+        device = DeviceFlow(
+            settings,
+            oauth,
+            notify=prompter.notify,
+            secrets=secrets,
+            clock=clock,
+            sleep=sleep,
+            monotonic=monotonic,
+            person_present=getattr(prompter, "mode", "login") != "credential-process",
+            open_browser=inputs.open_browser,
+        )
+        page, device_session, reused = device.first_page()
+        return page, device_session, reused, device.page
+    signin = _OktaSignIn(
         settings,
         okta,
         prompter,
@@ -643,21 +670,66 @@ def _fetch_saml_page(
         poll_interval=poll_interval,
         sleep=sleep,
         monotonic=monotonic,
-    ).run()
+    )
+    engine: list[str | None] = []
+
+    def identity_engine() -> bool:
+        if not engine:
+            engine.append(oauth.pipeline())
+        return engine[0] == "idx"
+
+    def pages(session: OktaSession) -> Callable[[], str]:
+        # HOOK (issue 12): an app step-up (Classic's Extra Verification) is finished
+        # with the same factor verification as the sign-in.
+        def step_up(page: str) -> str | None:
+            return classic_step_up(
+                okta,
+                page,
+                session,
+                verify=signin.verify_step_up,
+                settings=settings,
+                is_identity_engine=identity_engine,
+            )
+
+        return lambda: _saml_page(okta, app_url, session, step_up=step_up)
+
+    key = session_key(settings)
+    kept = _load_session(secrets, key)
+    if kept is not None and kept.expires_at > clock() + timedelta(seconds=30):
+        try:
+            again = pages(kept)
+            return again(), kept, True, again
+        except SessionExpiredError:
+            secrets.delete(key)
+    session = signin.run()
     _store_session(secrets, key, session)
+    again = pages(session)
     try:
-        return _saml_page(okta, app_url, session), session, False
+        return again(), session, False, again
     except SessionExpiredError as exc:
+        if identity_engine():
+            raise identity_engine_refusal(settings) from exc
         raise RemoteError(
             "Okta did not accept the session it had just created for the AWS app",
             fix="check the app URL (`keyless configure --app-url`)",
         ) from exc
 
 
-def _saml_page(okta: OktaClient, app_url: str, session: OktaSession) -> str:
+def _saml_page(
+    okta: OktaClient,
+    app_url: str,
+    session: OktaSession,
+    *,
+    step_up: Callable[[str], str | None] | None = None,
+) -> str:
     page = okta.app_page(app_url, session.id)
     if "SAMLResponse" in page:
         return page
+    stepped = step_up(page) if step_up is not None else None
+    if stepped is not None:
+        if "SAMLResponse" in stepped:
+            return stepped
+        page = stepped
     if step_up_state_token(page):
         raise DeniedError(
             "the AWS app asks for a step-up MFA that Okta only offers in a browser",
@@ -757,7 +829,7 @@ def login(
         read_ini(aws_config_path())
     notes: list[str] = []
     try:
-        page, session, reused = _fetch_saml_page(
+        page, session, reused, first_fetch = _fetch_saml_page(
             settings,
             okta=okta,
             prompter=prompter,
@@ -768,6 +840,18 @@ def login(
             sleep=sleep,
             monotonic=monotonic,
         )
+
+        def fresh_page() -> str:
+            # Later pages of the same sign-in (another role, a shorter duration): a
+            # session Okta ends meanwhile is reported, never leaked as an internal error.
+            try:
+                return first_fetch()
+            except SessionExpiredError as exc:
+                raise DeniedError(
+                    "Okta ended the session while keyless was taking the roles",
+                    fix=f"run `keyless login --profile {settings.profile}` again",
+                ) from exc
+
         saml_b64, unverified = read_unverified_assertion(page)
         _check_clock(unverified, clock)
         if not unverified.roles:
@@ -792,9 +876,7 @@ def login(
             if index > 0:
                 # A fresh assertion per role: an STS that refuses replays (the
                 # lab's does) must not see the same assertion twice.
-                saml_b64, unverified = read_unverified_assertion(
-                    _saml_page(okta, settings.app_url or "", session)
-                )
+                saml_b64, unverified = read_unverified_assertion(fresh_page())
             credentials, duration = _assume_with_limit(
                 settings,
                 pair,
@@ -803,9 +885,7 @@ def login(
                 hints,
                 sts_factory,
                 notes,
-                refetch=lambda: read_unverified_assertion(
-                    _saml_page(okta, settings.app_url or "", session)
-                )[0],
+                refetch=lambda: read_unverified_assertion(fresh_page())[0],
             )
             written = None
             if write_files:
