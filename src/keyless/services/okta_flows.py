@@ -93,7 +93,8 @@ def identity_engine_refusal(settings: Settings) -> KeylessError:
     """What to say when the Classic API meets an Identity Engine app policy."""
     return DeniedError(
         "this Okta org runs Identity Engine and the AWS app's authentication policy is only "
-        "met in Okta's own sign-in, not through the Classic authentication API keyless used",
+        "met in Okta's own sign-in, not through the Classic authentication API: sign in with "
+        "the device flow",
         fix=f"use the device flow: {DEVICE_SETUP}"
         if not settings.oidc_client_id
         else f"run `keyless login --profile {settings.profile} --auth-flow device`",
