@@ -28,7 +28,7 @@ $(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[lab]'
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps $(VENV)/.checkov | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps $(VENV)/.checkov $(VENV)/.gimme | $(BIN)/python
 	$(PIP) install -e '.[lab,test]'
 	@touch $@ $(VENV)/.lab-installed
 
@@ -39,6 +39,15 @@ $(VENV)/.checkov: | $(BIN)/python
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip --disable-pip-version-check -q install 'checkov>=3.2'
 	ln -sf "$$(pwd)/$(CHECKOV_VENV)/bin/checkov" $(BIN)/checkov
+	@touch $@
+
+# gimme-aws-creds (an open-source Okta client that speaks Identity Engine's device
+# flow) pins urllib3<2 and old fido2: a venv of its own, linked for the interop test.
+GIMME_VENV := .venv-gimme
+$(VENV)/.gimme: | $(BIN)/python
+	$(PYTHON) -m venv $(GIMME_VENV)
+	$(GIMME_VENV)/bin/python -m pip --disable-pip-version-check -q install 'gimme-aws-creds>=2.8'
+	ln -sf "$$(pwd)/$(GIMME_VENV)/bin/gimme-aws-creds" $(BIN)/gimme-aws-creds
 	@touch $@
 
 # Installs the Debian packages above when any is missing (needs root or sudo).
@@ -76,4 +85,4 @@ bench: $(VENV)/.test-installed
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(CHECKOV_VENV) $(GIMME_VENV) .mypy_cache .pytest_cache .ruff_cache test-artifacts
