@@ -14,11 +14,13 @@ import json
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from conftest import AWS, KEYLESS, LabUser, configure, keyless, run
@@ -137,6 +139,9 @@ def test_device_flow_with_chromium_then_the_aws_cli(
     assert "/activate" not in again.stderr
 
     # The Classic API on the same org meets the app's policy wall and says what to use.
+    # (The browser used this step's TOTP code; codes work once, the next step's is valid.)
+    assert user.totp_secret is not None
+    next_code = pyotp.TOTP(user.totp_secret).at(time.time() + 30)
     classic = keyless(
         "login",
         "--profile",
@@ -145,7 +150,7 @@ def test_device_flow_with_chromium_then_the_aws_cli(
         "classic",
         "--password-stdin",
         "--mfa-code",
-        user.totp(),
+        next_code,
         input=user.password + "\n",
     )
     assert classic.returncode != 0

@@ -125,6 +125,22 @@ class OktaClient:
     def __init__(self, org_url: str, *, http: httpx.Client) -> None:
         self.org_url = org_url.rstrip("/")
         self._http = http
+        # Send ``rememberDevice=true`` on factor verification (the profile's
+        # remember_device): Okta then skips MFA for this device (its ``DT`` cookie)
+        # while the org's policy allows remembered devices.
+        self.remember_device = False
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """The Okta session's cookie jar: ``sid``, ``DT`` and whatever Okta sets on the way."""
+        return self._http.cookies
+
+    def _use_session(self, session_id: str) -> None:
+        # The sid goes into the jar rather than a pinned Cookie header, so cookies
+        # Okta sets mid-redirect (DT, JSESSIONID, idx) travel with it (as browsers
+        # and gimme-aws-creds' requests session do).
+        host = urllib.parse.urlsplit(self.org_url).hostname or ""
+        self._http.cookies.set("sid", session_id, domain=host, path="/")
 
     # --- transport -------------------------------------------------------------
 
@@ -296,7 +312,11 @@ class OktaClient:
         payload: dict[str, Any] = {"stateToken": state_token}
         if pass_code is not None:
             payload["passCode"] = pass_code
-        response = self._request("POST", factor.verify_url, json=payload)
+        url = factor.verify_url
+        if self.remember_device:
+            # Authentication API: POST /api/v1/authn/factors/{id}/verify?rememberDevice=true
+            url += ("&" if "?" in url else "?") + "rememberDevice=true"
+        response = self._request("POST", url, json=payload)
         self._raise_for_error(response, what=f"the {factor.describe()}")
         return self._check_status(self._state(self._json(response)), None)
 
@@ -360,13 +380,28 @@ class OktaClient:
 
     def get_session(self, session_id: str) -> OktaSession | None:
         """The session behind ``session_id`` if it is still alive, else None."""
-        response = self._request(
-            "GET", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"}
+        self._use_session(session_id)
+        return self._session_answer(
+            self._request("GET", "/api/v1/sessions/me"), session_id, what="checking"
         )
+
+    def refresh_session(self, session_id: str) -> OktaSession | None:
+        """Extend the session (``POST /api/v1/sessions/me/lifecycle/refresh``), as a
+        browser's activity does; None when it has already ended."""
+        self._use_session(session_id)
+        return self._session_answer(
+            self._request("POST", "/api/v1/sessions/me/lifecycle/refresh"),
+            session_id,
+            what="refreshing",
+        )
+
+    def _session_answer(
+        self, response: httpx.Response, session_id: str, *, what: str
+    ) -> OktaSession | None:
         if response.status_code in (401, 403, 404):
             return None
         try:
-            self._raise_for_error(response, what="checking the Okta session")
+            self._raise_for_error(response, what=f"{what} the Okta session")
         except SessionExpiredError:
             return None
         body = self._json(response)
@@ -378,7 +413,8 @@ class OktaClient:
     def close_session(self, session_id: str) -> None:
         """End the session at Okta (best effort: logout also forgets it locally)."""
         with contextlib.suppress(RemoteError):
-            self._request("DELETE", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"})
+            self._use_session(session_id)
+            self._request("DELETE", "/api/v1/sessions/me")
 
     # --- the AWS app -----------------------------------------------------------
 
@@ -390,6 +426,7 @@ class OktaClient:
         """
         origin = _origin(self.org_url)
         url = app_url
+        self._use_session(session_id)
         for _ in range(_MAX_REDIRECTS):
             if _origin(url) != origin:
                 raise DeniedError(
@@ -397,9 +434,7 @@ class OktaClient:
                     fix="check the app URL (`keyless configure --app-url`): it must be the "
                     "org's AWS app embed link",
                 )
-            response = self._request(
-                "GET", url, headers={"Cookie": f"sid={session_id}", "Accept": "text/html"}
-            )
+            response = self._request("GET", url, headers={"Accept": "text/html"})
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 url = urllib.parse.urljoin(url, location)

@@ -73,6 +73,13 @@ def configure(
     aws_app_id: Annotated[
         str | None, typer.Option(help="The AWS app's id in Okta (default: from the app URL).")
     ] = None,
+    remember_device: Annotated[
+        bool | None,
+        typer.Option(
+            "--remember-device/--no-remember-device",
+            help="Ask Okta to remember this device after MFA (its policy decides).",
+        ),
+    ] = None,
     lab: Annotated[
         bool, typer.Option("--lab", help="Take URLs and CA from the running lab.")
     ] = False,
@@ -100,6 +107,7 @@ def configure(
         "auth_flow": auth_flow,
         "oidc_client_id": oidc_client_id,
         "aws_app_id": aws_app_id,
+        "remember_device": remember_device,
     }
     if lab:
         for key, value in lab_defaults(lab_state_dir).items():

@@ -34,6 +34,7 @@ from keyless.services.login import (
     LoginProvider,
     Prompter,
     _load_session,
+    jar_key,
     password_key,
     session_key,
 )
@@ -411,6 +412,8 @@ def logout(
                 _end_okta_session(settings, session.id)
             secrets.delete(key)
             result.okta_sessions += 1
+        # The kept cookie jar (sid, DT) goes with the session (issue 12).
+        secrets.delete(jar_key(settings))
         if forget_password and settings.username:
             secrets.delete(password_key(settings, settings.username))
     # Remove only what keyless wrote: sections marked with x_keyless_profile.

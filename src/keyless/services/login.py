@@ -57,6 +57,9 @@ from keyless.adapters.okta import (
     page_title,
     step_up_state_token,
 )
+from keyless.adapters.okta_cookies import cookie_key
+from keyless.adapters.okta_cookies import keep as keep_cookies
+from keyless.adapters.okta_cookies import restore as restore_cookies
 from keyless.adapters.okta_oauth import OktaOAuthClient
 from keyless.adapters.secrets import SecretStore, open_secret_store
 from keyless.credential_process import EXIT_LOGIN_REQUIRED
@@ -449,6 +452,11 @@ def session_key(settings: Settings) -> str:
     return f"okta-session|{org}|{who}"
 
 
+def jar_key(settings: Settings) -> str:
+    """The secret-store key of the Okta cookie jar: per org and user, like the session."""
+    return cookie_key(settings.org_url or "", settings.username or f"profile:{settings.profile}")
+
+
 def password_key(settings: Settings, username: str) -> str:
     """The secret-store key of a remembered Okta password."""
     return f"okta-password|{(settings.org_url or '').rstrip('/')}|{username}"
@@ -697,6 +705,15 @@ def _fetch_saml_page(
     kept = _load_session(secrets, key)
     if kept is not None and kept.expires_at > clock() + timedelta(seconds=30):
         try:
+            # HOOK (issue 12): extend the kept session as a browser's activity does,
+            # so it does not run out and ask for the password again early.
+            refreshed = okta.refresh_session(kept.id)
+            if refreshed is None:
+                raise SessionExpiredError("the kept session has ended")
+            kept = OktaSession(
+                id=kept.id, expires_at=refreshed.expires_at, login=kept.login or refreshed.login
+            )
+            _store_session(secrets, key, kept)
             again = pages(kept)
             return again(), kept, True, again
         except SessionExpiredError:
@@ -828,6 +845,10 @@ def login(
         read_ini(aws_credentials_path())
         read_ini(aws_config_path())
     notes: list[str] = []
+    # HOOK (issue 12): one cookie jar per Okta session (sid, DT, what Okta sets),
+    # kept between runs in the secret store; rememberDevice when the profile asks.
+    restore_cookies(secrets, jar_key(settings), okta.cookies, org_url)
+    okta.remember_device = bool(settings.remember_device)
     try:
         page, session, reused, first_fetch = _fetch_saml_page(
             settings,
@@ -906,6 +927,7 @@ def login(
             notes=notes,
         )
     finally:
+        keep_cookies(secrets, jar_key(settings), okta.cookies, org_url)
         if own_client:
             okta._http.close()
 

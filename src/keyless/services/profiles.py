@@ -60,6 +60,8 @@ class Settings:
     auth_flow: str | None = None
     oidc_client_id: str | None = None
     aws_app_id: str | None = None
+    # Ask Okta to remember this device after MFA (rememberDevice on factor verify).
+    remember_device: bool | None = None
 
     @property
     def credentials_profile(self) -> str:
@@ -154,6 +156,14 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                     f"{where}: auth_flow must be one of {', '.join(AUTH_FLOWS)}, got {value!r}",
                     fix="auto picks the device flow on Identity Engine orgs with an OIDC client id",
                 )
+        elif key == "remember_device":
+            text = str(value).lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise InputError(
+                    f"{where}: remember_device must be true or false, got {value!r}",
+                    fix="use remember_device = true",
+                )
+            value = text in ("true", "1", "yes")
         elif key in ("oidc_client_id", "aws_app_id"):
             value = str(value)
             if not value.isalnum():
