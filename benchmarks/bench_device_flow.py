@@ -9,9 +9,10 @@ lab user:
   a thread; a "person" (an HTTPS client on the lab's pages) signs in with
   password and TOTP and clicks Allow; the figure is the time from that click
   to ``login()`` returning credentials (polling at the org's ``interval``,
-  token exchange, ``/login/token/sso``, AssumeRoleWithSAML, files). Okta's
-  interval is 5 s, so the wait for the next poll dominates: expect about
-  half the interval on average.
+  token exchange, ``/login/token/sso``, AssumeRoleWithSAML, files). The wait
+  for the next poll dominates: this scripted person approves within the
+  first interval, so nearly a whole interval (Okta's is 5 s) passes; a person
+  who takes longer waits half an interval on average.
 - **device flow, kept tokens**: a second login exchanging the kept tokens
   (nothing asked, no browser).
 - **classic, full sign-in**: ``login()`` with password and TOTP through the
@@ -133,6 +134,7 @@ def main() -> None:
                 "app_url": lab.app_url,
                 "ca_bundle": lab.ca_bundle,
                 "aws_endpoint_url": lab.aws_endpoint_url,
+                "spec": str(spec_path),
                 "role": "Developer",
                 "account": "acme-dev",
                 "mfa_factor": "totp",

@@ -325,3 +325,51 @@ def test_classic_org_has_no_device_grant(acme: FederationSpec, tmp_path: Path) -
             assert refused.json()["error"] == "unauthorized_client"
     finally:
         server.stop()
+
+
+def test_keyless_oauth_client_against_the_lab(
+    server: IdpServer, make_user: Callable[..., NewUser]
+) -> None:
+    """keyless's own client (adapters/okta_oauth.py): codes, pending, errors with fixes."""
+    from datetime import UTC, datetime
+
+    from keyless.adapters.okta import OktaClient, make_http_client
+    from keyless.adapters.okta_oauth import OktaOAuthClient, Pending
+    from keyless.errors import ConfigError, DeniedError
+
+    user = make_user()
+    with make_http_client(ca_bundle=str(server.tls.ca_cert)) as http:
+        oauth = OktaOAuthClient(OktaClient(server.url, http=http))
+        assert oauth.pipeline() == "idx"
+        grant = oauth.device_authorize(server.oidc_client_id)
+        assert grant.interval == 1
+        with pytest.raises(Pending):
+            oauth.poll(server.oidc_client_id, grant.device_code, datetime.now(UTC))
+        approve(server, user, grant.user_code)
+        tokens = oauth.poll(server.oidc_client_id, grant.device_code, datetime.now(UTC))
+        assert tokens.login == user.login
+        page = oauth.sso_page(oauth.web_sso_token(server.oidc_client_id, server.app_id, tokens))
+        assert 'name="SAMLResponse"' in page
+        with pytest.raises(ConfigError, match="Allowed Web SSO Client"):
+            oauth.web_sso_token(server.oidc_client_id, "0oaNotTheAwsApp", tokens)
+        with pytest.raises(ConfigError, match="no OIDC app with this client id"):
+            oauth.device_authorize("0oaUnknownClient")
+        original = server.idp.settings
+        server.idp.settings = replace(original, app_policy="mfa_every_time")
+        try:
+            with pytest.raises(DeniedError, match="same authentication policy"):
+                oauth.web_sso_token(server.oidc_client_id, server.app_id, tokens)
+        finally:
+            server.idp.settings = original
+
+
+def test_spec_lab_section_and_options_pick_the_engine(acme: FederationSpec) -> None:
+    from keyless.lab.runtime import settings_for_spec
+
+    assert settings_for_spec(acme).engine == "classic"
+    spec = acme.model_copy(
+        update={"lab": acme.lab.model_copy(update={"engine": "oie", "app_policy": "mfa"})}
+    )
+    assert (settings_for_spec(spec).engine, settings_for_spec(spec).app_policy) == ("oie", "mfa")
+    overridden = settings_for_spec(spec, engine="classic", app_policy=None)
+    assert (overridden.engine, overridden.app_policy) == ("classic", "mfa")
