@@ -71,6 +71,10 @@ def up(
     ] = None,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
+    from keyless.lab.extras import require_lab_extras
+
+    # Before the lab's modules are imported: without the extras, say which to install.
+    require_lab_extras()
     from keyless.lab.idp.core import APP_POLICIES, ENGINES
     from keyless.lab.runtime import Lab, settings_for_spec
     from keyless.spec import load_spec
