@@ -373,3 +373,24 @@ def test_spec_lab_section_and_options_pick_the_engine(acme: FederationSpec) -> N
     assert (settings_for_spec(spec).engine, settings_for_spec(spec).app_policy) == ("oie", "mfa")
     overridden = settings_for_spec(spec, engine="classic", app_policy=None)
     assert (overridden.engine, overridden.app_policy) == ("classic", "mfa")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--engine", "okta-classic"), ("--app-policy", "sometimes")]
+)
+def test_lab_up_refuses_an_unknown_engine_or_policy(option: str, value: str) -> None:
+    import subprocess
+    import sys
+
+    keyless = str(Path(sys.executable).parent / "keyless")
+    spec = str(Path(__file__).resolve().parents[2] / "examples" / "acme.yaml")
+    result = subprocess.run(
+        [keyless, "lab", "up", "--spec", spec, option, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert repr(value) in result.stderr

@@ -80,9 +80,15 @@ def up(
     from keyless.spec import load_spec
 
     if engine is not None and engine not in ENGINES:
-        raise InputError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+        raise InputError(
+            f"--engine {engine!r} is not one of {', '.join(ENGINES)}",
+            fix="classic plays Okta Classic Engine, oie Identity Engine",
+        )
     if app_policy is not None and app_policy not in APP_POLICIES:
-        raise InputError(f"--app-policy {app_policy!r} is not one of {', '.join(APP_POLICIES)}")
+        raise InputError(
+            f"--app-policy {app_policy!r} is not one of {', '.join(APP_POLICIES)}",
+            fix="none, mfa (once per session) or mfa_every_time (at every sign-on)",
+        )
     federation = load_spec(spec)
     directory = _state_dir(state_dir)
     lab = Lab(
