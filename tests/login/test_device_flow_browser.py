@@ -11,6 +11,7 @@ the SAML form from /login/token/sso and writes credentials the AWS CLI uses.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -194,3 +195,35 @@ def test_credential_process_needs_a_person_for_the_device_flow(
     assert process.returncode == 4
     assert "keyless login --profile oie-process" in process.stderr
     assert "/activate" not in process.stderr
+
+
+def test_device_flow_in_a_terminal_shows_a_qr_code_and_opens_the_browser(
+    oie: Any, make_user: Callable[..., LabUser], page: Any, tmp_path: Path
+) -> None:
+    from conftest import Terminal
+
+    user = make_user()
+    configure(oie, "oie-tty", user)
+    # --open goes through Python's webbrowser, which runs $BROWSER: here a script that
+    # writes down the URL it was asked to open, for Chromium to open it.
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.chmod(0o700)
+    env = dict(os.environ, BROWSER=str(browser))
+    terminal = Terminal([KEYLESS, "login", "--profile", "oie-tty", "--open"], env=env)
+    try:
+        terminal.expect("approve keyless:")
+        # segno draws the QR code with half blocks.
+        terminal.expect("▀")
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        url = opened.read_text()
+        assert _URL.fullmatch(url), url
+        assert url in terminal.output
+        assert "Device activated" in sign_in_and_decide(page, url, user, "#activate-allow")
+        terminal.expect("Developer in acme-dev")
+        assert terminal.finish() == 0
+    finally:
+        terminal.close()
