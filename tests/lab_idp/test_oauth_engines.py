@@ -394,3 +394,27 @@ def test_lab_up_refuses_an_unknown_engine_or_policy(option: str, value: str) -> 
     )
     assert result.returncode == 2
     assert repr(value) in result.stderr
+
+
+def test_activate_page_asks_for_the_code_and_refuses_forged_decisions(
+    server: IdpServer, client: httpx.Client, make_user: Callable[..., NewUser]
+) -> None:
+    empty = client.get("/activate")
+    assert empty.status_code == 200
+    assert 'id="activate-user-code"' in empty.text
+    wrong = client.get("/activate", params={"user_code": "BCDFGHJK"})
+    assert wrong.status_code == 400
+    assert "Invalid code" in wrong.text
+    user = make_user()
+    grant = _authorize(client, server, "openid okta.apps.sso")
+    with httpx.Client(base_url=server.url, verify=lab_tls_context(server)) as browser:
+        # The person types the code in lower case with a dash: it still matches.
+        typed = grant["user_code"][:4].lower() + "-" + grant["user_code"][4:].lower()
+        assert browser.get("/activate", params={"user_code": typed}).status_code == 302
+        web_sign_in(browser, user, f"/activate?user_code={grant['user_code']}")
+        forged = browser.post(
+            "/activate",
+            data={"csrf": "x" * 43, "user_code": grant["user_code"], "decision": "allow"},
+        )
+        assert forged.status_code == 403
+    assert _poll(client, server, grant["device_code"]).json()["error"] == "authorization_pending"
