@@ -24,7 +24,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from conftest import AWS, KEYLESS, LabUser, configure, keyless, run
+from conftest import AWS, KEYLESS, LabUser, Terminal, configure, keyless, run
 
 CHROMIUM = Path("/usr/bin/chromium")
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
@@ -200,8 +200,6 @@ def test_credential_process_needs_a_person_for_the_device_flow(
 def test_device_flow_in_a_terminal_shows_a_qr_code_and_opens_the_browser(
     oie: Any, make_user: Callable[..., LabUser], page: Any, tmp_path: Path
 ) -> None:
-    from conftest import Terminal
-
     user = make_user()
     configure(oie, "oie-tty", user)
     # --open goes through Python's webbrowser, which runs $BROWSER: here a script that
