@@ -21,7 +21,7 @@ import pytest
 
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.core.credentials import AwsCredentials
-from keyless.core.okta import AuthnState, Factor, OktaSession
+from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.core.ports import StsApi, StsError
 from keyless.errors import (
     EXIT_LOGIN_REQUIRED,
@@ -141,6 +141,14 @@ class FakeOkta:
     def app_page(self, app_url: str, session_id: str) -> str:
         self.calls.append(f"app_page {session_id}")
         return self.pages.pop(0) if len(self.pages) > 1 else self.pages[0]
+
+    def resume(self, state_token: str) -> AuthnState:
+        self.calls.append("resume")
+        raise SessionExpiredError("no step-up in this script")
+
+    def refresh_session(self, session_id: str) -> OktaSession | None:
+        self.calls.append(f"refresh {session_id}")
+        return OktaSession(id=session_id, expires_at=NOW + timedelta(hours=2), login=None)
 
 
 class FakeSts:
