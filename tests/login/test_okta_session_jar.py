@@ -11,7 +11,6 @@ import json
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.okta_cookies import restore
 from keyless.adapters.secrets import FileSecretStore
 from keyless.errors import KeylessError
-from keyless.lab.idp.core import IdpSettings
 from keyless.services.okta_session import jar_key, load_session, session_key, store_session
 from keyless.services.profiles import resolve_settings
 from keyless.services.wiring import login_and_cache
@@ -34,11 +32,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
-
-# The lab side of remembered devices (IdpSettings.allow_remember_device) is built by
-# another change; until it is in, the tests that need it are skipped, not faked.
-LAB_REMEMBERS = "allow_remember_device" in {f.name for f in fields(IdpSettings)}
-
 
 class Person:
     """Answers the password and fresh TOTP codes; counts the codes asked for."""
@@ -126,7 +119,6 @@ def test_cookie_jar_is_kept_0600_and_the_session_refreshed(
     assert refreshed.expires_at > datetime.now(UTC) + timedelta(hours=1)
 
 
-@pytest.mark.skipif(not LAB_REMEMBERS, reason="the lab does not remember devices yet")
 @pytest.mark.parametrize(("allowed", "codes"), [(True, 1), (False, 2)])
 def test_remembered_device_skips_mfa_only_when_the_policy_allows(
     provisioned_lab: Any,
