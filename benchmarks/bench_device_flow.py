@@ -115,7 +115,9 @@ def main() -> None:
 
         from keyless.lab.idp.directory import Directory
         from keyless.lab.runtime import Lab
-        from keyless.services.login import LoginInputs, login
+        from keyless.errors import KeylessError
+        from keyless.services.okta_signin import LoginInputs
+        from keyless.services.wiring import login_and_cache as login
         from keyless.services.profiles import resolve_settings
         from keyless.spec import load_spec
 
@@ -142,7 +144,6 @@ def main() -> None:
 
             class Quiet:
                 interactive = False
-                mode = "login"
 
                 def __init__(self) -> None:
                     self.url = ""
@@ -159,6 +160,9 @@ def main() -> None:
 
                 def choose(self, title: str, options: list[str], **_: object) -> int:
                     raise AssertionError(title)
+
+                def missing_input(self, what: str, **_: object) -> KeylessError:
+                    raise AssertionError(what)
 
             def new_user() -> tuple[str, str, str]:
                 name = f"bench{uuid.uuid4().hex[:8]}@acme.example"

@@ -34,7 +34,7 @@ from keyless.errors import (
     RemoteError,
 )
 from keyless.services.login import LoginResult, login
-from keyless.services.okta_session import ClassicSessionPages, session_key
+from keyless.services.okta_session import ClassicSessionPages, load_session, session_key
 from keyless.services.okta_signin import PUSH_TIMEOUT, LoginInputs, OktaSignIn, password_key
 from keyless.services.profiles import Settings
 
@@ -499,6 +499,43 @@ def test_a_session_about_to_expire_is_not_used() -> None:
     _, reused = pages_for(okta, secrets)()
     assert not reused
     assert okta.calls[0] == "authn bob@acme.example"
+
+
+def test_a_kept_session_near_its_end_is_refreshed_not_signed_in_again() -> None:
+    secrets, okta = MemorySecrets(), FakeOkta()
+    keep(secrets, expires=NOW + timedelta(minutes=2))
+    _, reused = pages_for(okta, secrets)()
+    assert reused
+    assert okta.calls == ["refresh sid-kept", "app_page sid-kept"]
+    kept = load_session(secrets, session_key(settings()))
+    assert kept is not None
+    assert kept.expires_at == NOW + timedelta(hours=2)
+
+
+def test_a_kept_session_okta_will_not_refresh_means_a_sign_in() -> None:
+    secrets = MemorySecrets()
+    keep(secrets, expires=NOW + timedelta(minutes=2))
+
+    class Ended(FakeOkta):
+        def refresh_session(self, session_id: str) -> OktaSession | None:
+            self.calls.append(f"refresh {session_id}")
+            return None
+
+    okta = Ended()
+    _, reused = pages_for(okta, secrets)()
+    assert not reused
+    assert okta.calls[:2] == ["refresh sid-kept", "authn bob@acme.example"]
+
+
+def test_a_session_ended_between_roles_is_a_denial_with_the_login_command() -> None:
+    # Regression (issue 12): SessionExpiredError escaped uncaught from a later page.
+    sign_in_page = '<html><input type="password" name="password"></html>'
+    okta = FakeOkta(pages=[saml_page(DEV), sign_in_page])
+    source = ClassicSessionPages(okta, MemorySecrets(), clock=lambda: NOW)
+    pages = source(settings(), Script(), LoginInputs(password="pw"))
+    with pytest.raises(DeniedError, match="ended the session") as denied:
+        pages.fetch()
+    assert "keyless login --profile dev" in str(denied.value.fix)
 
 
 def test_a_step_up_page_is_named_as_such() -> None:
