@@ -113,12 +113,12 @@ def main() -> None:
 
         import pyotp
 
+        from keyless.errors import KeylessError
         from keyless.lab.idp.directory import Directory
         from keyless.lab.runtime import Lab
-        from keyless.errors import KeylessError
         from keyless.services.okta_signin import LoginInputs
-        from keyless.services.wiring import login_and_cache as login
         from keyless.services.profiles import resolve_settings
+        from keyless.services.wiring import login_and_cache as login
         from keyless.spec import load_spec
 
         spec_path = REPO / "examples" / "acme.yaml"

@@ -33,6 +33,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 
+
 class Person:
     """Answers the password and fresh TOTP codes; counts the codes asked for."""
 
