@@ -1,7 +1,7 @@
 """An unmodified open-source Okta client logs in to the lab playing Identity Engine.
 
-gimme-aws-creds (Nike-Inc, from PyPI, installed by ``make test`` in its own
-venv because it pins urllib3<2) asks ``/.well-known/okta-organization``,
+gimme-aws-creds (Nike-Inc, from PyPI, in the ``[test]`` extra beside keyless:
+its urllib3<2 pin resolves with everything else, ``pip check`` is clean) asks ``/.well-known/okta-organization``,
 sees ``pipeline: idx``, runs the device authorization grant with the lab's
 native OIDC app, prints the verification URL, polls every 2 s, exchanges the
 tokens for a web SSO token for the AWS app named in ``app_url``, reads the
@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
-    pytest.mark.skipif(not GIMME, reason="gimme-aws-creds is not installed (make test does)"),
+    pytest.mark.skipif(not GIMME, reason="gimme-aws-creds is not installed (the [test] extra has it)"),
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 
