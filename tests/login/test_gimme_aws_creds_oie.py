@@ -1,12 +1,13 @@
 """An unmodified open-source Okta client logs in to the lab playing Identity Engine.
 
 gimme-aws-creds (Nike-Inc, from PyPI, in the ``[test]`` extra beside keyless:
-its urllib3<2 pin resolves with everything else, ``pip check`` is clean) asks ``/.well-known/okta-organization``,
-sees ``pipeline: idx``, runs the device authorization grant with the lab's
-native OIDC app, prints the verification URL, polls every 2 s, exchanges the
-tokens for a web SSO token for the AWS app named in ``app_url``, reads the
-SAML form from ``/login/token/sso`` and calls STS itself (boto3, pointed at
-the lab by ``AWS_ENDPOINT_URL``). A person approves in Chromium.
+its urllib3<2 pin resolves with everything else, ``pip check`` is clean)
+asks ``/.well-known/okta-organization``, sees ``pipeline: idx``, runs the
+device authorization grant with the lab's native OIDC app, prints the
+verification URL, polls every 2 s, exchanges the tokens for a web SSO token
+for the AWS app named in ``app_url``, reads the SAML form from
+``/login/token/sso`` and calls STS itself (boto3, pointed at the lab by
+``AWS_ENDPOINT_URL``). A person approves in Chromium.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
-    pytest.mark.skipif(not GIMME, reason="gimme-aws-creds is not installed (the [test] extra has it)"),
+    pytest.mark.skipif(
+        not GIMME, reason="gimme-aws-creds is not installed (the [test] extra has it)"
+    ),
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 

@@ -674,3 +674,18 @@ def test_sts_refusals_become_errors_with_a_fix(code: str, error: str, exit_code:
         run_login(FakeOkta(), sts)
     assert refused.value.exit_code == exit_code
     assert refused.value.fix
+
+
+def test_logout_forgets_the_session_its_cookie_jar_and_the_device_flow_tokens() -> None:
+    from keyless.services.access import logout
+    from keyless.services.okta_flows import tokens_key
+    from keyless.services.okta_session import jar_key
+
+    profile = settings(oidc_client_id="0oaclient")
+    secrets = MemorySecrets()
+    keep(secrets, expires=NOW + timedelta(hours=1))
+    secrets.set(jar_key(profile), '[{"name": "DT", "value": "d", "domain": "x", "path": "/"}]')
+    secrets.set(tokens_key(ORG, "0oaclient", profile), "{}")
+    result = logout([profile], secrets=secrets, end_at_okta=False)
+    assert result.okta_sessions == 1
+    assert secrets.values == {}

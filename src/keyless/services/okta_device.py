@@ -31,19 +31,13 @@ from keyless.adapters.okta_oauth import (
 from keyless.core.credentials import Clock, utcnow
 from keyless.core.ports import Prompter, SecretStore
 from keyless.errors import ConfigError, DeniedError
-from keyless.services.okta_flows import DEVICE_SETUP, app_id_of
+from keyless.services.okta_flows import DEVICE_SETUP, app_id_of, tokens_key
 from keyless.services.okta_session import SamlPages
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 
 # Kept tokens with less than this left are not worth an exchange.
 _TOKEN_MARGIN = timedelta(seconds=30)
-
-
-def tokens_key(org_url: str, client_id: str, settings: Settings) -> str:
-    """The secret-store key of the kept tokens: per org, OIDC client and user (or profile)."""
-    who = settings.username or f"profile:{settings.profile}"
-    return f"okta-tokens|{org_url.rstrip('/')}|{client_id}|{who}"
 
 
 class DeviceFlowPages:

@@ -69,6 +69,13 @@ def app_id_of(settings: Settings) -> str | None:
     return match.group(1) if match else None
 
 
+def tokens_key(org_url: str, client_id: str, settings: Settings) -> str:
+    """The secret-store key of the device flow's kept tokens: per org, OIDC client and
+    user (or profile)."""
+    who = settings.username or f"profile:{settings.profile}"
+    return f"okta-tokens|{org_url.rstrip('/')}|{client_id}|{who}"
+
+
 def choose_flow(settings: Settings, pipeline: Callable[[], str | None]) -> str:
     """``classic`` or ``device`` for this profile; ``pipeline`` asks the org which engine
     it runs (``v1`` or ``idx``), called only when it matters."""
