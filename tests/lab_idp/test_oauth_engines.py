@@ -259,6 +259,31 @@ def test_oauth_errors_as_okta_answers_them(server: IdpServer, client: httpx.Clie
     }
 
 
+def test_one_token_endpoint_reads_bodies_safely_and_dispatches_every_grant(
+    server: IdpServer, client: httpx.Client
+) -> None:
+    # The shared body reader (lab/idp/body.py) refuses what is not a form; the OAuth
+    # endpoints answer it in OAuth's shape rather than the API's E0000003.
+    not_a_form = client.post("/oauth2/v1/token", json={"grant_type": "client_credentials"})
+    assert not_a_form.status_code == 400
+    assert not_a_form.json()["error"] == "invalid_request"
+    device = client.post(
+        "/oauth2/v1/device/authorize",
+        content=b"\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert device.status_code == 400
+    assert device.json()["error"] == "invalid_request"
+    # client_credentials reaches the management API's grant on the same route (an
+    # unsigned assertion is refused there, not as an unsupported grant type).
+    service = client.post(
+        "/oauth2/v1/token",
+        data={"grant_type": "client_credentials", "scope": "okta.apps.read"},
+    )
+    assert service.status_code == 401
+    assert service.json()["error"] == "invalid_client"
+
+
 def test_assurance_policy_and_ended_session_refuse_the_exchange(
     server: IdpServer, client: httpx.Client, make_user: Callable[..., NewUser]
 ) -> None:
