@@ -18,7 +18,7 @@ from keyless.services.profiles import Settings
 from keyless.services.wiring import login_and_cache
 from lab_fixtures import fresh_totp
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme.yaml"
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 

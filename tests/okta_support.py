@@ -22,7 +22,7 @@ from keyless.services.profiles import Settings
 from keyless.services.wiring import login_and_cache
 from lab_fixtures import fresh_totp
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme.yaml"
 KEYLESS = str(REPO / ".venv" / "bin" / "keyless")
 
@@ -64,9 +64,9 @@ class OktaLab:
         )
 
     def lab_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``keyless lab ARGS --state-dir DIR``."""
+        """``keyless lab ARGS --lab-dir DIR``."""
         return subprocess.run(
-            [KEYLESS, "lab", *args, "--state-dir", str(self.info.state_dir)],
+            [KEYLESS, "lab", *args, "--lab-dir", str(self.info.state_dir)],
             capture_output=True,
             text=True,
             check=False,

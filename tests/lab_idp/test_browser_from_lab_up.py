@@ -57,7 +57,7 @@ class RunningLab:
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(
-            [_keyless(), "lab", "up", "--spec", str(ACME), "--state-dir", str(state_dir)],
+            [_keyless(), "lab", "up", "--spec", str(ACME), "--lab-dir", str(state_dir)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -145,7 +145,7 @@ def test_the_browser_link_lab_up_prints_reaches_the_landing_page(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     lab_dir = apply_command[apply_command.index("--lab-dir") + 1]
     status = subprocess.run(
-        [_keyless(), "lab", "status", "--show-secrets", "--json", "--state-dir", lab_dir],
+        [_keyless(), "lab", "status", "--show-secrets", "--json", "--lab-dir", lab_dir],
         env=env,
         capture_output=True,
         text=True,
@@ -155,7 +155,7 @@ def test_the_browser_link_lab_up_prints_reaches_the_landing_page(
     assert (
         url
         in subprocess.run(
-            [_keyless(), "lab", "status", "--state-dir", lab_dir],
+            [_keyless(), "lab", "status", "--lab-dir", lab_dir],
             env=env,
             capture_output=True,
             text=True,

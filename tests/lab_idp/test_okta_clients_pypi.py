@@ -52,7 +52,7 @@ BIN = Path(sys.executable).parent
 def _lab_cli(state_dir: Path, *args: str, stdin: str | None = None) -> Any:
     app = typer.Typer()
     register(app)
-    result = CliRunner().invoke(app, [*args, "--state-dir", str(state_dir)], input=stdin)
+    result = CliRunner().invoke(app, [*args, "--lab-dir", str(state_dir)], input=stdin)
     assert result.exit_code == 0, result.output
     return result
 

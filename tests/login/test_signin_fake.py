@@ -24,7 +24,9 @@ from keyless.core.credentials import AwsCredentials
 from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.core.ports import StsApi, StsError
 from keyless.errors import (
+    EXIT_FINDING,
     EXIT_LOGIN_REQUIRED,
+    EXIT_REMOTE,
     EXIT_USAGE,
     ConfigError,
     DeniedError,
@@ -662,10 +664,10 @@ def test_duration_is_capped_by_the_assertion_and_retried_at_the_role_limit() -> 
 @pytest.mark.parametrize(
     ("code", "error", "exit_code"),
     [
-        ("AccessDenied", "refused role", 1),
-        ("ExpiredTokenException", "as expired", 1),
-        ("InvalidIdentityToken", "refused the assertion", 1),
-        ("Throttling", "AWS STS failed", 3),
+        ("AccessDenied", "refused role", EXIT_FINDING),
+        ("ExpiredTokenException", "as expired", EXIT_FINDING),
+        ("InvalidIdentityToken", "refused the assertion", EXIT_FINDING),
+        ("Throttling", "AWS STS failed", EXIT_REMOTE),
     ],
 )
 def test_sts_refusals_become_errors_with_a_fix(code: str, error: str, exit_code: int) -> None:

@@ -29,7 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from keyless.errors import ConfigError, DeniedError, RemoteError
+from keyless.errors import ConfigError, DeniedError, KeylessError, RemoteError
 from keyless.plan.desired import MANAGED_BY_TAG
 from keyless.plan.diff import Operation
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
@@ -123,6 +123,19 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
     """(code, message) of a botocore ClientError."""
     body = error.response.get("Error", {})
     return str(body.get("Code", "Unknown")), str(body.get("Message", error))
+
+
+def explain_error(error: Exception) -> str:
+    """One line for a person about a failed AWS step: keyless's own message, the AWS
+    error code and message, or that AWS could not be reached."""
+    if isinstance(error, KeylessError):
+        return error.message
+    if isinstance(error, ClientError):
+        code, message = describe_client_error(error)
+        return f"{getattr(error, 'operation_name', 'an AWS call')} failed: {code}: {message}"
+    if isinstance(error, BotoCoreError):
+        return f"AWS could not be reached: {error}"
+    return f"unexpected {type(error).__name__}: {error}"
 
 
 class AwsConnector:

@@ -18,8 +18,7 @@ from typing import Annotated
 import typer
 
 from keyless import __version__
-from keyless.cli.lab_dir import normalize_token
-from keyless.cli.lazy import LazyGroup
+from keyless.cli.lazy import LazyGroup, normalize_token
 from keyless.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeylessError
 
 app = typer.Typer(

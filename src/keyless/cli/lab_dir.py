@@ -2,8 +2,8 @@
 
 Older releases spelled it ``--state-dir`` (``keyless lab ...``) and
 ``--lab-state-dir`` (``configure``, ``plan``, ``apply``). Those spellings
-still work but are hidden: :func:`normalize_token` is the root context's
-``token_normalize_func``, which click applies to every option name before
+still work but are hidden: :func:`keyless.cli.lazy.normalize_token` is the
+root context's ``token_normalize_func``, which click applies to every option name before
 matching it, so ``--state-dir X`` and ``--state-dir=X`` reach ``--lab-dir``
 while ``--help`` shows one name only.
 """
@@ -17,9 +17,6 @@ import typer
 
 from keyless.core import paths
 
-# Old option names (without their leading dashes) -> the name they now mean.
-OLD_SPELLINGS = {"state-dir": "lab-dir", "lab-state-dir": "lab-dir"}
-
 LabDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -29,11 +26,6 @@ LabDirOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def normalize_token(name: str) -> str:
-    """An option name as click should match it: an old spelling becomes ``lab-dir``."""
-    return OLD_SPELLINGS.get(name, name)
 
 
 def resolve_lab_dir(value: Path | None) -> Path:

@@ -121,3 +121,14 @@ class LazyGroup(typer.core.TyperGroup):
         for entry in COMMANDS:
             self.commands.setdefault(entry.name, DeferredCommand(entry))
         conventional_metavars(self)
+
+
+# Old option names (without their leading dashes) -> the name they now mean. Here,
+# not in keyless.cli.lab_dir, because the root context needs it before any command
+# module is imported (see tests/cli/test_startup.py).
+OLD_SPELLINGS = {"state-dir": "lab-dir", "lab-state-dir": "lab-dir"}
+
+
+def normalize_token(name: str) -> str:
+    """An option name as click should match it: an old spelling of ``--lab-dir`` becomes it."""
+    return OLD_SPELLINGS.get(name, name)

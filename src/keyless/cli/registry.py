@@ -49,8 +49,8 @@ class Entry:
 # One line per command, kept long on purpose: merges add lines, never touch others.
 # fmt: off
 COMMANDS: tuple[Entry, ...] = (
-    Entry("plan", "keyless.cli.provision", "Show what `apply` would change in every account (reads only)."),
-    Entry("apply", "keyless.cli.provision", "Apply the spec to every account: provider, roles, policies, the IdP's principal, aliases."),
+    Entry("plan", "keyless.cli.provision", "Show what `apply` would change in every account and the Okta org (reads only)."),
+    Entry("apply", "keyless.cli.provision", "Apply the spec to every account (provider, roles, policies, the IdP's principal, aliases), then to the Okta org (the AWS app's settings, groups, assignments)."),
     Entry("configure", "keyless.cli.login", "Write a keyless profile and its ~/.aws/config credential_process profile."),
     Entry("login", "keyless.cli.login", "Sign in to Okta (or reuse the session) and get AWS credentials for a role."),
     Entry("credential-process", "keyless.cli.login", "AWS credential_process JSON for a profile (cached; refreshed when < 5 min remain)."),

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keyless.adapters.aws import AwsConnector, IamAccount, describe_client_error
+from keyless.adapters.aws import AwsConnector, IamAccount, explain_error
 from keyless.errors import InputError, KeylessError, SamlInputError
 from keyless.plan.desired import (
     LAB_BOOTSTRAP_TAG,
@@ -756,17 +756,6 @@ class AccountChecks:
 # -- reading an account ----------------------------------------------------------------------
 
 
-def _explain(error: Exception) -> str:
-    if isinstance(error, KeylessError):
-        return error.message
-    if isinstance(error, ClientError):
-        code, message = describe_client_error(error)
-        return f"{getattr(error, 'operation_name', 'an AWS call')} failed: {code}: {message}"
-    if isinstance(error, BotoCoreError):
-        return f"AWS could not be reached: {error}"
-    return f"unexpected {type(error).__name__}: {error}"
-
-
 def _credential_report(iam: Any, *, sleep: Callable[[float], None]) -> list[dict[str, str]]:
     # AWS builds the report asynchronously: STARTED / INPROGRESS, then COMPLETE
     # (IAM API Reference, GenerateCredentialReport); a report younger than four
@@ -871,7 +860,7 @@ class Auditor:
             rows = _credential_report(iam_client, sleep=self.sleep)
             summary = iam_client.get_account_summary().get("SummaryMap", {})
         except Exception as exc:  # contained per account: the others go on
-            audit.error = _explain(exc)
+            audit.error = explain_error(exc)
             checks.add(
                 "unreadable",
                 "high",
@@ -886,7 +875,7 @@ class Auditor:
         try:
             tags = self._user_tags(iam_client, rows, actual)
         except (ClientError, BotoCoreError) as exc:
-            audit.error = _explain(exc)
+            audit.error = explain_error(exc)
             tags = {}
         audit.users = checks.credentials(rows, actual, tags)
         checks.root_keys(summary)
@@ -959,7 +948,7 @@ class Auditor:
                 "low",
                 f"account {account.alias} ({account.id})",
                 "CloudTrail could not be read: who assumed what is unknown here",
-                _explain(exc),
+                explain_error(exc),
                 "allow cloudtrail:LookupEvents to the audit role, or read the organization "
                 "trail's S3 logs",
             )

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keyless.adapters.aws import AwsConnector, describe_client_error
+from keyless.adapters.aws import AwsConnector, describe_client_error, explain_error
 from keyless.errors import InputError, KeylessError
 from keyless.plan.revocations import (
     REVOCATION_TAG_PREFIX,
@@ -246,17 +246,6 @@ class OffboardReport:
 # -- the work --------------------------------------------------------------------------------
 
 
-def _explain(error: Exception) -> str:
-    if isinstance(error, KeylessError):
-        return error.message
-    if isinstance(error, ClientError):
-        code, message = describe_client_error(error)
-        return f"{getattr(error, 'operation_name', 'an AWS call')} failed: {code}: {message}"
-    if isinstance(error, BotoCoreError):
-        return f"AWS could not be reached: {error}"
-    return f"unexpected {type(error).__name__}: {error}"
-
-
 def _targets(
     spec: FederationSpec, groups: Sequence[str] | None, role: str | None
 ) -> tuple[dict[str, list[tuple[str, str]]], str]:
@@ -409,7 +398,7 @@ class Offboarder:
         try:
             iam = self.connector.client(account, "iam")
         except Exception as exc:  # contained per account: the others go on
-            outcome.error = _explain(exc)
+            outcome.error = explain_error(exc)
             outcome.fix = getattr(exc, "fix", None) or "fix the cause and run the command again"
             report.steps.append(
                 Step(
@@ -443,7 +432,7 @@ class Offboarder:
                     )
                     continue
                 revocation.status = "failed"
-                revocation.detail = _explain(exc)
+                revocation.detail = explain_error(exc)
                 report.steps.append(
                     Step(
                         self.clock(),
@@ -456,7 +445,7 @@ class Offboarder:
                 )
                 continue
             except BotoCoreError as exc:
-                revocation.status, revocation.detail = "failed", _explain(exc)
+                revocation.status, revocation.detail = "failed", explain_error(exc)
                 continue
             max_duration = int(found.get("MaxSessionDuration", 3600))
             revocation.releasable_at = report.cutoff + timedelta(seconds=max_duration)
@@ -512,7 +501,7 @@ class Offboarder:
                     )
                 )
             except (ClientError, BotoCoreError) as exc:
-                revocation.status, revocation.detail = "failed", _explain(exc)
+                revocation.status, revocation.detail = "failed", explain_error(exc)
                 report.steps.append(
                     Step(
                         self.clock(),
@@ -568,7 +557,7 @@ class Offboarder:
                     )
             outcome.sessions_note = "from CloudTrail AssumeRoleWithSAML events"
         except (ClientError, BotoCoreError, KeylessError, ValueError) as exc:
-            outcome.sessions_note = f"CloudTrail could not be read: {_explain(exc)}"
+            outcome.sessions_note = f"CloudTrail could not be read: {explain_error(exc)}"
 
     # -- release ---------------------------------------------------------------------------
 
@@ -615,7 +604,7 @@ class Offboarder:
             ):
                 details.extend(page.get("RoleDetailList", []))
         except Exception as exc:  # contained per account
-            outcome.error = _explain(exc)
+            outcome.error = explain_error(exc)
             outcome.fix = getattr(exc, "fix", None) or "fix the cause and run the command again"
             return outcome
         now = self.clock()
@@ -676,7 +665,7 @@ class Offboarder:
                         )
                     )
                 except (ClientError, BotoCoreError) as exc:
-                    revocation.status, revocation.detail = "failed", _explain(exc)
+                    revocation.status, revocation.detail = "failed", explain_error(exc)
         return outcome
 
 
