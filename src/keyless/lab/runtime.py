@@ -237,6 +237,7 @@ class Lab:
             spec=self.spec,
             state_dir=self.state_dir,
             port=self._idp_port,
+            okta_app_configured=self.okta_app_configured,
             settings=self._idp_settings or settings_for_spec(self.spec),
         )
         self._idp.start()
