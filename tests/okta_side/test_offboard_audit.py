@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from okta_support import OktaLab
 
 from keyless.adapters.okta import OktaClient
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, OktaApiError, make_admin_http
 from keyless.services.okta_side import audit_okta, offboard_okta_user
 from keyless.spec import load_spec
 from lab_fixtures import fresh_totp
+from okta_support import OktaLab
 
 BOB = "bob@acme.example"
 
