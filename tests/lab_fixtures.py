@@ -12,7 +12,7 @@ test that asks, and is stopped at the end leaving nothing running.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +78,33 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
     spec = load_spec(ACME)
     instance = Lab(spec, state_dir=state_dir, spec_path=ACME)
     info = instance.start()
+    _RUNNING.append(instance)
     try:
         yield info
     finally:
+        _RUNNING.clear()
         instance.stop()
+
+
+_RUNNING: list[Any] = []
+
+
+@pytest.fixture
+def lab_idp_settings(lab: LabInfo) -> Iterator[Callable[..., None]]:
+    """Change the session lab IdP's settings (engine, app policy...) for one test; the
+    original settings come back after it. The IdP runs in this process."""
+    from dataclasses import replace
+
+    idp = _RUNNING[0].idp.idp
+    original = idp.settings
+
+    def change(**changes: Any) -> None:
+        idp.settings = replace(idp.settings, **changes)
+
+    try:
+        yield change
+    finally:
+        idp.settings = original
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lab_aws_support import DEV, ENTITY_ID, PROD, AwsLab, assume, role_pair
 from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
@@ -43,6 +42,7 @@ from keyless.saml.build import build_response, new_id
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.xmlsafe import format_instant
+from lab_aws_support import DEV, ENTITY_ID, PROD, AwsLab, assume, role_pair
 
 utils = pytest.importorskip("onelogin.saml2.utils")
 

@@ -29,9 +29,9 @@ import pytest
 from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 from keyless.plan.desired import PROVISIONING_ACTIONS
+from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 LISTER = "OktaProvisioningUser-smuggling"
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"

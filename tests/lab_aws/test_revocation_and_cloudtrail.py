@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 from keyless.plan.revocations import cutoff, policy_name, revocation_policy
+from lab_aws_support import DEV, MANAGEMENT, PROD, Assertion, AwsLab, assume, role_pair
 
 
 def _session(

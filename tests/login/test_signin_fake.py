@@ -21,7 +21,7 @@ import pytest
 
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.core.credentials import AwsCredentials
-from keyless.core.okta import AuthnState, Factor, OktaSession
+from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.core.ports import StsApi, StsError
 from keyless.errors import (
     EXIT_FINDING,
@@ -36,7 +36,7 @@ from keyless.errors import (
     RemoteError,
 )
 from keyless.services.login import LoginResult, login
-from keyless.services.okta_session import ClassicSessionPages, session_key
+from keyless.services.okta_session import ClassicSessionPages, load_session, session_key
 from keyless.services.okta_signin import PUSH_TIMEOUT, LoginInputs, OktaSignIn, password_key
 from keyless.services.profiles import Settings
 
@@ -143,6 +143,14 @@ class FakeOkta:
     def app_page(self, app_url: str, session_id: str) -> str:
         self.calls.append(f"app_page {session_id}")
         return self.pages.pop(0) if len(self.pages) > 1 else self.pages[0]
+
+    def resume(self, state_token: str) -> AuthnState:
+        self.calls.append("resume")
+        raise SessionExpiredError("no step-up in this script")
+
+    def refresh_session(self, session_id: str) -> OktaSession | None:
+        self.calls.append(f"refresh {session_id}")
+        return OktaSession(id=session_id, expires_at=NOW + timedelta(hours=2), login=None)
 
 
 class FakeSts:
@@ -495,6 +503,43 @@ def test_a_session_about_to_expire_is_not_used() -> None:
     assert okta.calls[0] == "authn bob@acme.example"
 
 
+def test_a_kept_session_near_its_end_is_refreshed_not_signed_in_again() -> None:
+    secrets, okta = MemorySecrets(), FakeOkta()
+    keep(secrets, expires=NOW + timedelta(minutes=2))
+    _, reused = pages_for(okta, secrets)()
+    assert reused
+    assert okta.calls == ["refresh sid-kept", "app_page sid-kept"]
+    kept = load_session(secrets, session_key(settings()))
+    assert kept is not None
+    assert kept.expires_at == NOW + timedelta(hours=2)
+
+
+def test_a_kept_session_okta_will_not_refresh_means_a_sign_in() -> None:
+    secrets = MemorySecrets()
+    keep(secrets, expires=NOW + timedelta(minutes=2))
+
+    class Ended(FakeOkta):
+        def refresh_session(self, session_id: str) -> OktaSession | None:
+            self.calls.append(f"refresh {session_id}")
+            return None
+
+    okta = Ended()
+    _, reused = pages_for(okta, secrets)()
+    assert not reused
+    assert okta.calls[:2] == ["refresh sid-kept", "authn bob@acme.example"]
+
+
+def test_a_session_ended_between_roles_is_a_denial_with_the_login_command() -> None:
+    # Regression (issue 12): SessionExpiredError escaped uncaught from a later page.
+    sign_in_page = '<html><input type="password" name="password"></html>'
+    okta = FakeOkta(pages=[saml_page(DEV), sign_in_page])
+    source = ClassicSessionPages(okta, MemorySecrets(), clock=lambda: NOW)
+    pages = source(settings(), Script(), LoginInputs(password="pw"))
+    with pytest.raises(DeniedError, match="ended the session") as denied:
+        pages.fetch()
+    assert "keyless login --profile dev" in str(denied.value.fix)
+
+
 def test_a_step_up_page_is_named_as_such() -> None:
     step_up = "<html><script>var stepUp = true; stateToken = 'st-9';</script></html>"
     with pytest.raises(DeniedError, match="step-up MFA"):
@@ -631,3 +676,18 @@ def test_sts_refusals_become_errors_with_a_fix(code: str, error: str, exit_code:
         run_login(FakeOkta(), sts)
     assert refused.value.exit_code == exit_code
     assert refused.value.fix
+
+
+def test_logout_forgets_the_session_its_cookie_jar_and_the_device_flow_tokens() -> None:
+    from keyless.services.access import logout
+    from keyless.services.okta_flows import tokens_key
+    from keyless.services.okta_session import jar_key
+
+    profile = settings(oidc_client_id="0oaclient")
+    secrets = MemorySecrets()
+    keep(secrets, expires=NOW + timedelta(hours=1))
+    secrets.set(jar_key(profile), '[{"name": "DT", "value": "d", "domain": "x", "path": "/"}]')
+    secrets.set(tokens_key(ORG, "0oaclient", profile), "{}")
+    result = logout([profile], secrets=secrets, end_at_okta=False)
+    assert result.okta_sessions == 1
+    assert secrets.values == {}

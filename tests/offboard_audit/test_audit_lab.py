@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from offboard_support import keyless, member_client, sign_in
 
 DEV = "333333333333"

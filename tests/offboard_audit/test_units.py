@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from offboard_support import ACME
 
 from keyless.lab.aws.permissions import decide
 from keyless.plan.desired import MANAGED_BY_TAG, desired_account
@@ -26,6 +25,7 @@ from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
 from keyless.spec import load_spec
+from offboard_support import ACME
 
 SPEC = load_spec(ACME)
 DEV = next(a for a in SPEC.accounts if a.alias == "acme-dev")

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from okta_support import OktaLab, acme_with_okta
 
 from keyless.adapters.okta_admin import OktaAdminClient, make_admin_http
 from keyless.lab.runtime import Lab
 from keyless.services.okta_side import OktaSide, okta_target
 from keyless.spec import load_spec
+from okta_support import OktaLab, acme_with_okta
 
 
 @pytest.fixture(scope="module")

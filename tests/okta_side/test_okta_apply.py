@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from okta_support import OktaLab, acme_with_okta, roles_of
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
 from keyless.errors import DeniedError
 from keyless.lab.idp.core import NoRoles
 from keyless.spec import grants_for_groups, load_spec
+from okta_support import OktaLab, acme_with_okta, roles_of
 
 ALICE, BOB, CAROL = "alice@acme.example", "bob@acme.example", "carol@acme.example"
 

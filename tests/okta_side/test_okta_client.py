@@ -13,7 +13,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from okta_support import OktaLab, acme_with_okta
 
 from keyless.adapters.okta_admin import (
     ApiToken,
@@ -25,6 +24,7 @@ from keyless.adapters.okta_admin import (
     make_admin_http,
     sign_client_assertion,
 )
+from okta_support import OktaLab, acme_with_okta
 
 
 @pytest.fixture

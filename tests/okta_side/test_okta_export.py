@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import hcl2
-from okta_support import OktaLab
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
 from keyless.export.terraform import terraform_files
 from keyless.plan.okta import mark_owner
 from keyless.spec import load_spec
+from okta_support import OktaLab
 
 
 def _blocks(parsed: dict[str, Any], kind: str) -> list[dict[str, Any]]:

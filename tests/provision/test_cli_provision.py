@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from provision_support import KEYLESS, Federation
 
 

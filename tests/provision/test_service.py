@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-from provision_support import Federation
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint
 from keyless.errors import InputError
 from keyless.services.provision import Provisioner, apply_spec, load_metadata, plan_spec
 from keyless.spec import load_spec
+from provision_support import Federation
 
 
 def _connector(fed: Federation) -> AwsConnector:

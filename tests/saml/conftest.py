@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from saml_data import DEV, ISSUER, NOW, PROD, Build
 
 from keyless.saml.build import build_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
+from saml_data import DEV, ISSUER, NOW, PROD, Build
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
+
+from keyless.saml.keys import SigningKey
+from keyless.saml.metadata import IdpMetadata
+from keyless.saml.verify import verify_response
 from saml_data import NOW, Build
 from saml_forge import (
     DS,
@@ -33,10 +37,6 @@ from saml_forge import (
     parse,
     sign,
 )
-
-from keyless.saml.keys import SigningKey
-from keyless.saml.metadata import IdpMetadata
-from keyless.saml.verify import verify_response
 
 XS = "http://www.w3.org/2001/XMLSchema"
 

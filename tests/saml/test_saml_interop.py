@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from saml_data import DEV, ISSUER, PROD, Build
-from saml_forge import SAML, assertion_of, dump, parse
 
 from keyless.saml.build import encode_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.verify import verify_response
+from saml_data import DEV, ISSUER, PROD, Build
+from saml_forge import SAML, assertion_of, dump, parse
 
 utils = pytest.importorskip("onelogin.saml2.utils")
 response_module = pytest.importorskip("onelogin.saml2.response")

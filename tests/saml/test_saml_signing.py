@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from saml_data import NOW, Build
-from saml_forge import DS, EC, SAML, assertion_of, parse, signature_of
 
 from keyless.saml.canonical import attribute, text
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.verify import verify_response
+from saml_data import NOW, Build
+from saml_forge import DS, EC, SAML, assertion_of, parse, signature_of
 
 # XML 1.0 Char, the only characters a document can hold at all.
 _XML_CHAR = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -6,14 +6,14 @@ import base64
 from datetime import timedelta
 
 import pytest
-from saml_data import DEV, ISSUER, NOW, PROD, Build
-from saml_forge import SAMLP, assertion_of, dump, parse, set_attribute_values, sign
 
 from keyless.saml.build import encode_response
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
 from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_NAME, RolePair
 from keyless.saml.verify import MemoryReplayCache, verify_response
+from saml_data import DEV, ISSUER, NOW, PROD, Build
+from saml_forge import SAMLP, assertion_of, dump, parse, set_attribute_values, sign
 
 AUD_EAST2 = "https://us-east-2.signin.aws.amazon.com/saml"
 

@@ -87,6 +87,22 @@ class OktaClient:
     def __init__(self, org_url: str, *, http: httpx.Client) -> None:
         self.org_url = org_url.rstrip("/")
         self._http = http
+        # Send ``rememberDevice=true`` on factor verification (the profile's
+        # remember_device): Okta then skips MFA for this device (its ``DT`` cookie)
+        # while the org's policy allows remembered devices.
+        self.remember_device = False
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """The Okta session's cookie jar: ``sid``, ``DT`` and whatever Okta sets on the way."""
+        return self._http.cookies
+
+    def _use_session(self, session_id: str) -> None:
+        # The sid goes into the jar rather than a pinned Cookie header, so cookies
+        # Okta sets mid-redirect (DT, JSESSIONID, idx) travel with it (as browsers
+        # and gimme-aws-creds' requests session do).
+        host = urllib.parse.urlsplit(self.org_url).hostname or ""
+        self._http.cookies.set("sid", session_id, domain=host, path="/")
 
     # --- transport -------------------------------------------------------------
 
@@ -96,6 +112,7 @@ class OktaClient:
         url: str,
         *,
         json: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         target = (
@@ -111,7 +128,7 @@ class OktaClient:
                 fix="check the org URL; report this to your Okta administrator",
             )
         try:
-            return self._http.request(method, target, json=json, headers=headers)
+            return self._http.request(method, target, json=json, data=data, headers=headers)
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc).upper():
                 raise RemoteError(
@@ -132,6 +149,18 @@ class OktaClient:
             raise RemoteError(
                 f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"
             ) from exc
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request to the org, with the same origin check and transport errors
+        (keyless.adapters.okta_oauth uses it for the OAuth endpoints)."""
+        return self._request(method, url, data=data, headers=headers)
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -219,6 +248,9 @@ class OktaClient:
             poll_url=poll.get("href") if body.get("status") == "MFA_CHALLENGE" else None,
             correct_answer=None if answer is None else str(answer),
             login=str(login) if login else None,
+            next_url=(links.get("next") or {}).get("href")
+            if body.get("status") == "SUCCESS"
+            else None,
         )
 
     def authn(self, username: str, password: str) -> AuthnState:
@@ -229,12 +261,24 @@ class OktaClient:
         self._raise_for_error(response, what="the sign-in")
         return self._check_status(self._state(self._json(response)), username)
 
+    def resume(self, state_token: str) -> AuthnState:
+        """``POST /api/v1/authn {stateToken}``: the state of a transaction Okta started,
+        e.g. an app's step-up. :class:`SessionExpiredError` when Okta does not know it
+        (``401 E0000011``, also Identity Engine's answer to its own ``stateHandle``)."""
+        response = self._request("POST", "/api/v1/authn", json={"stateToken": state_token})
+        self._raise_for_error(response, what="the step-up")
+        return self._check_status(self._state(self._json(response)), None)
+
     def verify(self, factor: Factor, state_token: str, pass_code: str | None = None) -> AuthnState:
         """Verify ``factor``: with a code (TOTP/SMS) or without (push, or send the SMS)."""
         payload: dict[str, Any] = {"stateToken": state_token}
         if pass_code is not None:
             payload["passCode"] = pass_code
-        response = self._request("POST", factor.verify_url, json=payload)
+        url = factor.verify_url
+        if self.remember_device:
+            # Authentication API: POST /api/v1/authn/factors/{id}/verify?rememberDevice=true
+            url += ("&" if "?" in url else "?") + "rememberDevice=true"
+        response = self._request("POST", url, json=payload)
         self._raise_for_error(response, what=f"the {factor.describe()}")
         return self._check_status(self._state(self._json(response)), None)
 
@@ -298,13 +342,28 @@ class OktaClient:
 
     def get_session(self, session_id: str) -> OktaSession | None:
         """The session behind ``session_id`` if it is still alive, else None."""
-        response = self._request(
-            "GET", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"}
+        self._use_session(session_id)
+        return self._session_answer(
+            self._request("GET", "/api/v1/sessions/me"), session_id, what="checking"
         )
+
+    def refresh_session(self, session_id: str) -> OktaSession | None:
+        """Extend the session (``POST /api/v1/sessions/me/lifecycle/refresh``), as a
+        browser's activity does; None when it has already ended."""
+        self._use_session(session_id)
+        return self._session_answer(
+            self._request("POST", "/api/v1/sessions/me/lifecycle/refresh"),
+            session_id,
+            what="refreshing",
+        )
+
+    def _session_answer(
+        self, response: httpx.Response, session_id: str, *, what: str
+    ) -> OktaSession | None:
         if response.status_code in (401, 403, 404):
             return None
         try:
-            self._raise_for_error(response, what="checking the Okta session")
+            self._raise_for_error(response, what=f"{what} the Okta session")
         except SessionExpiredError:
             return None
         body = self._json(response)
@@ -316,7 +375,8 @@ class OktaClient:
     def close_session(self, session_id: str) -> None:
         """End the session at Okta (best effort: logout also forgets it locally)."""
         with contextlib.suppress(RemoteError):
-            self._request("DELETE", "/api/v1/sessions/me", headers={"Cookie": f"sid={session_id}"})
+            self._use_session(session_id)
+            self._request("DELETE", "/api/v1/sessions/me")
 
     # --- the AWS app -----------------------------------------------------------
 
@@ -328,6 +388,7 @@ class OktaClient:
         """
         origin = _origin(self.org_url)
         url = app_url
+        self._use_session(session_id)
         for _ in range(_MAX_REDIRECTS):
             if _origin(url) != origin:
                 raise DeniedError(
@@ -335,9 +396,7 @@ class OktaClient:
                     fix="check the app URL (`keyless configure --app-url`): it must be the "
                     "org's AWS app embed link",
                 )
-            response = self._request(
-                "GET", url, headers={"Cookie": f"sid={session_id}", "Accept": "text/html"}
-            )
+            response = self._request("GET", url, headers={"Accept": "text/html"})
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 url = urllib.parse.urljoin(url, location)

@@ -18,7 +18,7 @@ from keyless.cli import lab_idp
 from keyless.cli.lab_dir import LabDirOption, resolve_lab_dir
 from keyless.cli.output import err, out, print_json
 from keyless.core.credentials import mask
-from keyless.errors import LabError
+from keyless.errors import InputError, LabError
 
 app = typer.Typer(
     help="Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback.",
@@ -68,16 +68,35 @@ def up(
             "from the same device (Okta's per-device sign-on policy; off by default).",
         ),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Okta engine to play: classic or oie (default: the spec's, classic)."),
+    ] = None,
+    app_policy: Annotated[
+        str | None,
+        typer.Option(help="AWS app sign-on policy: none, mfa or mfa_every_time."),
+    ] = None,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
     from keyless.adapters.okta import dashboard_link
     from keyless.lab.extras import require_lab_extras
-    from keyless.lab.runtime import Lab
+
+    # Before the lab's modules are imported: without the extras, say which to install.
+    require_lab_extras()
+    from keyless.lab.idp.core import APP_POLICIES, ENGINES
+    from keyless.lab.runtime import Lab, settings_for_spec
     from keyless.spec import load_spec
 
-    require_lab_extras()  # before the IdP's settings, which need them
-    from keyless.lab.idp.core import IdpSettings
-
+    if engine is not None and engine not in ENGINES:
+        raise InputError(
+            f"--engine {engine!r} is not one of {', '.join(ENGINES)}",
+            fix="classic plays Okta Classic Engine, oie Identity Engine",
+        )
+    if app_policy is not None and app_policy not in APP_POLICIES:
+        raise InputError(
+            f"--app-policy {app_policy!r} is not one of {', '.join(APP_POLICIES)}",
+            fix="none, mfa (once per session) or mfa_every_time (at every sign-on)",
+        )
     federation = load_spec(spec)
     directory = resolve_lab_dir(lab_dir)
     lab = Lab(
@@ -88,7 +107,12 @@ def up(
         aws_port=aws_port,
         okta_app_configured=not unconfigured_okta_app,
         okta_storm_every=okta_429_every,
-        idp_settings=IdpSettings(allow_remember_device=allow_remember_device),
+        idp_settings=settings_for_spec(
+            federation,
+            engine=engine,
+            app_policy=app_policy,
+            allow_remember_device=allow_remember_device,
+        ),
     )
     stop = threading.Event()
 
@@ -101,6 +125,11 @@ def up(
     try:
         out.print(f"[bold green]lab up[/] for {federation.name!r} — state in {info.state_dir}")
         out.print(f"  IdP        {info.idp_url}   (AWS app: {dashboard_link(info.app_url)})")
+        out.print(
+            f"  Okta       engine {info.engine}, AWS app policy {info.app_policy}, "
+            f"CLI OIDC client {info.oidc_client_id}",
+            markup=False,
+        )
         out.print(f"  AWS        {info.aws_endpoint_url}")
         for account in info.accounts:
             marker = " (management)" if account.id == info.management_account_id else ""

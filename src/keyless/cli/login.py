@@ -70,6 +70,22 @@ def configure(
     write_profile: Annotated[
         str | None, typer.Option(help="Credentials-file profile login writes (NAME-creds).")
     ] = None,
+    auth_flow: Annotated[
+        str | None, typer.Option(help="auto, classic or device (Okta Identity Engine).")
+    ] = None,
+    oidc_client_id: Annotated[
+        str | None, typer.Option(help="The native OIDC app's client id (device flow).")
+    ] = None,
+    aws_app_id: Annotated[
+        str | None, typer.Option(help="The AWS app's id in Okta (default: from the app URL).")
+    ] = None,
+    remember_device: Annotated[
+        bool | None,
+        typer.Option(
+            "--remember-device/--no-remember-device",
+            help="Ask Okta to remember this device after MFA (its policy decides).",
+        ),
+    ] = None,
     lab: Annotated[
         bool, typer.Option("--lab", help="Take URLs and CA from the running lab.")
     ] = False,
@@ -94,6 +110,10 @@ def configure(
         "aws_endpoint_url": aws_endpoint_url,
         "region": region,
         "write_profile": write_profile,
+        "auth_flow": auth_flow,
+        "oidc_client_id": oidc_client_id,
+        "aws_app_id": aws_app_id,
+        "remember_device": remember_device,
     }
     if lab:
         from keyless.lab.runtime import load_running
@@ -148,6 +168,12 @@ def login(
     org_url: Annotated[str | None, typer.Option(help="Okta org URL.")] = None,
     app_url: Annotated[str | None, typer.Option(help="The AWS app's embed link.")] = None,
     ca_bundle: Annotated[str | None, typer.Option(help="CA bundle for a private CA.")] = None,
+    auth_flow: Annotated[
+        str | None, typer.Option(help="auto, classic or device (Okta Identity Engine).")
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Device flow: open the sign-in page in a browser.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Sign in to Okta (or reuse the session) and get AWS credentials for a role."""
@@ -166,6 +192,7 @@ def login(
             "org_url": org_url,
             "app_url": app_url,
             "ca_bundle": ca_bundle,
+            "auth_flow": auth_flow,
         },
     )
     password = None
@@ -178,7 +205,10 @@ def login(
         settings,
         prompter=prompter,
         inputs=LoginInputs(
-            password=password, mfa_code=mfa_code, remember_password=remember_password
+            password=password,
+            mfa_code=mfa_code,
+            remember_password=remember_password,
+            open_browser=open_browser,
         ),
         all_roles=all_roles,
         write_files=not no_write,

@@ -56,6 +56,8 @@ class AuthnState:
     poll_url: str | None = None
     correct_answer: str | None = None  # Okta Verify number challenge
     login: str | None = None
+    # SUCCESS of an app step-up: no sessionToken, ``_links.next`` back to the app.
+    next_url: str | None = None
 
 
 @dataclass(frozen=True)

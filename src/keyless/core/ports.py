@@ -112,6 +112,14 @@ class OktaApi(Protocol):
         """The AWS app's page as the session sees it (HTML)."""
         ...
 
+    def resume(self, state_token: str) -> AuthnState:
+        """``POST /api/v1/authn {stateToken}``: a transaction Okta started (an app's step-up)."""
+        ...
+
+    def refresh_session(self, session_id: str) -> OktaSession | None:
+        """Extend the session; None when it has already ended."""
+        ...
+
 
 class StsError(Exception):
     """AWS STS answered with an error (``code`` and ``message`` as AWS sent them)."""

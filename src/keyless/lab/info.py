@@ -86,6 +86,11 @@ class LabInfo:
     # An admin API token of the lab's Okta org with every management scope
     # (`Authorization: SSWS ...`), as the AWS bootstrap key is for the lab AWS.
     okta_api_token: str = field(default="", repr=False)
+    # Okta's engine the lab IdP plays ("classic" or "oie"), the AWS app's sign-on
+    # policy, and the native OIDC app a CLI uses for the device flow.
+    engine: str = "classic"
+    app_policy: str = "none"
+    oidc_client_id: str | None = None
 
     @property
     def bootstrap_key(self) -> BootstrapKey:
@@ -113,6 +118,9 @@ class LabInfo:
         }
         if self.spec_path:
             defaults["spec"] = self.spec_path
+        if self.oidc_client_id:
+            # The lab's native OIDC app: auto uses it when the lab plays Identity Engine.
+            defaults["oidc_client_id"] = self.oidc_client_id
         return defaults
 
     def connector(self, *, region: str = "us-east-1") -> AwsConnector:

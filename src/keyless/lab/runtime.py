@@ -152,6 +152,18 @@ def lab_accounts(spec: FederationSpec) -> list[LabAccount]:
     ]
 
 
+def settings_for_spec(spec: FederationSpec, **overrides: Any) -> Any:
+    """The lab IdP's settings: the spec's ``lab`` section, then ``overrides`` (None: keep)."""
+    from keyless.lab.idp.core import IdpSettings
+
+    chosen = {
+        "engine": spec.lab.engine,
+        "app_policy": spec.lab.app_policy,
+        **{key: value for key, value in overrides.items() if value is not None},
+    }
+    return IdpSettings(**{key: value for key, value in chosen.items() if value is not None})
+
+
 class Lab:
     """The whole lab for one spec and state directory; a context manager too.
 
@@ -226,7 +238,7 @@ class Lab:
             state_dir=self.state_dir,
             port=self._idp_port,
             okta_app_configured=self.okta_app_configured,
-            settings=self._idp_settings,
+            settings=self._idp_settings or settings_for_spec(self.spec),
         )
         self._idp.start()
         self._aws.wait_ready()
@@ -254,6 +266,9 @@ class Lab:
             bootstrap_credentials=dict(self._aws.bootstrap_credentials),
             spec_path=str(self.spec_path) if self.spec_path else None,
             okta_api_token=okta_token,
+            engine=self._idp.idp.settings.engine,
+            app_policy=self._idp.idp.settings.app_policy,
+            oidc_client_id=self._idp.oidc_client_id,
         )
         self.info.save()
         return self.info

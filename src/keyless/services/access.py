@@ -26,7 +26,8 @@ from keyless.core.aws import ca_bundle_for, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import SecretStore
 from keyless.errors import InputError, RemoteError
-from keyless.services.okta_session import load_session, session_key
+from keyless.services.okta_flows import tokens_key
+from keyless.services.okta_session import jar_key, load_session, session_key
 from keyless.services.okta_signin import password_key
 from keyless.services.profiles import Settings, load_profiles, resolve_settings, save_profile
 
@@ -368,6 +369,11 @@ def logout(
                 _end_okta_session(settings, session.id)
             secrets.delete(key)
             result.okta_sessions += 1
+        # The kept cookie jar (sid, DT) goes with the session, and so do the device
+        # flow's kept OAuth tokens (issue 12).
+        secrets.delete(jar_key(settings))
+        if settings.org_url and settings.oidc_client_id:
+            secrets.delete(tokens_key(settings.org_url, settings.oidc_client_id, settings))
         if forget_password and settings.username:
             secrets.delete(password_key(settings, settings.username))
     # Remove only what keyless wrote: sections marked with x_keyless_profile.

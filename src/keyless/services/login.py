@@ -6,8 +6,8 @@ writer of the credential_process cache. The flow:
 
 1. a :class:`~keyless.services.okta_session.SamlPageSource` gives the AWS
    app's SAML form page — through a kept Okta session (nothing asked), or
-   after a sign-in (:mod:`keyless.services.okta_signin`); another sign-in
-   flow plugs in there;
+   after a sign-in (:mod:`keyless.services.okta_signin`), or through
+   Identity Engine's device flow (:mod:`keyless.services.okta_device`);
 2. the page's roles are read, unverified (:mod:`keyless.services.assertion`);
    an assertion issued more than five minutes away from this clock is refused
    here with a fix, before AWS refuses it with a puzzle;

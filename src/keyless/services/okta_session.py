@@ -11,8 +11,12 @@ a browser) plugs in as a second implementation of the same protocol:
 :class:`ClassicSessionPages` is the one for Okta's Classic engine: the
 Okta session is kept in the secret store (keyring or 0600 file) under one key
 per org and user, shared by every profile of that user; while it lives, the
-app page opens with no question asked; otherwise :class:`OktaSignIn` signs in
-and the new session is kept.
+app page opens with no question asked (refreshed at Okta when close to its
+end); otherwise :class:`OktaSignIn` signs in and the new session is kept. An
+app's Classic step-up is finished with the same factor verification.
+:class:`keyless.services.okta_device.DeviceFlowPages` is the one for
+Identity Engine's device flow; :func:`keyless.services.wiring.saml_pages`
+picks one per profile.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from keyless.core.credentials import Clock, parse_expiration, utcnow
 from keyless.core.okta import OktaSession, SessionExpiredError
 from keyless.core.ports import OktaApi, Prompter, SecretStore
 from keyless.errors import DeniedError, LoginRequiredError, RemoteError
+from keyless.services.okta_flows import classic_step_up, identity_engine_refusal
 from keyless.services.okta_signin import LoginInputs, OktaSignIn
 from keyless.services.profiles import Settings
 
 # A kept session with less than this left is not worth trying: it could
 # expire between the app page and the STS call.
 _SESSION_MARGIN = timedelta(seconds=30)
+# A kept session with less than this left is refreshed before it is used.
+_REFRESH_WITHIN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -93,16 +100,37 @@ def store_session(secrets: SecretStore, key: str, session: OktaSession) -> None:
     )
 
 
-def app_page(okta: OktaApi, app_url: str, session: OktaSession) -> str:
+def jar_key(settings: Settings) -> str:
+    """The secret-store key of the Okta cookie jar (``sid``, ``DT``...): per org and user,
+    like the session (:mod:`keyless.adapters.okta_cookies` keeps it)."""
+    from keyless.adapters.okta_cookies import cookie_key
+
+    return cookie_key(settings.org_url or "", settings.username or f"profile:{settings.profile}")
+
+
+# An app's step-up page -> the page after the step-up, or None when it is not one.
+StepUp = Callable[[str], str | None]
+
+
+def app_page(
+    okta: OktaApi, app_url: str, session: OktaSession, *, step_up: StepUp | None = None
+) -> str:
     """The app's page holding the ``SAMLResponse`` form, as ``session`` sees it.
 
-    Raises :class:`SessionExpiredError` when Okta shows its sign-in page
-    instead (the session is gone), and DeniedError for a step-up MFA page or
-    a page with no assertion (no role assigned).
+    ``step_up`` finishes an app's step-up (Classic's Extra Verification) when
+    the app asks for one. Raises :class:`SessionExpiredError` when Okta shows
+    its sign-in page instead (the session is gone), and DeniedError for a
+    step-up MFA page nothing finished or a page with no assertion (no role
+    assigned).
     """
     page = okta.app_page(app_url, session.id)
     if "SAMLResponse" in page:
         return page
+    stepped = step_up(page) if step_up is not None else None
+    if stepped is not None:
+        if "SAMLResponse" in stepped:
+            return stepped
+        page = stepped
     if step_up_state_token(page):
         raise DeniedError(
             "the AWS app asks for a step-up MFA that Okta only offers in a browser",
@@ -120,7 +148,14 @@ def app_page(okta: OktaApi, app_url: str, session: OktaSession) -> str:
 
 
 class ClassicSessionPages:
-    """:class:`SamlPageSource` for Okta's Classic engine, keeping the Okta session."""
+    """:class:`SamlPageSource` for Okta's Classic engine, keeping the Okta session.
+
+    A kept session close to its end is refreshed (as a browser's activity
+    extends it) rather than signed in again early. An app step-up is finished
+    with the sign-in's own factor verification (:func:`classic_step_up`).
+    ``identity_engine`` says whether the org runs Identity Engine (asked only
+    when the Classic API failed, to name the device flow in the error).
+    """
 
     def __init__(
         self,
@@ -131,6 +166,7 @@ class ClassicSessionPages:
         poll_interval: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        identity_engine: Callable[[], bool] = lambda: False,
     ) -> None:
         self.okta = okta
         self.secrets = secrets
@@ -138,18 +174,12 @@ class ClassicSessionPages:
         self.poll_interval = poll_interval
         self.sleep = sleep
         self.monotonic = monotonic
+        self.identity_engine = identity_engine
 
     def __call__(self, settings: Settings, prompter: Prompter, inputs: LoginInputs) -> SamlPages:
         """Through the kept session when alive, else after a sign-in (then kept)."""
         _, app_url = settings.require_org()
-        key = session_key(settings)
-        kept = load_session(self.secrets, key)
-        if kept is not None and kept.expires_at > self.clock() + _SESSION_MARGIN:
-            try:
-                return self._pages(app_url, kept, reused=True)
-            except SessionExpiredError:
-                self.secrets.delete(key)
-        session = OktaSignIn(
+        signin = OktaSignIn(
             settings,
             self.okta,
             prompter,
@@ -158,15 +188,45 @@ class ClassicSessionPages:
             poll_interval=self.poll_interval,
             sleep=self.sleep,
             monotonic=self.monotonic,
-        ).run()
+        )
+        key = session_key(settings)
+        kept = self._kept(key)
+        if kept is not None:
+            try:
+                return self._pages(settings, app_url, kept, signin, reused=True)
+            except SessionExpiredError:
+                self.secrets.delete(key)
+        session = signin.run()
         store_session(self.secrets, key, session)
         try:
-            return self._pages(app_url, session, reused=False)
+            return self._pages(settings, app_url, session, signin, reused=False)
         except SessionExpiredError as exc:
+            if self.identity_engine():
+                raise identity_engine_refusal(settings) from exc
             raise RemoteError(
                 "Okta did not accept the session it had just created for the AWS app",
                 fix="check the app URL (`keyless configure --app-url`)",
             ) from exc
+
+    def _kept(self, key: str) -> OktaSession | None:
+        """The kept session if it is worth using, refreshed when it is close to its end."""
+        kept = load_session(self.secrets, key)
+        now = self.clock()
+        if kept is None or kept.expires_at <= now + _SESSION_MARGIN:
+            return None
+        if kept.expires_at > now + _REFRESH_WITHIN:
+            return kept
+        # Okta: POST /api/v1/sessions/me/lifecycle/refresh extends the session as a
+        # browser's activity does, so it does not ask for the password again early.
+        refreshed = self.okta.refresh_session(kept.id)
+        if refreshed is None:
+            self.secrets.delete(key)
+            return None
+        kept = OktaSession(
+            id=kept.id, expires_at=refreshed.expires_at, login=kept.login or refreshed.login
+        )
+        store_session(self.secrets, key, kept)
+        return kept
 
     def kept_page(self, settings: Settings) -> str:
         """A fresh page from the kept session alone; LoginRequiredError when there is none."""
@@ -179,10 +239,39 @@ class ClassicSessionPages:
             )
         return app_page(self.okta, app_url, kept)
 
-    def _pages(self, app_url: str, session: OktaSession, *, reused: bool) -> SamlPages:
+    def _pages(
+        self,
+        settings: Settings,
+        app_url: str,
+        session: OktaSession,
+        signin: OktaSignIn,
+        *,
+        reused: bool,
+    ) -> SamlPages:
+        def step_up(page: str) -> str | None:
+            return classic_step_up(
+                self.okta,
+                page,
+                session,
+                verify=signin.verify_step_up,
+                settings=settings,
+                is_identity_engine=self.identity_engine,
+            )
+
+        def fetch() -> str:
+            # Later pages of the same sign-in (another role, a shorter duration): a
+            # session Okta ends meanwhile is reported, never leaked as an internal error.
+            try:
+                return app_page(self.okta, app_url, session, step_up=step_up)
+            except SessionExpiredError as exc:
+                raise DeniedError(
+                    "Okta ended the session while keyless was taking the roles",
+                    fix=f"run `keyless login --profile {settings.profile}` again",
+                ) from exc
+
         return SamlPages(
-            first=app_page(self.okta, app_url, session),
+            first=app_page(self.okta, app_url, session, step_up=step_up),
             login=session.login,
             reused=reused,
-            fetch=lambda: app_page(self.okta, app_url, session),
+            fetch=fetch,
         )

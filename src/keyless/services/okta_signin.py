@@ -40,6 +40,7 @@ class LoginInputs:
     password: str | None = field(default=None, repr=False)
     mfa_code: str | None = field(default=None, repr=False)
     remember_password: bool = False
+    open_browser: bool = False  # the device flow's --open
 
 
 def password_key(settings: Settings, username: str) -> str:
@@ -93,6 +94,11 @@ class OktaSignIn:
         if session.login is None:
             session = OktaSession(id=session.id, expires_at=session.expires_at, login=username)
         return session
+
+    def verify_step_up(self, state: AuthnState) -> AuthnState:
+        """An app's step-up (``MFA_REQUIRED`` with ``SESSION_STEP_UP``): the same factor
+        verification as a sign-in."""
+        return self._mfa(state)
 
     def _pick_factor(self, factors: tuple[Factor, ...]) -> Factor:
         supported = [factor for factor in factors if factor.kind in ("totp", "push", "sms")]

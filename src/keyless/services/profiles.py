@@ -12,6 +12,8 @@ tiny serializer, atomically, under a lock)::
     account = "acme-dev"
     duration = 3600
     mfa_factor = "totp"
+    auth_flow = "auto"          # or classic, device (Identity Engine's device flow)
+    oidc_client_id = "0oa..."   # the native OIDC app, for the device flow
 
 Precedence for every setting: a command-line flag, then ``KEYLESS_<NAME>``
 (e.g. ``KEYLESS_ORG_URL``), then the profile in the file. ``AWS_ENDPOINT_URL``
@@ -36,6 +38,7 @@ from keyless.errors import ConfigError, InputError
 from keyless.files import write_atomic
 
 MFA_FACTORS = ("push", "totp", "sms")
+AUTH_FLOWS = ("auto", "classic", "device")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class Settings:
     aws_endpoint_url: str | None = None
     region: str | None = None
     write_profile: str | None = None
+    # How to sign in to Okta (keyless.services.okta_flows): auto, classic or device;
+    # the native OIDC app's client id and the AWS app's id for the device flow.
+    auth_flow: str | None = None
+    oidc_client_id: str | None = None
+    aws_app_id: str | None = None
+    # Ask Okta to remember this device after MFA (rememberDevice on factor verify).
+    remember_device: bool | None = None
 
     @property
     def credentials_profile(self) -> str:
@@ -141,6 +151,28 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                 raise InputError(
                     f"{where}: mfa_factor must be one of {', '.join(MFA_FACTORS)}, got {value!r}",
                     fix="pick push, totp or sms",
+                )
+        elif key == "auth_flow":
+            value = str(value).lower()
+            if value not in AUTH_FLOWS:
+                raise InputError(
+                    f"{where}: auth_flow must be one of {', '.join(AUTH_FLOWS)}, got {value!r}",
+                    fix="auto picks the device flow on Identity Engine orgs with an OIDC client id",
+                )
+        elif key == "remember_device":
+            text = str(value).lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise InputError(
+                    f"{where}: remember_device must be true or false, got {value!r}",
+                    fix="use remember_device = true",
+                )
+            value = text in ("true", "1", "yes")
+        elif key in ("oidc_client_id", "aws_app_id"):
+            value = str(value)
+            if not value.isalnum():
+                raise InputError(
+                    f"{where}: {key} must be an Okta id (letters and digits), got {value!r}",
+                    fix="copy the id from the app's page in the Okta admin console (0oa...)",
                 )
         elif key in ("org_url", "app_url"):
             value = str(value).rstrip("/") if key == "org_url" else str(value)

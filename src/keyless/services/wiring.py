@@ -12,7 +12,9 @@ into the credential_process cache:
 - :func:`fetch_assertion_with_kept_session`: a fresh assertion, asking nothing.
 
 Which :class:`~keyless.services.okta_session.SamlPageSource` a profile uses is
-decided in :func:`saml_pages` (today always Okta Classic with a kept session).
+decided in :func:`saml_pages`: Okta Classic with a kept session, or Identity
+Engine's device flow (:mod:`keyless.services.okta_device`). The Okta client's
+cookie jar is restored and kept around it in :func:`okta_api`.
 """
 
 from __future__ import annotations
@@ -42,20 +44,49 @@ from keyless.core.ports import (
 from keyless.errors import KeylessError
 from keyless.services.assertion import UnverifiedAssertion, read_unverified_assertion
 from keyless.services.login import LoginResult, login
-from keyless.services.okta_session import ClassicSessionPages, SamlPageSource
+from keyless.services.okta_flows import choose_flow
+from keyless.services.okta_session import ClassicSessionPages, SamlPageSource, jar_key
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings, resolve_settings
 
 
 @contextmanager
-def okta_api(settings: Settings, okta_client: OktaApi | None = None) -> Iterator[OktaApi]:
-    """``okta_client`` as given, or an Okta client for the profile's org, closed afterwards."""
+def okta_api(
+    settings: Settings, okta_client: OktaApi | None = None, *, secrets: SecretStore | None = None
+) -> Iterator[OktaApi]:
+    """``okta_client`` as given, or an Okta client for the profile's org, closed afterwards.
+
+    With ``secrets``, the client's cookie jar (``sid``, ``DT`` and whatever Okta
+    sets) is restored from the secret store first and kept there afterwards, and
+    ``rememberDevice`` is sent when the profile asks for it: Okta recognises the
+    device next time, as it recognises a browser.
+    """
     if okta_client is not None:
-        yield okta_client
+        with _cookie_jar(settings, okta_client, secrets):
+            yield okta_client
         return
     org_url, _ = settings.require_org()
     with make_http_client(ca_bundle=settings.ca_bundle) as http:
-        yield OktaClient(org_url, http=http)
+        okta = OktaClient(org_url, http=http)
+        with _cookie_jar(settings, okta, secrets):
+            yield okta
+
+
+@contextmanager
+def _cookie_jar(settings: Settings, okta: OktaApi, secrets: SecretStore | None) -> Iterator[None]:
+    if secrets is None or not isinstance(okta, OktaClient):
+        yield
+        return
+    from keyless.adapters import okta_cookies
+
+    org_url, _ = settings.require_org()
+    key = jar_key(settings)
+    okta_cookies.restore(secrets, key, okta.cookies, org_url)
+    okta.remember_device = bool(settings.remember_device)
+    try:
+        yield
+    finally:
+        okta_cookies.keep(secrets, key, okta.cookies, org_url)
 
 
 def saml_pages(
@@ -63,15 +94,51 @@ def saml_pages(
     okta: OktaApi,
     secrets: SecretStore,
     *,
+    person_reads_output: bool = True,
     clock: Clock = utcnow,
     poll_interval: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> SamlPageSource:
-    """How ``settings`` gets to the AWS app's SAML page (the seam for other sign-in flows)."""
-    del settings  # one flow today; an Identity Engine profile would pick another here
+    """How ``settings`` gets to the AWS app's SAML page: the profile's ``auth_flow``
+    (``auto``: the device flow on an Identity Engine org when the profile names an
+    OIDC client id, Classic otherwise; :func:`keyless.services.okta_flows.choose_flow`).
+
+    ``person_reads_output``: whoever runs this reads what it prints even without
+    a terminal (``keyless login``), so the device flow may show its URL.
+    """
+    oauth = None
+    if isinstance(okta, OktaClient):
+        from keyless.adapters.okta_oauth import OktaOAuthClient
+
+        oauth = OktaOAuthClient(okta)
+    engine: list[str | None] = []
+
+    def pipeline() -> str | None:
+        # /.well-known/okta-organization, asked at most once per run.
+        if not engine:
+            engine.append(oauth.pipeline() if oauth is not None else None)
+        return engine[0]
+
+    if oauth is not None and choose_flow(settings, pipeline) == "device":
+        from keyless.services.okta_device import DeviceFlowPages
+
+        return DeviceFlowPages(
+            oauth,
+            secrets,
+            person_reads_output=person_reads_output,
+            clock=clock,
+            sleep=sleep,
+            monotonic=monotonic,
+        )
     return ClassicSessionPages(
-        okta, secrets, clock=clock, poll_interval=poll_interval, sleep=sleep, monotonic=monotonic
+        okta,
+        secrets,
+        clock=clock,
+        poll_interval=poll_interval,
+        sleep=sleep,
+        monotonic=monotonic,
+        identity_engine=lambda: pipeline() == "idx",
     )
 
 
@@ -102,7 +169,7 @@ def login_and_cache(
     if sts_factory is None:
         own_sts = sts_factory = StsClients(settings.ca_bundle)
     try:
-        with okta_api(settings, okta_client) as okta:
+        with okta_api(settings, okta_client, secrets=secrets) as okta:
             pages = saml_pages(
                 settings,
                 okta,
@@ -144,8 +211,13 @@ class LoginProvider:
 
     def retrieve(self) -> AwsCredentials:
         """Log in (normally through the kept Okta session) and return the role's credentials."""
-        with okta_api(self.settings) as okta, _sts_clients(self.settings) as sts:
-            pages = saml_pages(self.settings, okta, open_secret_store())
+        secrets = open_secret_store()
+        with (
+            okta_api(self.settings, secrets=secrets) as okta,
+            _sts_clients(self.settings) as sts,
+        ):
+            # Behind the AWS CLI nobody reads stderr unless a terminal is there.
+            pages = saml_pages(self.settings, okta, secrets, person_reads_output=False)
             result = login(
                 self.settings, pages=pages, sts=sts, prompter=self.prompter, write_files=False
             )
@@ -229,7 +301,7 @@ def fetch_assertion_with_kept_session(
     command to run.
     """
     secrets = secrets if secrets is not None else open_secret_store()
-    with okta_api(settings, okta_client) as okta:
+    with okta_api(settings, okta_client, secrets=secrets) as okta:
         page = ClassicSessionPages(okta, secrets, clock=clock).kept_page(settings)
     return read_unverified_assertion(page)
 

@@ -328,6 +328,13 @@ class Lab(_Model):
 
     users: list[LabUser] = Field(default_factory=list)
     extra_groups: list[str] = Field(default_factory=list)
+    engine: Literal["classic", "oie"] | None = Field(
+        default=None,
+        description="The Okta engine the lab IdP plays: classic, or oie (Identity Engine).",
+    )
+    app_policy: Literal["none", "mfa", "mfa_every_time"] | None = Field(
+        default=None, description="The lab AWS app's own sign-on policy."
+    )
 
 
 OKTA_SCOPES = (

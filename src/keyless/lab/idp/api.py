@@ -21,6 +21,8 @@ from keyless.lab.idp.body import BadBody, read_json
 from keyless.lab.idp.core import Idp, Transaction, new_device_token
 from keyless.lab.idp.directory import Factor, User
 from keyless.lab.idp.okta import (
+    STEP_UP,
+    app_target,
     cancel_links,
     challenge_links,
     embedded_user,
@@ -29,6 +31,7 @@ from keyless.lab.idp.okta import (
     iso,
     link,
     session_document,
+    step_up_success_document,
 )
 
 SID_COOKIE = "sid"
@@ -125,12 +128,17 @@ def mfa_required_document(
     idp: Idp, transaction: Transaction, user: User, factors: list[Factor]
 ) -> dict[str, Any]:
     base = idp.base_url
-    return {
+    document: dict[str, Any] = {
         "stateToken": transaction.state_token,
         "expiresAt": iso(transaction.expires),
         "status": "MFA_REQUIRED",
+    }
+    if transaction.kind == STEP_UP:
+        document["type"] = STEP_UP
+    return document | {
         "_embedded": {
             **_user_part(user),
+            **({"target": app_target(base)} if transaction.kind == STEP_UP else {}),
             "factors": [factor_document(f, user, base, verify_link=True) for f in factors],
             "policy": remember_device_policy(idp),
         },
@@ -206,6 +214,10 @@ def challenge_document(
 
 def transaction_document(idp: Idp, transaction: Transaction, user: User) -> dict[str, Any]:
     """The current state of a transaction, for ``POST /api/v1/authn {stateToken}``."""
+    if transaction.kind == STEP_UP and transaction.status == "SUCCESS":
+        return step_up_success_document(
+            idp.base_url, transaction.state_token, transaction.expires, user
+        )
     if transaction.status == "MFA_CHALLENGE" and transaction.factor_id:
         factor = idp.directory.get_factor(transaction.factor_id)
         if factor is not None:
@@ -286,6 +298,7 @@ async def primary_authentication(
             factor_at=remembered,
             amr=("pwd",),
             device_token=device_token,
+            via=via,
         )
         idp.audit.write(
             "authn",
@@ -300,7 +313,7 @@ async def primary_authentication(
     if factors:
         # Failures are reset only once the sign-in is finished: a right password must
         # not wipe out the wrong MFA codes guessed before it (see verify_factor).
-        transaction = idp.new_transaction(user, "MFA_REQUIRED", device_token=device_token)
+        transaction = idp.new_transaction(user, "MFA_REQUIRED", device_token=device_token, via=via)
         idp.audit.write("authn", login=user.login, ip=client, outcome="MFA_REQUIRED", via=via)
         return "MFA_REQUIRED", mfa_required_document(idp, transaction, user, factors), user
     if idp.spec.session.require_mfa:
@@ -309,7 +322,12 @@ async def primary_authentication(
         return "MFA_ENROLL", mfa_enroll_document(idp, transaction, user), user
     directory.reset_failures(user)
     token = idp.mint_session_token(
-        user.id, password_at=idp.clock(), factor_at=None, amr=("pwd",), device_token=device_token
+        user.id,
+        password_at=idp.clock(),
+        factor_at=None,
+        amr=("pwd",),
+        device_token=device_token,
+        via=via,
     )
     idp.audit.write("authn", login=user.login, ip=client, outcome="SUCCESS", amr=["pwd"], via=via)
     return "SUCCESS", success_document(idp, user, token), user
@@ -343,6 +361,26 @@ async def authn(request: Request) -> Response:
 
 
 # -- factor verification ------------------------------------------------------------------
+
+
+def finished_document(
+    idp: Idp,
+    transaction: Transaction,
+    user: User,
+    factor: Factor,
+    *,
+    remember_device: bool = False,
+) -> dict[str, Any]:
+    """The ``SUCCESS`` a verified factor ends a transaction with: a ``sessionToken`` for a
+    sign-in, the link back to the app for a step-up (the transaction lives on until it).
+    ``remember_device`` is the verify call's ``rememberDevice=true`` (sign-ins only)."""
+    if transaction.kind == STEP_UP:
+        transaction.status = "SUCCESS"
+        return step_up_success_document(
+            idp.base_url, transaction.state_token, transaction.expires, user
+        )
+    token = idp.finish(transaction, factor=factor, remember_device=remember_device)
+    return success_document(idp, user, token)
 
 
 async def verify_factor(
@@ -390,11 +428,11 @@ async def verify_factor(
         )
         return 403, None, "E0000068"
     idp.directory.reset_failures(user)
-    token = idp.finish(transaction, factor=factor, remember_device=remember_device)
+    document = finished_document(idp, transaction, user, factor, remember_device=remember_device)
     idp.audit.write(
         "mfa", login=user.login, ip=client, factor=factor.factor_type, outcome="SUCCESS"
     )
-    return 200, success_document(idp, user, token), None
+    return 200, document, None
 
 
 def _same(expected: str, given: str) -> bool:
@@ -414,9 +452,9 @@ def verify_push(
     status, answer = directory.push_status(transaction.push_id, idp.settings.push_timeout)
     if status == "APPROVED":
         directory.reset_failures(user)
-        token = idp.finish(transaction, factor=factor)
+        document = finished_document(idp, transaction, user, factor)
         idp.audit.write("mfa", login=user.login, ip=client, factor="push", outcome="SUCCESS")
-        return 200, success_document(idp, user, token), None
+        return 200, document, None
     if status == "WAITING":
         return (
             200,
@@ -652,12 +690,14 @@ async def app_links(request: Request) -> Response:
 
 
 async def okta_organization(request: Request) -> Response:
-    """``GET /.well-known/okta-organization``: a Classic Engine org (``pipeline: v1``)."""
+    """``GET /.well-known/okta-organization``: which engine the org runs, as clients
+    tell them apart (okta-aws-cli ``isClassicOrg``, gimme-aws-creds): ``pipeline``
+    ``v1`` is Classic, ``idx`` Identity Engine."""
     idp = idp_of(request)
     return JSONResponse(
         {
             "id": idp.idp_id,
-            "pipeline": "v1",
+            "pipeline": "idx" if idp.settings.engine == "oie" else "v1",
             "_links": {
                 "organization": {"href": idp.base_url},
                 "alternate": {"href": idp.base_url},

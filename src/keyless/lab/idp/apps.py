@@ -23,6 +23,8 @@ from keyless.lab.idp.body import read_form
 from keyless.lab.idp.core import Idp, NoRoles, Session
 from keyless.lab.idp.directory import User
 from keyless.lab.idp.html import PAGE_HEADERS, render, same_origin_target
+from keyless.lab.idp.policy import app_sign_on, signed_on
+from keyless.lab.idp.stepup import step_up_page, widget_page
 from keyless.saml.build import encode_response
 from keyless.saml.metadata import build_idp_metadata
 
@@ -100,34 +102,47 @@ async def aws_sso(request: Request) -> Response:
         return login_redirect(request)
     session, user, new = found
     from_home = request.query_params.get("fromHome") == "true"
-    via = "dashboard" if from_home else "app_link"
-    try:
-        issued = idp.issue_assertion(user, client=client_of(request), via=via)
-    except NoRoles:
-        response = not_assigned_page(request, idp, user)
+    # The app's own sign-on policy (keyless.lab.idp.policy): a session that falls
+    # short gets Classic's Extra Verification or Identity Engine's widget page.
+    decision = app_sign_on(idp, session)
+    if decision == "step_up":
+        response = step_up_page(request, idp, session, user)
+    elif decision == "widget":
+        response = widget_page(request, idp, user)
     else:
+        via = "dashboard" if from_home else "app_link"
         action = f"{idp.base_url}{LAB_SIGNIN_PATH}" if from_home else idp.settings.recipient
-        lab_note = None
-        if action != idp.settings.recipient:
-            # Only where the form posts differs from Okta's page; the response itself
-            # still names AWS's sign-in URL, which the lab STS checks as AWS does.
-            lab_note = (
-                f"Lab: this form posts to the lab's stand-in for {idp.settings.recipient} "
-                f"({action}); the SAML response still names {idp.settings.recipient} as "
-                "its Destination and Recipient, as Okta's does."
-            )
-        response = render(
-            request,
-            "app_form.html",
-            org=idp.settings.org_name,
-            user_id=user.id,
-            action=action,
-            lab_note=lab_note,
-            saml_response=encode_response(issued.xml),
-        )
+        response = app_form(request, idp, user, via=via, action=action)
+        signed_on(idp, session)
     if new:
         set_session_cookies(response, idp, session.id, session.device_token)
     return response
+
+
+def app_form(request: Request, idp: Idp, user: User, *, via: str, action: str) -> Response:
+    """The auto-submitting SAML form for ``user`` (or Okta's "not assigned" page)."""
+    try:
+        issued = idp.issue_assertion(user, client=client_of(request), via=via)
+    except NoRoles:
+        return not_assigned_page(request, idp, user)
+    lab_note = None
+    if action != idp.settings.recipient:
+        # Only where the form posts differs from Okta's page; the response itself
+        # still names AWS's sign-in URL, which the lab STS checks as AWS does.
+        lab_note = (
+            f"Lab: this form posts to the lab's stand-in for {idp.settings.recipient} "
+            f"({action}); the SAML response still names {idp.settings.recipient} as "
+            "its Destination and Recipient, as Okta's does."
+        )
+    return render(
+        request,
+        "app_form.html",
+        org=idp.settings.org_name,
+        user_id=user.id,
+        action=action,
+        lab_note=lab_note,
+        saml_response=encode_response(issued.xml),
+    )
 
 
 async def aws_metadata(request: Request) -> Response:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import pyotp
@@ -33,7 +33,17 @@ from keyless.saml.keys import SigningKey
 from keyless.saml.model import AWS_AUDIENCE, AWS_SIGNIN_URL, RolePair
 from keyless.spec import FederationSpec
 
+if TYPE_CHECKING:
+    from keyless.lab.idp.oidc import AuthorizationServer
+
 SignWhat = Literal["both", "assertion", "response"]
+# Okta's two engines: Classic (``pipeline: v1``) and Identity Engine (``pipeline: idx``),
+# as ``/.well-known/okta-organization`` tells them apart.
+Engine = Literal["classic", "oie"]
+# The AWS app's own sign-on policy: none; MFA once per session; MFA at every sign-on.
+AppPolicy = Literal["none", "mfa", "mfa_every_time"]
+ENGINES: tuple[Engine, ...] = ("classic", "oie")
+APP_POLICIES: tuple[AppPolicy, ...] = ("none", "mfa", "mfa_every_time")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,13 @@ class IdpSettings:
     # in MFA_REQUIRED says which.
     allow_remember_device: bool = False
     remember_device_lifetime: timedelta = timedelta(hours=12)
+    engine: Engine = "classic"
+    app_policy: AppPolicy = "none"
+    # The device authorization grant: Okta answers expires_in 600 and interval 5.
+    device_code_lifetime: timedelta = timedelta(minutes=10)
+    device_poll_interval: int = 5
+    # Okta's org authorization server: access and ID tokens live an hour.
+    token_lifetime: timedelta = timedelta(hours=1)
 
 
 def _token(prefix: str, length: int) -> str:
@@ -78,6 +95,12 @@ class Transaction:
     push_id: str | None = None
     sms_code: str | None = field(default=None, repr=False)
     device_token: str | None = field(default=None, repr=False)  # the client's DT
+    # "api" for /api/v1/authn, "web" for the sign-in page: the web sign-in is the
+    # one an Identity Engine org runs through its own pipeline (idx).
+    via: str = "api"
+    # LOGIN, or SESSION_STEP_UP for an app's extra verification of a live session.
+    kind: str = "LOGIN"
+    session_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,7 @@ class SessionToken:
     factor_at: datetime | None
     amr: tuple[str, ...]
     device_token: str | None = None
+    via: str = "api"
 
 
 @dataclass
@@ -104,6 +128,10 @@ class Session:
     factor_at: datetime | None
     amr: tuple[str, ...]
     device_token: str
+    via: str = "api"
+    # A Classic app step-up passed for this session (one sign-on's worth when the
+    # app asks for MFA every time).
+    step_up_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +229,10 @@ class Idp:
         self.sms_log = sms_log
         self.clock = clock
         self.idp_id = directory.meta_setdefault("idp_id", "00o" + app_id[3:])
+        # The org authorization server (keyless.lab.idp.oidc), attached by the server,
+        # and the AWS app's "allowed web SSO client" (the native app's client id).
+        self.oauth: AuthorizationServer | None = None
+        self.allowed_web_sso_client: str | None = None
         self.rate_limiter = RateLimiter()
         self._lock = threading.Lock()
         self._transactions: dict[str, Transaction] = {}
@@ -234,7 +266,14 @@ class Idp:
     # -- transactions -----------------------------------------------------------
 
     def new_transaction(
-        self, user: User, status: str, *, device_token: str | None = None
+        self,
+        user: User,
+        status: str,
+        *,
+        device_token: str | None = None,
+        via: str = "api",
+        kind: str = "LOGIN",
+        session: Session | None = None,
     ) -> Transaction:
         now = self.clock()
         transaction = Transaction(
@@ -242,8 +281,11 @@ class Idp:
             user_id=user.id,
             status=status,
             expires=now + self.settings.transaction_lifetime,
-            password_at=now,
+            password_at=session.password_at if session is not None else now,
             device_token=device_token,
+            via=via,
+            kind=kind,
+            session_id=session.id if session is not None else None,
         )
         with self._lock:
             self._prune(now)
@@ -283,6 +325,7 @@ class Idp:
             factor_at=now if factor else None,
             amr=amr,
             device_token=device,
+            via=transaction.via,
         )
 
     def remembered_factor(self, user: User, device_token: str | None) -> datetime | None:
@@ -310,6 +353,7 @@ class Idp:
         factor_at: datetime | None,
         amr: tuple[str, ...],
         device_token: str | None = None,
+        via: str = "api",
     ) -> str:
         token = _token("20111", 50)
         with self._lock:
@@ -320,6 +364,7 @@ class Idp:
                 factor_at=factor_at,
                 amr=amr,
                 device_token=device_token,
+                via=via,
             )
         return token
 
@@ -372,6 +417,7 @@ class Idp:
             # The device the sign-in came from keeps its token; a sign-in that
             # brought none (the lab's own pages) gets a fresh one.
             device_token=token.device_token or new_device_token(),
+            via=token.via,
         )
         with self._lock:
             self._sessions[session.id] = session

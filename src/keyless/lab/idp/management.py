@@ -11,8 +11,10 @@ reference (developer.okta.com/docs/api/openapi/okta-management/management/):
   ``GET|PUT|DELETE /api/v1/apps/{appId}/groups/{groupId}`` (``profile.samlRoles``).
 - Users: ``GET /api/v1/users/{idOrLogin}``, ``POST .../lifecycle/{activate,deactivate,
   suspend,unsuspend}``, ``DELETE .../sessions``, ``GET .../groups``, ``GET .../factors``.
-- ``POST /oauth2/v1/token``: client credentials with ``private_key_jwt`` for a
-  service app (OAuth 2.0 for Okta APIs); the access token is a ``Bearer`` token.
+- ``grant_type=client_credentials`` on ``POST /oauth2/v1/token`` (the route is the
+  org authorization server's, :mod:`keyless.lab.idp.oauth`, which dispatches each
+  grant type to its function): ``private_key_jwt`` for a service app (OAuth 2.0
+  for Okta APIs); the access token is a ``Bearer`` token.
 
 Callers authenticate with ``Authorization: SSWS <API token>`` or ``Bearer
 <access token>``. Each route needs one scope (``okta.apps.read`` ...
@@ -51,7 +53,7 @@ from keyless.lab.idp.api import client_of, idp_of
 from keyless.lab.idp.appstate import ALL_SCOPES, Caller
 from keyless.lab.idp.core import Idp
 from keyless.lab.idp.directory import User, UserStatus
-from keyless.lab.idp.okta import error_response, factor_profile, link
+from keyless.lab.idp.okta import error_response, factor_profile, link, oauth_error
 
 MAX_BODY = 256 * 1024
 DEFAULT_LIMIT = 200
@@ -604,14 +606,6 @@ async def user_factors(request: Request, idp: Idp) -> Response:
 # -- OAuth 2.0 client credentials (service apps) --------------------------------------------
 
 
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
-    return JSONResponse(
-        {"error": error, "error_description": description},
-        status_code=status,
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-    )
-
-
 def _b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -674,7 +668,7 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
     if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE or not form.get(
         "client_assertion"
     ):
-        return _oauth_error(
+        return oauth_error(
             "invalid_client",
             "Client authentication failed: service apps authenticate with private_key_jwt.",
             401,
@@ -686,7 +680,7 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
     client_id = unverified.get("iss") if isinstance(unverified, dict) else None
     app = idp.appstate.service_app(client_id) if isinstance(client_id, str) else None
     if app is None or not isinstance(client_id, str):
-        return _oauth_error("invalid_client", "The client_id is not known.", 401)
+        return oauth_error("invalid_client", "The client_id is not known.", 401)
     name, public_key_pem, granted = app
     why = verify_client_assertion(
         form["client_assertion"],
@@ -696,18 +690,18 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
         now=time.time(),
     )
     if why is not None:
-        return _oauth_error("invalid_client", why, 401)
+        return oauth_error("invalid_client", why, 401)
     requested = form.get("scope", "").split()
     if not requested:
-        return _oauth_error("invalid_scope", "The authorization server requires a scope.")
+        return oauth_error("invalid_scope", "The authorization server requires a scope.")
     unknown = [s for s in requested if s not in ALL_SCOPES]
     if unknown:
-        return _oauth_error(
+        return oauth_error(
             "invalid_scope", f"One or more scopes are not configured: {' '.join(unknown)}"
         )
     missing = [s for s in requested if s not in granted]
     if missing:
-        return _oauth_error(
+        return oauth_error(
             "invalid_scope",
             f"The following scopes were not granted to the client: {' '.join(missing)}",
         )
@@ -722,16 +716,6 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
         },
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
-
-
-async def token_endpoint(request: Request) -> Response:
-    """``POST /oauth2/v1/token``: the grants the lab's org server answers (this module's:
-    client credentials; other grant types are added beside it)."""
-    form_data = await request.form()
-    form = {k: v for k, v in form_data.items() if isinstance(v, str)}
-    if form.get("grant_type") == "client_credentials":
-        return await client_credentials_grant(request, form)
-    return _oauth_error("unsupported_grant_type", "The grant_type is not supported.")
 
 
 ROUTES = [
@@ -753,7 +737,6 @@ ROUTES = [
     Route("/api/v1/users/{user_id}/sessions", clear_user_sessions, methods=["DELETE"]),
     Route("/api/v1/users/{user_id}/groups", user_groups, methods=["GET"]),
     Route("/api/v1/users/{user_id}/factors", user_factors, methods=["GET"]),
-    Route("/oauth2/v1/token", token_endpoint, methods=["POST"]),
 ]
 
 

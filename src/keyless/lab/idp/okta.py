@@ -12,12 +12,17 @@ import secrets
 import string
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse
 
 from keyless.lab.idp.directory import Factor, User
 
 _ALNUM = string.ascii_letters + string.digits
+
+# App-level step-up (Authentication API, "SP-initiated step-up authentication").
+STEP_UP = "SESSION_STEP_UP"
+STEP_UP_REDIRECT = "/login/step-up/redirect"
 
 # Okta's error catalogue: code -> (HTTP status, summary).
 ERRORS: dict[str, tuple[int, str]] = {
@@ -183,3 +188,44 @@ def session_document(
             "user": {"name": user.display_name, **link(user_href, "GET")},
         },
     }
+
+
+def app_target(base: str) -> dict[str, Any]:
+    """``_embedded.target`` of a step-up transaction: the app it is for."""
+    return {
+        "type": "APP",
+        "name": "amazon_aws",
+        "label": "Amazon Web Services",
+        "_links": {
+            "logo": {
+                "name": "medium",
+                "href": f"{base}/static/aws-logo.svg",
+                "type": "image/svg+xml",
+            }
+        },
+    }
+
+
+def step_up_success_document(
+    base: str, state_token: str, expires: datetime, user: User
+) -> dict[str, Any]:
+    """The ``SUCCESS`` of a step-up: no ``sessionToken``, ``_links.next`` back to the app."""
+    query = urlencode({"stateToken": state_token})
+    return {
+        "stateToken": state_token,
+        "expiresAt": iso(expires),
+        "status": "SUCCESS",
+        "type": STEP_UP,
+        "_embedded": {"user": embedded_user(user), "target": app_target(base)},
+        "_links": {"next": link(f"{base}{STEP_UP_REDIRECT}?{query}", "GET", name="original")},
+    }
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
+    """An OAuth error body as Okta's authorization servers answer it (RFC 6749 §5.2:
+    ``error`` and ``error_description``; 401 for ``invalid_client``, 400 otherwise)."""
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )

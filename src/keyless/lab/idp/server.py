@@ -30,13 +30,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless.errors import LabError
 from keyless.files import PRIVATE, PUBLIC, write_atomic
-from keyless.lab.idp import api, apps, management, web
+from keyless.lab.idp import api, apps, management, oauth, stepup, web
 from keyless.lab.idp.api import client_of
 from keyless.lab.idp.body import BadBody, BodyLimitMiddleware
 from keyless.lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless.lab.idp.directory import Directory, okta_id
 from keyless.lab.idp.html import STATIC
-from keyless.lab.idp.okta import error_response
+from keyless.lab.idp.oidc import AuthorizationServer, JwtSigner, NativeApp
+from keyless.lab.idp.okta import error_response, oauth_error
 from keyless.lab.signin import AwsSigninPage
 from keyless.lab.tls import TlsFiles, ensure_lab_tls
 from keyless.saml.keys import SigningKey
@@ -125,6 +126,9 @@ def _bad_body_handler(idp: Idp) -> Callable[[Request, Exception], Awaitable[Resp
         idp.audit.write("bad_request", ip=client_of(request), path=request.url.path, reason=reason)
         if request.url.path.startswith("/api/"):
             return error_response("E0000003", causes=[reason])
+        if request.url.path.startswith("/oauth2/"):
+            # The authorization server answers in OAuth's shape (RFC 6749 §5.2).
+            return oauth_error("invalid_request", f"The request is malformed: {reason}.")
         page = (
             "<!doctype html><title>Bad request</title>"
             f"<h1>The request body was not well-formed.</h1><p>{html.escape(reason)}</p>"
@@ -142,6 +146,8 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
             *api.ROUTES,
             *apps.ROUTES,
             *management.ROUTES,
+            *stepup.ROUTES,
+            *oauth.ROUTES,
             *web.ROUTES,
             *signin.routes(),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -226,6 +232,16 @@ class IdpServer:
         if okta_app_configured:
             # An org whose AWS app is set up as keyless would (see seed_configured_app).
             management.seed_configured_app(self.idp)
+        # The org authorization server and its native OIDC app for CLIs, which the AWS
+        # app names as its allowed web SSO client (Okta: AWS app > Sign On >
+        # "Allowed Web SSO Client").
+        self.oidc_client_id = self.directory.meta_setdefault("oidc_client_id", okta_id("0oa"))
+        self.idp.oauth = AuthorizationServer(
+            signer=JwtSigner.load_or_create(state_dir),
+            native_app=NativeApp(client_id=self.oidc_client_id, name="keyless CLI"),
+            clock=self.idp.clock,
+        )
+        self.idp.allowed_web_sso_client = self.oidc_client_id
         aws_ca = str(self.tls.ca_cert) if aws_endpoint_url else None
         self.signin = AwsSigninPage(spec=spec, aws_endpoint_url=aws_endpoint_url, ca_bundle=aws_ca)
         self.app = build_app(self.idp, self.signin)
