@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_login import _provision  # noqa: E402
+from bench_login import provision  # noqa: E402
 
 _FIELD = r'name="{}" value="([^"]*)"'
 
@@ -124,7 +124,7 @@ def main() -> None:
         spec_path = REPO / "examples" / "acme.yaml"
         instance = Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path)
         with instance as lab:
-            _provision(lab)
+            provision(lab)
             idp = instance.idp.idp
             classic = replace(idp.settings, engine="classic", app_policy="none")
             oie = replace(

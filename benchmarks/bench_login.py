@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def _provision(lab: LabInfo) -> None:
+def provision(lab: LabInfo) -> None:
     from keyless.services.provision import apply_spec
     from keyless.spec import load_spec
 
@@ -93,7 +93,7 @@ def main() -> None:
 
         spec_path = REPO / "examples" / "acme.yaml"
         with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:
-            _provision(lab)
+            provision(lab)
             directory = Directory(Path(lab.state_dir) / "idp.sqlite")
             flags = {
                 "org_url": lab.idp_url,
