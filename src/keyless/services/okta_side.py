@@ -106,56 +106,47 @@ def okta_org(
     (``KEYLESS_OKTA_API_TOKEN`` or the keyring; the lab's own token with ``--lab``).
     """
     okta = spec.okta or OktaManagement()
-    env = environ
+    app_id: str | None
     if known is not None:
-        token_set = (os.environ if env is None else env).get(TOKEN_ENV)
-        auth: OktaAuth
-        if okta.auth == "api_token" and not token_set:
-            if not known.api_token:
-                raise ConfigError(
-                    f"no Okta API token is known for {known.org_url}",
-                    fix="restart the lab with this version of keyless (`keyless lab up`)",
-                )
-            auth = ApiToken(known.api_token)
-        else:
-            auth = credentials_from_env(
-                method=okta.auth,
-                client_id=okta.client_id,
-                scopes=tuple(okta.scopes),
-                environ=env,
-                keyring_get=keyring_get,
-                org_url=known.org_url,
+        org_url, app_id, app_label = known.org_url, known.app_id, None
+    else:
+        provider = spec.identity_provider
+        if provider.org_url is None:
+            raise InputError(
+                "acting on the Okta org needs identity_provider.org_url (the Okta org's URL)",
+                fix="set identity_provider.org_url, or pass --lab for the lab's org",
             )
-        return OktaTarget(
-            org_url=known.org_url,
-            app_id=known.app_id,
-            app_label=None,
-            auth=auth,
-            ca_bundle=known.ca_bundle,
-        )
-    provider = spec.identity_provider
-    if provider.org_url is None:
-        raise InputError(
-            "the spec's okta section needs identity_provider.org_url (the Okta org's URL)",
-            fix="set identity_provider.org_url, or pass --lab for the lab's org",
-        )
-    if provider.app_id is None and okta.app_label is None:
-        raise InputError(
-            "the spec names no Okta app: set identity_provider.app_id or okta.app_label",
-            fix="the app id is in the AWS app's URL in Okta's admin console (0oa...)",
-        )
-    return OktaTarget(
-        org_url=provider.org_url,
-        app_id=provider.app_id,
-        app_label=okta.app_label,
-        auth=credentials_from_env(
+        if provider.app_id is None and okta.app_label is None:
+            raise InputError(
+                "the spec names no Okta app: set identity_provider.app_id or okta.app_label",
+                fix="the app id is in the AWS app's URL in Okta's admin console (0oa...)",
+            )
+        org_url, app_id, app_label = provider.org_url, provider.app_id, okta.app_label
+    auth: OktaAuth
+    token_set = (os.environ if environ is None else environ).get(TOKEN_ENV)
+    if known is not None and okta.auth == "api_token" and not token_set:
+        # The known org's own admin token (the lab's), unless the environment names one.
+        if not known.api_token:
+            raise ConfigError(
+                f"no Okta API token is known for {known.org_url}",
+                fix="restart the lab with this version of keyless (`keyless lab up`)",
+            )
+        auth = ApiToken(known.api_token)
+    else:
+        auth = credentials_from_env(
             method=okta.auth,
             client_id=okta.client_id,
             scopes=tuple(okta.scopes),
-            environ=env,
+            environ=environ,
             keyring_get=keyring_get,
-            org_url=provider.org_url,
-        ),
+            org_url=org_url,
+        )
+    return OktaTarget(
+        org_url=org_url,
+        app_id=app_id,
+        app_label=app_label,
+        auth=auth,
+        ca_bundle=known.ca_bundle if known is not None else None,
     )
 
 
