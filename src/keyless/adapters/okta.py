@@ -69,13 +69,15 @@ def _context_for(ca_bundle: str, inode: int, mtime_ns: int, size: int) -> ssl.SS
     return ssl.create_default_context(cafile=ca_bundle)
 
 
-def make_http_client(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
-    """An httpx client that trusts the system CAs, or only ``ca_bundle`` when given."""
+def make_http_client(
+    *, ca_bundle: str | None = None, timeout: float = 30.0, user_agent: str = USER_AGENT
+) -> httpx.Client:
+    """An httpx client for an Okta org: the system CAs, or only ``ca_bundle`` when given."""
     context = _tls_context(ca_bundle) if ca_bundle else True
     return httpx.Client(
         verify=context,
         timeout=timeout,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
         follow_redirects=False,
         trust_env=False,  # no proxy or CA from the environment unless passed in
     )

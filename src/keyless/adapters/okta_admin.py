@@ -43,7 +43,6 @@ import json
 import os
 import re
 import secrets
-import ssl
 import threading
 import time
 import urllib.parse
@@ -55,6 +54,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from keyless.adapters.okta import make_http_client
 from keyless.errors import EXIT_FINDING, ConfigError, RemoteError
 
 # Every scope keyless may ask a service app for (OAuth 2.0 scopes for Okta's APIs).
@@ -683,10 +683,7 @@ class OktaAdminClient:
 
 def make_admin_http(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
     """An httpx client for the management API: system CAs, or only ``ca_bundle``."""
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
-    )
-    return httpx.Client(verify=verify, timeout=timeout, follow_redirects=False, trust_env=False)
+    return make_http_client(ca_bundle=ca_bundle, timeout=timeout, user_agent=USER_AGENT)
 
 
 def okta_object(value: object) -> dict[str, Any]:
