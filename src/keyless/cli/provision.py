@@ -9,7 +9,7 @@ applied).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -195,18 +195,29 @@ def _plan_document(plan: Plan, okta_plan: OktaPlan | None, target: str) -> dict[
 
 def _render_okta(okta_plan: OktaPlan) -> None:
     header = f"[bold]Okta[/] {okta_plan.org_url} (app {okta_plan.app_id})"
-    if okta_plan.error:
-        out.print(f"{header}: [bold red]error[/] {escape(okta_plan.error)}")
-        if okta_plan.fix:
-            out.print(f"  fix: {okta_plan.fix}", markup=False)
+    _render_side(header, okta_plan.error, okta_plan.fix, okta_plan.changes, okta_plan.notes)
+
+
+def _render_side(
+    header: str,
+    error: str | None,
+    fix: str | None,
+    changes: Sequence[Change],
+    notes: Sequence[str],
+) -> None:
+    """One account's or the Okta org's part of a plan: its error, or its changes and notes."""
+    if error:
+        out.print(f"{header}: [bold red]error[/] {escape(error)}")
+        if fix:
+            out.print(f"  fix: {fix}", markup=False)
         return
-    if not okta_plan.changes:
+    if not changes:
         out.print(f"{header}: [green]no changes[/]")
     else:
         out.print(header)
-        for change in okta_plan.changes:
+        for change in changes:
             _render_change(change)
-    for note in okta_plan.notes:
+    for note in notes:
         out.print(f"  [dim]note: {escape(note)}[/]")
 
 
@@ -232,20 +243,10 @@ def _render_change(change: Change) -> None:
 
 def _render_account(account_plan: AccountPlan) -> None:
     account = account_plan.account
-    header = f"[bold]{account.alias}[/] ({account.id})"
-    if account_plan.error:
-        out.print(f"{header}: [bold red]error[/] {account_plan.error}")
-        if account_plan.fix:
-            out.print(f"  fix: {account_plan.fix}", markup=False)
-        return
-    if not account_plan.changes:
-        out.print(f"{header}: [green]no changes[/]")
-    else:
-        out.print(header)
-        for change in account_plan.changes:
-            _render_change(change)
-    for note in account_plan.notes:
-        out.print(f"  [dim]note: {note}[/]")
+    header = f"[bold]{escape(account.alias)}[/] ({account.id})"
+    _render_side(
+        header, account_plan.error, account_plan.fix, account_plan.changes, account_plan.notes
+    )
 
 
 def _render_plan(plan: Plan, okta_plan: OktaPlan | None = None, target: str = "all") -> None:
