@@ -11,7 +11,7 @@ another process, in three phases, as `keyless apply` on new accounts and then
 - ``apply``: the writes of that plan (provider, roles, policies, the IdP user),
   accounts in parallel, each account's changes in order.
 - ``plan``: a no-change plan with a fresh connector (it pays for its own
-  AssumeRole calls), three times, the run with the least keyless CPU reported;
+  AssumeRole calls), five times, the run with the least keyless CPU reported;
   and the AWS API calls it made (a botocore ``before-send`` hook, so retries
   and pagination count too) against the budget of 2 calls per account plus 2
   per role.
@@ -167,12 +167,17 @@ HEADER = (
 RESULT = "RESULT "
 
 # keyless CPU per account of the no-change plan before this benchmark's
-# findings were fixed (one STS client per account, every IAM client kept):
-# the figures, on the machine it was measured on. This script run
-# against that code (804bbd9) on another machine printed 11.7, 17.2 and
-# 19.6 ms (1.68x); after the fix, 10.9, 12.1 and 11.4 ms (1.05x).
+# findings were fixed: the figures, on the machine it was measured on.
+# This script run against that code (804bbd9) on another machine printed 11.7,
+# 17.2 and 19.6 ms (1.68x). Two causes, both fixed: an STS client per account
+# and every IAM client kept to the end (ba44c83: 12.0 and 14.7 ms, 1.22x), and
+# the garbage collector walking the whole process ever more often as accounts
+# added up (keyless.services.fanout freezes what existed before the work and
+# collects the work's garbage at its end: 14.1, 16.4 and 15.3 ms, 1.09x).
 BASELINE_CPU_MS = {10: 21.2, 50: 31.2, 100: 34.6}
-PLAN_RUNS = 3  # no-change plans per size; the least CPU is reported
+# No-change plans per size; the least CPU is reported, as timeit does: on a shared
+# machine the other runs measure the neighbours too.
+PLAN_RUNS = 5
 FLAT = 1.2  # the target: largest size's CPU per account within 1.2x the smallest's
 
 
@@ -205,8 +210,7 @@ def run(size: int, parallel: int) -> int:
             return 1
         changes = sum(len(a.pending) for a in plan.accounts)
         # The no-change plan, PLAN_RUNS times, each with a fresh connector (it pays for
-        # its own AssumeRole calls too); the run with the least keyless CPU is reported,
-        # as timeit does: on a shared machine the others measure the neighbours.
+        # its own AssumeRole calls too); the run with the least keyless CPU is reported.
         runs: list[Phase] = []
         for _ in range(PLAN_RUNS):
             counter.reset()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
 from keyless.plan.desired import DesiredAccount, desired_account
 from keyless.plan.diff import AccountPlan, Change, DiffOptions, Plan, diff_account
 from keyless.saml.metadata import parse_metadata
+from keyless.services.fanout import across, checked_parallel
 from keyless.spec.model import Account, FederationSpec
 
 DEFAULT_PARALLEL = 8
@@ -238,12 +238,10 @@ class Provisioner:
         *,
         parallel: int = DEFAULT_PARALLEL,
     ) -> None:
-        if parallel < 1:
-            raise InputError(f"--parallel must be at least 1, got {parallel}")
         self.spec = spec
         self.connector = connector
         self.metadata_xml = metadata_xml
-        self.parallel = parallel
+        self.parallel = checked_parallel(parallel)
         self._clients: dict[str, IamAccount] = {}
 
     def select(self, accounts: Sequence[str] = ()) -> list[Account]:
@@ -301,8 +299,7 @@ class Provisioner:
                 progress(account)
             return result
 
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(selected))) as pool:
-            plans = tuple(pool.map(work, selected))
+        plans = tuple(across(selected, work, parallel=self.parallel))
         return Plan(spec_name=self.spec.name, accounts=plans, prune=prune, adopt=adopt)
 
     def _apply_one(self, account_plan: AccountPlan) -> AccountResult:
@@ -343,10 +340,7 @@ class Provisioner:
                 progress(account_plan.account)
             return result
 
-        if not plan.accounts:
-            return ApplyReport(plan=plan, results=())
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(plan.accounts))) as pool:
-            results = tuple(pool.map(work, plan.accounts))
+        results = tuple(across(plan.accounts, work, parallel=self.parallel))
         return ApplyReport(plan=plan, results=results)
 
     def create_provisioning_key(self) -> ProvisioningKey:

@@ -7,14 +7,13 @@ import io
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keyless.adapters.aws import AwsConnector, IamAccount, explain_error
-from keyless.errors import InputError, KeylessError
+from keyless.errors import KeylessError
 from keyless.plan.state import ActualAccount
 from keyless.saml.metadata import parse_metadata
 from keyless.services.audit.checks import AccountChecks
@@ -27,6 +26,7 @@ from keyless.services.audit.model import (
     OktaAuditSource,
     SignIn,
 )
+from keyless.services.fanout import account_pool, checked_parallel
 from keyless.spec.model import Account, FederationSpec
 
 # -- reading an account ----------------------------------------------------------------------
@@ -62,8 +62,6 @@ class Auditor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if parallel < 1:
-            raise InputError(f"--parallel must be at least 1, got {parallel}")
         self.spec = spec
         self.connector = connector
         self.metadata_xml = metadata_xml
@@ -71,7 +69,7 @@ class Auditor:
         self.role = role
         self.okta = okta
         self.okta_skipped_reason = okta_skipped_reason
-        self.parallel = parallel
+        self.parallel = checked_parallel(parallel)
         self.clock = clock
         self.sleep = sleep
 
@@ -87,7 +85,7 @@ class Auditor:
             okta_skipped=None if self.okta else self.okta_skipped_reason,
         )
         accounts = list(self.spec.accounts)
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(accounts) + 1)) as pool:
+        with account_pool(self.parallel, len(accounts) + 1) as pool:
             okta_future = pool.submit(self._okta) if self.okta is not None else None
             report.accounts = list(
                 pool.map(lambda a: self._account(a, report.period_start, now), accounts)

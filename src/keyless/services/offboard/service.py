@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from keyless.plan.revocations import (
     releasable_at,
     revocation_policy,
 )
+from keyless.services.fanout import across, checked_parallel
 from keyless.services.offboard.model import (
     DEFAULT_PARALLEL,
     AccountOutcome,
@@ -84,8 +84,6 @@ class Offboarder:
         clock: Clock = _utcnow,
         parallel: int = DEFAULT_PARALLEL,
     ) -> None:
-        if parallel < 1:
-            raise InputError(f"--parallel must be at least 1, got {parallel}")
         self.spec = spec
         self.connector = connector
         self.okta = okta
@@ -94,7 +92,7 @@ class Offboarder:
             f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
         )
         self.clock = clock
-        self.parallel = parallel
+        self.parallel = checked_parallel(parallel)
 
     # -- offboard / all sessions -----------------------------------------------------------
 
@@ -168,9 +166,7 @@ class Offboarder:
                 report, account, targets[account.id], session_name=session_name, dry_run=dry_run
             )
 
-        if accounts:
-            with ThreadPoolExecutor(max_workers=min(self.parallel, len(accounts))) as pool:
-                report.accounts = list(pool.map(work, accounts))
+        report.accounts = across(accounts, work, parallel=self.parallel)
         report.finished_at = self.clock()
 
     def _revoke_in(
@@ -372,8 +368,7 @@ class Offboarder:
         def work(account: Account) -> AccountOutcome:
             return self._release_in(report, account, name, role=role, force=force, dry_run=dry_run)
 
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(self.spec.accounts))) as pool:
-            report.accounts = list(pool.map(work, self.spec.accounts))
+        report.accounts = across(self.spec.accounts, work, parallel=self.parallel)
         report.finished_at = self.clock()
         return report
 
