@@ -146,7 +146,8 @@ def test_nested_and_concurrent_fan_outs_unfreeze_only_when_the_last_ends() -> No
 
 def test_a_freeze_the_process_made_for_its_own_reasons_is_left_as_it_is() -> None:
     gc.freeze()
-    frozen = gc.get_freeze_count()
     with account_pool(2, 2) as pool:
         assert pool.submit(lambda: 1).result() == 1
-    assert gc.get_freeze_count() >= frozen
+    # Still frozen (the count itself shrinks as frozen objects are freed, so it is not
+    # compared): a fan-out that unfroze at its end would leave none.
+    assert gc.get_freeze_count() > 0
