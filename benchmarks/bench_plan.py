@@ -1,8 +1,7 @@
 """Benchmark `keyless plan` / `apply` on federations of 10, 50 and 100 accounts in moto.
 
 Each size runs in a child process of its own against a fresh moto server in
-another process, in three phases, as `keyless apply` on new accounts and then
-`keyless plan` run them:
+another process, as `keyless apply` on new accounts would run:
 
 - ``read``: the first plan of brand-new accounts. Most of its time is moto's:
   the first request into an account makes moto build that account's IAM,
@@ -10,11 +9,18 @@ another process, in three phases, as `keyless apply` on new accounts and then
   needed because the spec attaches ``ReadOnlyAccess`` & co.).
 - ``apply``: the writes of that plan (provider, roles, policies, the IdP user),
   accounts in parallel, each account's changes in order.
-- ``plan``: a no-change plan with a fresh connector (it pays for its own
-  AssumeRole calls), five times, the run with the least keyless CPU reported;
-  and the AWS API calls it made (a botocore ``before-send`` hook, so retries
-  and pagination count too) against the budget of 2 calls per account plus 2
-  per role.
+
+Then, in the largest size's child, once its accounts are applied:
+
+- ``plan``: a no-change plan of the first N accounts (``keyless plan
+  --account ...``) for every size N, each with a fresh connector (it pays for
+  its own AssumeRole calls), the sizes taking turns for five rounds; per size
+  the median keyless CPU, with the least and the most beside it; and the AWS
+  API calls it made (a botocore ``before-send`` hook, so retries and
+  pagination count too) against the budget of 2 calls per account plus 2 per
+  role. Taking turns in one process against one moto is what makes the sizes
+  comparable on a shared machine: a slow spell slows every size alike, where
+  one child per size would put it all on one of them.
 
 For each phase: wall time, keyless's own CPU (this process: keyless, boto3 and
 botocore; ``time.process_time``) and the emulator's CPU (the moto server's
@@ -35,6 +41,7 @@ import gc
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -168,21 +175,34 @@ RESULT = "RESULT "
 
 # keyless CPU per account of the no-change plan before this benchmark's
 # findings were fixed: the issue's figures, on the machine it was measured on.
-# This script run against that code (804bbd9) on another machine printed 11.7,
-# 17.2 and 19.6 ms (1.68x). Two causes, both fixed: an STS client per account
-# and every IAM client kept to the end (ba44c83: 12.0 and 14.7 ms, 1.22x), and
-# the garbage collector walking the whole process ever more often as accounts
-# added up (keyless.services.fanout freezes what existed before the work and
-# collects the work's garbage at its end: 14.1, 16.4 and 15.3 ms, 1.09x).
+# This script's earlier form (one child per size) run against that code
+# (804bbd9) on another machine printed 11.7, 17.2 and 19.6 ms (1.68x). Two
+# causes, both fixed: an STS client per account and every IAM client kept to
+# the end (ba44c83: 12.0 and 14.7 ms, 1.22x), and the garbage collector walking
+# the whole process ever more often as accounts added up (keyless.services.fanout
+# freezes what existed before the work, spaces out young collections during it
+# and collects the work's garbage at its end). This form of the script, after
+# both: 11.8, 12.0 and 12.5 ms (1.05x), and again 12.5, 13.6 and 13.1 ms (1.05x).
 BASELINE_CPU_MS = {10: 21.2, 50: 31.2, 100: 34.6}
-# No-change plans per size; the least CPU is reported, as timeit does: on a shared
-# machine the other runs measure the neighbours too.
-PLAN_RUNS = 5
+PLAN_ROUNDS = 5  # rounds of no-change plans, every size once a round
 FLAT = 1.2  # the target: largest size's CPU per account within 1.2x the smallest's
 
 
-def run(size: int, parallel: int) -> int:
-    """One size against a fresh moto: print its rows and one RESULT line."""
+def _row(size: int, label: str, phase: Phase, note: str) -> None:
+    per = phase.figures(size)
+    print(
+        f"{size:>8} {label:>6} {phase.wall:>7.2f} {per['wall'] * 1000:>15.1f} ms "
+        f"{per['cpu'] * 1000:>9.1f} ms {per['moto'] * 1000:>6.1f} ms  {note}",
+        flush=True,
+    )
+
+
+def run(size: int, parallel: int, plan_sizes: list[int]) -> int:
+    """One size against a fresh moto: print its rows and RESULT lines.
+
+    With ``plan_sizes``, also the no-change plans of the first N of its accounts
+    for each N, taking turns (see the module's docstring).
+    """
     server, endpoint = _start_moto()
     key = SigningKey.generate("keyless bench idp")
     metadata = build_idp_metadata(
@@ -209,47 +229,19 @@ def run(size: int, parallel: int) -> int:
             print(f"apply failed: {[r.error for r in report.failed_accounts()]}", file=sys.stderr)
             return 1
         changes = sum(len(a.pending) for a in plan.accounts)
-        # The no-change plan, PLAN_RUNS times, each with a fresh connector (it pays for
-        # its own AssumeRole calls too); the run with the least keyless CPU is reported.
-        runs: list[Phase] = []
-        for _ in range(PLAN_RUNS):
-            counter.reset()
-            connector = AwsConnector(session, endpoint=AwsEndpoint(endpoint_url=endpoint))
-            with Phase(server) as phase:
-                second = Provisioner(spec, connector, metadata, parallel=parallel).plan()
-            if second.has_changes:
-                print("a plan right after apply still has changes", file=sys.stderr)
-                return 1
-            runs.append(phase)
-        again = min(runs, key=lambda run: run.cpu)
-        roles = sum(
-            1
-            for account in spec.accounts
-            for role in spec.roles
-            if account in spec.role_accounts(role)
-        )
-        calls = sum(counter.calls.values())
-        budget = 2 * size + 2 * roles
-        detail = ", ".join(f"{op} {n}" for op, n in sorted(counter.calls.items()))
-        notes = {
-            "read": "first contact: moto builds each account's IAM",
-            "apply": f"{changes} changes, {parallel} accounts at a time",
-            "plan": f"no changes; {calls} calls (budget {budget}): {detail}",
-        }
-        phases = (("read", read), ("apply", write), ("plan", again))
-        for label, phase in phases:
-            per = phase.figures(size)
-            print(
-                f"{size:>8} {label:>6} {phase.wall:>7.2f} {per['wall'] * 1000:>15.1f} ms "
-                f"{per['cpu'] * 1000:>9.1f} ms {per['moto'] * 1000:>6.1f} ms  {notes[label]}",
-                flush=True,
-            )
+        _row(size, "read", read, "first contact: moto builds each account's IAM")
+        _row(size, "apply", write, f"{changes} changes, {parallel} accounts at a time")
         document = {
+            "kind": "apply",
             "size": size,
-            "over_budget": calls > budget,
-            **{f"{name}_{k}": v for name, phase in phases for k, v in phase.figures(size).items()},
+            **{
+                f"{name}_{k}": v
+                for name, phase in (("read", read), ("apply", write))
+                for k, v in phase.figures(size).items()
+            },
         }
         print(RESULT + json.dumps(document), flush=True)
+        return plan_rounds(spec, session, endpoint, metadata, counter, server, plan_sizes, parallel)
     finally:
         server.terminate()
         try:
@@ -257,6 +249,59 @@ def run(size: int, parallel: int) -> int:
         except subprocess.TimeoutExpired:  # moto holding many accounts can be slow to go
             server.kill()
             server.wait()
+
+
+def plan_rounds(
+    spec: FederationSpec,
+    session: boto3.Session,
+    endpoint: str,
+    metadata: bytes,
+    counter: CallCounter,
+    server: subprocess.Popen[bytes],
+    sizes: list[int],
+    parallel: int,
+) -> int:
+    """No-change plans of the first N accounts for each size N, the sizes taking turns."""
+    runs: dict[int, list[Phase]] = {n: [] for n in sizes}
+    calls: dict[int, Counter[str]] = {}
+    for _ in range(PLAN_ROUNDS):
+        for n in sizes:
+            aliases = [account.alias for account in spec.accounts[:n]]
+            counter.reset()
+            connector = AwsConnector(session, endpoint=AwsEndpoint(endpoint_url=endpoint))
+            with Phase(server) as phase:
+                again = Provisioner(spec, connector, metadata, parallel=parallel).plan(
+                    accounts=aliases
+                )
+            if again.has_changes:
+                print("a plan right after apply still has changes", file=sys.stderr)
+                return 1
+            runs[n].append(phase)
+            calls[n] = Counter(counter.calls)
+    for n in sizes:
+        selected = spec.accounts[:n]
+        roles = sum(
+            1 for account in selected for role in spec.roles if account in spec.role_accounts(role)
+        )
+        made = sum(calls[n].values())
+        budget = 2 * n + 2 * roles
+        cpus = [phase.cpu / n for phase in runs[n]]
+        typical = min(runs[n], key=lambda phase: abs(phase.cpu / n - statistics.median(cpus)))
+        detail = ", ".join(f"{op} {k}" for op, k in sorted(calls[n].items()))
+        _row(
+            n,
+            "plan",
+            typical,
+            f"no changes, median of {PLAN_ROUNDS} (CPU {min(cpus) * 1000:.1f} to "
+            f"{max(cpus) * 1000:.1f} ms); {made} calls (budget {budget}): {detail}",
+        )
+        document = {
+            "kind": "plan",
+            "size": n,
+            "over_budget": made > budget,
+            "plan_cpu": statistics.median(cpus),
+        }
+        print(RESULT + json.dumps(document), flush=True)
     return 0
 
 
@@ -265,42 +310,46 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: one size
+    parser.add_argument("--plan-sizes", type=int, nargs="*", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        sys.exit(run(args.one, args.parallel))
-    sys.exit(isolated(args.sizes, args.parallel))
+        sys.exit(run(args.one, args.parallel, args.plan_sizes))
+    sys.exit(isolated(sorted(set(args.sizes)), args.parallel))
 
 
 def isolated(sizes: list[int], parallel: int) -> int:
     """Run each size in its own process (fresh moto state), then summarise per account."""
     print(HEADER, flush=True)
-    results: list[dict[str, Any]] = []
+    applied: list[dict[str, Any]] = []
+    planned: list[dict[str, Any]] = []
     for size in sizes:
-        child = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--parallel", str(parallel)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        command = [sys.executable, __file__, "--one", str(size), "--parallel", str(parallel)]
+        if size == sizes[-1]:
+            command += ["--plan-sizes", *map(str, sizes)]
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
         sys.stderr.write(child.stderr)
         for line in child.stdout.splitlines():
             if line.startswith(RESULT):
-                results.append(json.loads(line[len(RESULT) :]))
+                result = json.loads(line[len(RESULT) :])
+                (applied if result["kind"] == "apply" else planned).append(result)
             else:
                 print(line, flush=True)
         if child.returncode != 0:
             return child.returncode
-    if not results:
+    if not planned:
         return 1
     print()
-    print("keyless CPU per account, no-change plan (baseline before the fix beside it):")
-    for r in results:
+    print(
+        "keyless CPU per account, no-change plan, median of the rounds "
+        "(baseline before the fix beside it):"
+    )
+    for r in planned:
         size = int(r["size"])
         baseline = BASELINE_CPU_MS.get(size)
         was = f"   (baseline {baseline:.1f} ms)" if baseline else ""
         print(f"  {size:>4} accounts: {r['plan_cpu'] * 1000:6.1f} ms{was}")
-    first, last = results[0], results[-1]
-    if len(results) > 1:
+    first, last = planned[0], planned[-1]
+    if len(planned) > 1:
         growth = last["plan_cpu"] / first["plan_cpu"]
         verdict = "flat" if growth <= FLAT else "NOT flat"
         print(
@@ -311,7 +360,7 @@ def isolated(sizes: list[int], parallel: int) -> int:
     print(
         "apply, wall time per account and where it goes (keyless CPU | moto CPU | rest: waiting):"
     )
-    for r in results:
+    for r in applied:
         for phase, label in (("read", "first read"), ("apply", "writes")):
             wall, cpu, moto = r[f"{phase}_wall"], r[f"{phase}_cpu"], r[f"{phase}_moto"]
             print(
@@ -319,7 +368,7 @@ def isolated(sizes: list[int], parallel: int) -> int:
                 f"= keyless {cpu * 1000:6.1f} | moto {moto * 1000:7.1f} | "
                 f"waiting {max(wall - cpu - moto, 0.0) * 1000:6.1f}"
             )
-    if any(r["over_budget"] for r in results):
+    if any(r["over_budget"] for r in planned):
         print("over the budget of 2 calls per account + 2 per role", file=sys.stderr)
         return 1
     return 0

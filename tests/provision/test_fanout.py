@@ -10,15 +10,23 @@ from collections.abc import Iterator
 import pytest
 
 from keyless.errors import InputError
-from keyless.services.fanout import account_pool, across, checked_parallel
+from keyless.services.fanout import (
+    YOUNG_COLLECTION_EVERY,
+    account_pool,
+    across,
+    checked_parallel,
+)
 
 
 @pytest.fixture(autouse=True)
-def _nothing_frozen() -> Iterator[None]:
-    # These tests read the freeze count; a failure must not leave the process frozen.
+def _collector_as_found() -> Iterator[None]:
+    # These tests read and change the collector's state; a failure must not leave the
+    # process frozen or with other thresholds.
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_results_come_back_in_the_items_order_whatever_order_they_finish_in() -> None:
@@ -125,23 +133,26 @@ def test_garbage_from_before_is_still_collected_after_the_work() -> None:
     assert cycle() is None
 
 
-def test_nested_and_concurrent_fan_outs_unfreeze_only_when_the_last_ends() -> None:
-    inner_counts: list[int] = []
+def test_nested_fan_outs_give_the_collector_back_only_when_the_last_ends() -> None:
+    gc.set_threshold(700, 10, 10)
+    seen: list[tuple[int, tuple[int, int, int]]] = []
 
     def outer(item: int) -> int:
         def inner(x: int) -> int:
-            inner_counts.append(gc.get_freeze_count())
+            seen.append((gc.get_freeze_count(), gc.get_threshold()))
             return x
 
         across([1, 2], inner, parallel=2)
-        # The inner fan-out ended, the outer one has not: still frozen.
-        inner_counts.append(gc.get_freeze_count())
+        # The inner fan-out ended, the outer one has not: still frozen and tuned.
+        seen.append((gc.get_freeze_count(), gc.get_threshold()))
         return item
 
     across([1, 2, 3], outer, parallel=3)
-    assert len(inner_counts) == 9
-    assert all(count > 0 for count in inner_counts)
+    assert len(seen) == 9
+    assert all(count > 0 for count, _ in seen)
+    assert {thresholds for _, thresholds in seen} == {(YOUNG_COLLECTION_EVERY, 10, 10)}
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == (700, 10, 10)
 
 
 def test_a_freeze_the_process_made_for_its_own_reasons_is_left_as_it_is() -> None:
@@ -151,3 +162,20 @@ def test_a_freeze_the_process_made_for_its_own_reasons_is_left_as_it_is() -> Non
     # Still frozen (the count itself shrinks as frozen objects are freed, so it is not
     # compared): a fan-out that unfroze at its end would leave none.
     assert gc.get_freeze_count() > 0
+
+
+def test_young_objects_are_collected_less_often_during_the_work_only() -> None:
+    gc.set_threshold(700, 10, 10)
+    during: list[tuple[int, int, int]] = []
+    across([1, 2], lambda item: during.append(gc.get_threshold()), parallel=2)
+    assert during == [(YOUNG_COLLECTION_EVERY, 10, 10)] * 2
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_process_that_collects_less_often_still_or_not_at_all_is_left_so() -> None:
+    seen: list[tuple[int, int, int]] = []
+    for thresholds in ((50_000, 20, 20), (0, 10, 10)):
+        gc.set_threshold(*thresholds)
+        across([1], lambda item: seen.append(gc.get_threshold()), parallel=1)
+        assert gc.get_threshold() == thresholds
+    assert seen == [(50_000, 20, 20), (0, 10, 10)]

@@ -7,18 +7,23 @@ through here, so the rules live once:
 - at most ``parallel`` accounts are worked on at once, never more workers than
   accounts (:func:`account_pool`, :func:`across`);
 - while they are, the garbage collector leaves alone every object that existed
-  before (:func:`_earlier_objects_frozen`), which keeps keyless's CPU per
-  account flat as accounts are added.
+  before and collects young objects less often; when they are done, it
+  collects their garbage (:func:`_earlier_objects_frozen`). This keeps
+  keyless's CPU per account flat as accounts are added.
 
 Why the last one: each account's work builds a botocore client with its
-assumed-role keys, thousands of objects in reference cycles. Enough of them
-outlive a few young collections that CPython runs full collections as
-accounts add up, and a full collection walks every tracked object in the
-process, most of them boto3's loaded service models and the modules, which
-do not change. Measured with ``benchmarks/bench_plan.py``'s no-change plan:
-13.4 ms of CPU per account at 10 accounts, 18.1 ms at 100, 4.8 ms of it the
-collector (0.8 ms at 10); with what existed before frozen, 13.3 and 14.1 ms
-(2.1 ms of it the collector).
+assumed-role keys, some 3,000 objects in reference cycles (a copy of the
+event handlers' tree), so it can only be freed by the collector. With
+CPython's defaults a client outlives a score of young collections, lands in
+the old generation and dies there, and the full collections that garbage sets
+off walk every tracked object in the process, most of them boto3's loaded
+service models and the modules, which do not change. Measured in one process
+against one moto, no-change plans of 10 and 100 accounts taking turns: 16.1
+and 18.1 ms of CPU per account, all of the difference the collector's (1.9
+and 4.2 ms); Python function calls per account were the same at both sizes.
+``benchmarks/bench_plan.py``, the same way: 15.4 and 18.7 ms (1.21x) with only
+the freezing, 11.8 and 12.5 ms (1.05x) with the young collections spaced out
+as well.
 """
 
 from __future__ import annotations
@@ -70,16 +75,59 @@ def across(items: Sequence[Item], work: Callable[[Item], Result], *, parallel: i
         return list(pool.map(work, items))
 
 
-# How many fan-outs are running (they may nest, or run in two threads at once); the
-# objects stay frozen until the last one ends.
-_frozen_lock = threading.Lock()
-_frozen_depth = 0
-_we_froze = False
+# A young collection every this many new objects while accounts are worked on (the
+# default is 700). An account's work allocates a botocore client of some thousands
+# of objects that lives until the account is done: with the default, it is walked by
+# a score of young collections, promoted to the old generation and dies there as
+# garbage only a full collection frees. Collecting young objects this much less
+# often lets most clients die young, where a collection frees them cheaply.
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+class _CollectorTuning:
+    """The collector's settings while any fan-out runs (they may nest, or run in two
+    threads at once): set when the first starts, given back when the last ends."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.froze = False
+        self.thresholds: tuple[int, int, int] = gc.get_threshold()
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.thresholds = gc.get_threshold()
+                young, middle, old = self.thresholds
+                if young:  # 0: the process turned automatic collection off; leave it so
+                    gc.set_threshold(max(young, YOUNG_COLLECTION_EVERY), middle, old)
+                self.froze = gc.get_freeze_count() == 0
+                if self.froze:
+                    gc.freeze()
+            self.depth += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth:
+                return
+            gc.set_threshold(*self.thresholds)
+            if self.froze:
+                # The work's own garbage (the dropped clients) is collected now, while
+                # a full collection walks only what the work made: once unfrozen, the
+                # next one would walk the whole process for it.
+                gc.collect()
+                gc.unfreeze()
+                self.froze = False
+
+
+_tuning = _CollectorTuning()
 
 
 @contextmanager
 def _earlier_objects_frozen() -> Iterator[None]:
-    """Hide every object that exists now from the garbage collector until the block ends.
+    """Hide every object that exists now from the garbage collector until the block ends,
+    and collect young objects less often meanwhile (:data:`YOUNG_COLLECTION_EVERY`).
 
     ``gc.freeze()`` moves them to the collector's permanent generation, which no
     collection walks; ``gc.unfreeze()`` puts them back into the oldest
@@ -87,22 +135,8 @@ def _earlier_objects_frozen() -> Iterator[None]:
     the next full collection. A process that froze objects for its own reasons
     (a pre-fork server) is left as it is.
     """
-    global _frozen_depth, _we_froze
-    with _frozen_lock:
-        if _frozen_depth == 0:
-            _we_froze = gc.get_freeze_count() == 0
-            if _we_froze:
-                gc.freeze()
-        _frozen_depth += 1
+    _tuning.enter()
     try:
         yield
     finally:
-        with _frozen_lock:
-            _frozen_depth -= 1
-            if _frozen_depth == 0 and _we_froze:
-                # The work's own garbage (the dropped clients) is collected now, while
-                # a full collection walks only what the work made: once unfrozen, the
-                # next one would walk the whole process for it.
-                gc.collect()
-                gc.unfreeze()
-                _we_froze = False
+        _tuning.leave()
