@@ -55,9 +55,18 @@ TRUST = {
 }
 
 
+def _session(keys: dict[str, str]) -> boto3.Session:
+    return boto3.Session(
+        region_name="us-east-1",
+        aws_access_key_id=keys["aws_access_key_id"],
+        aws_secret_access_key=keys["aws_secret_access_key"],
+        aws_session_token=keys.get("aws_session_token"),
+    )
+
+
 def sts_client(url: str, ca: str, credentials: dict[str, str] | None = None) -> Any:
     creds = credentials or {"aws_access_key_id": "unused", "aws_secret_access_key": "unused"}
-    session = boto3.Session(region_name="us-east-1", **creds)
+    session = _session(creds)
     config = Config(max_pool_connections=32, retries={"max_attempts": 1})
     return session.client("sts", endpoint_url=url, verify=ca, config=config)
 
@@ -196,7 +205,7 @@ def main() -> int:
         with LabAwsProcess(
             accounts=accounts, state_dir=state_dir, certfile=tls.server_cert, keyfile=tls.server_key
         ) as lab:
-            root = boto3.Session(region_name="us-east-1", **lab.bootstrap_credentials)
+            root = _session(lab.bootstrap_credentials)
             answer = root.client("sts", endpoint_url=lab.url, verify=ca).assume_role(
                 RoleArn=f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole",
                 RoleSessionName="bench",
