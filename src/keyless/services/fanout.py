@@ -19,7 +19,7 @@ the old generation and dies there, and the full collections that garbage sets
 off walk every tracked object in the process, most of them boto3's loaded
 service models and the modules, which do not change. Measured in one process
 against one moto, no-change plans of 10 and 100 accounts taking turns: 13.4
-and 18.1 ms of CPU per account with neither measure, all of the difference the
+and 18.1 ms of CPU per account with neither measure, most of the difference the
 collector's (0.8 and 4.8 ms); Python function calls per account were the same
 at both sizes. ``benchmarks/bench_plan.py``, which measures the same way: 15.4
 and 18.7 ms (1.21x) with only the freezing, 11.8 and 12.5 ms (1.05x) with the
