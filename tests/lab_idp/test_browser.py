@@ -18,47 +18,20 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from browser_support import lab_page, needs_chromium
 from keyless.cli.lab_idp import register
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 LOGIN = "browser-user@acme.example"
 PASSWORD = "Lab-browser-password-1!"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed (apt-get install chromium)",
-    ),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        # The lab CA is not in Chromium's store; only the lab's loopback hosts are visited.
-        context = browser.new_context(
-            ignore_https_errors=True, viewport={"width": 1100, "height": 760}
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+def page() -> Iterator[Any]:
+    with lab_page(viewport={"width": 1100, "height": 760}) as page:
+        yield page
 
 
 def _shot(page: Any, tmp_path: Path, name: str) -> None:

@@ -27,7 +27,8 @@ from urllib.parse import parse_qs
 import pyotp
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browser_support import lab_page, needs_chromium
+
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"
 BROWSER_LINE = re.compile(r"or open the AWS app in a browser: (\S+)")
 APPLY_LINE = re.compile(r"1\. provision the accounts: (keyless apply .+)$")
@@ -35,10 +36,7 @@ APPLY_LINE = re.compile(r"1\. provision the accounts: (keyless apply .+)$")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed (apt-get install chromium)",
-    ),
+    needs_chromium,
 ]
 
 
@@ -107,28 +105,9 @@ def lab_up(tmp_path: Path) -> Iterator[tuple[RunningLab, dict[str, str]]]:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        # The lab CA is not in Chromium's store; only the lab's loopback hosts are visited.
-        context = browser.new_context(ignore_https_errors=True)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+def page() -> Iterator[Any]:
+    with lab_page() as page:
+        yield page
 
 
 def test_the_browser_link_lab_up_prints_reaches_the_landing_page(

@@ -24,15 +24,15 @@ from typing import Any
 import pyotp
 import pytest
 
+from browser_support import lab_page, needs_chromium
 from login_support import AWS, KEYLESS, LabUser, Terminal, configure, keyless, run
 
-CHROMIUM = Path("/usr/bin/chromium")
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+    needs_chromium,
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 
@@ -46,19 +46,8 @@ def oie(lab_idp_settings: Callable[..., None], provisioned_lab: Any) -> Any:
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
-        # The lab CA is not in Chromium's store; only the lab's loopback hosts are visited.
-        context = browser.new_context(ignore_https_errors=True)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with lab_page() as page:
+        yield page
 
 
 class Login:

@@ -26,16 +26,16 @@ from typing import Any
 import boto3
 import pytest
 
+from browser_support import lab_page, needs_chromium
 from login_support import LabUser
 
-CHROMIUM = Path("/usr/bin/chromium")
 GIMME = shutil.which("gimme-aws-creds", path=str(Path(sys.executable).parent)) or ""
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed"),
+    needs_chromium,
     pytest.mark.skipif(
         not GIMME, reason="gimme-aws-creds is not installed (the [test] extra has it)"
     ),
@@ -45,18 +45,8 @@ pytestmark = [
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
-        context = browser.new_context(ignore_https_errors=True)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with lab_page() as page:
+        yield page
 
 
 def test_gimme_aws_creds_device_flow_against_the_lab(

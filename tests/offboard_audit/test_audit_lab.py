@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from browser_support import CHROMIUM, NO_CHROMIUM, chromium
 from offboard_support import keyless, member_client, sign_in
 
 DEV = "333333333333"
 REGIONAL = "https://us-east-2.signin.aws.amazon.com/saml"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def test_a_clean_lab_audits_clean_apart_from_its_bootstrap_key(own_lab: Any) -> None:
@@ -76,42 +76,32 @@ def test_audit_fails_on_high_naming_the_key_and_the_audience_with_fixes(
 
 def test_the_html_report_in_chromium(own_lab: Any, tampered: Path) -> None:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.skip(NO_CHROMIUM)
     html = tampered / "audit.html"
     result = keyless(own_lab, "audit", "--format", "html", "--output", str(html))
     assert result.returncode == 0, result.stderr
     requests: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(html.as_uri())
-            assert page.title() == "keyless audit: acme"
-            findings = page.locator("#findings tbody tr")
-            text = findings.all_inner_texts()
-            assert any("dave" in row and "Fix:" in row for row in text)
-            assert any(REGIONAL in row for row in text)
-            rows = page.locator("#timeline .sign-in-row").all_inner_texts()
-            assert any("alice@acme.example" in row for row in rows)
-            assert any("bob@acme.example" in row for row in rows)
-            assert page.locator("#timeline svg circle.sign-in").count() >= 2
-            # Every in-page link leads to an element that exists, and following one works.
-            hrefs = page.eval_on_selector_all(
-                "a[href]", "els => els.map(e => e.getAttribute('href'))"
-            )
-            assert hrefs
-            for href in set(hrefs):
-                assert href.startswith("#"), href
-                assert page.locator(href).count() == 1, href
-            page.click("nav a[href='#controls']")
-            assert page.evaluate("location.hash") == "#controls"
-            assert page.locator("#control-person-access-key").inner_text().count("CC6.1") == 1
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(html.as_uri())
+        assert page.title() == "keyless audit: acme"
+        findings = page.locator("#findings tbody tr")
+        text = findings.all_inner_texts()
+        assert any("dave" in row and "Fix:" in row for row in text)
+        assert any(REGIONAL in row for row in text)
+        rows = page.locator("#timeline .sign-in-row").all_inner_texts()
+        assert any("alice@acme.example" in row for row in rows)
+        assert any("bob@acme.example" in row for row in rows)
+        assert page.locator("#timeline svg circle.sign-in").count() >= 2
+        # Every in-page link leads to an element that exists, and following one works.
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+        assert hrefs
+        for href in set(hrefs):
+            assert href.startswith("#"), href
+            assert page.locator(href).count() == 1, href
+        page.click("nav a[href='#controls']")
+        assert page.evaluate("location.hash") == "#controls"
+        assert page.locator("#control-person-access-key").inner_text().count("CC6.1") == 1
     # Nothing but the file itself was requested: no script, font, image or stylesheet.
     assert requests == [html.as_uri()]
