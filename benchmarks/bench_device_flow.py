@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_login import provision  # noqa: E402
+from bench_login import home_environment, provision  # noqa: E402
 
 _FIELD = r'name="{}" value="([^"]*)"'
 
@@ -100,16 +100,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        for name, value in {
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        }.items():
-            os.environ[name] = value
+        os.environ.update(home_environment(home))
+        os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
         import pyotp
 

@@ -60,6 +60,18 @@ def configure_command(profile: str, state_dir: object, user: str) -> list[str]:
     ]
 
 
+def home_environment(home: Path) -> dict[str, str]:
+    """Where keyless and the AWS CLI keep their files, all under ``home`` (a throwaway)."""
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_STATE_HOME": str(home / ".state"),
+        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+    }
+
+
 def main() -> None:
     """Run the login benchmark and print medians beside the 1 s target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,16 +80,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        for name, value in {
-            "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        }.items():
-            os.environ[name] = value
+        os.environ.update(home_environment(home))
+        os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
         for name in [n for n in os.environ if n.startswith(("AWS_PROFILE", "KEYLESS_"))]:
             del os.environ[name]
 

@@ -44,7 +44,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -57,6 +56,7 @@ from keyless.saml.metadata import build_idp_metadata
 from keyless.services.provision import Provisioner
 from keyless.spec import load_spec_text
 from keyless.spec.model import FederationSpec
+from lab_federation import CallCounter
 
 
 def _spec(size: int, base: int) -> FederationSpec:
@@ -88,22 +88,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class CallCounter:
-    """Counts every HTTP request botocore sends, by operation."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, event_name: str, **_: Any) -> None:
-        with self._lock:
-            self.calls[event_name.split(".", 1)[1]] += 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self.calls.clear()
 
 
 # moto answers requests signed with unknown keys as its default account, which
@@ -281,12 +265,13 @@ def plan_rounds(
     for n in sizes:
         selected = spec.accounts[:n]
         roles = sum(
-            1 for account in selected for role in spec.roles if account in spec.role_accounts(role)
+            1 for account in selected for role in spec.roles if spec.role_in_account(role, account)
         )
         made = sum(calls[n].values())
         budget = 2 * n + 2 * roles
         cpus = [phase.cpu / n for phase in runs[n]]
-        typical = min(runs[n], key=lambda phase: abs(phase.cpu / n - statistics.median(cpus)))
+        median = statistics.median(cpus)
+        typical = min(runs[n], key=lambda phase: abs(phase.cpu / n - median))
         detail = ", ".join(f"{op} {k}" for op, k in sorted(calls[n].items()))
         _row(
             n,
@@ -299,7 +284,7 @@ def plan_rounds(
             "kind": "plan",
             "size": n,
             "over_budget": made > budget,
-            "plan_cpu": statistics.median(cpus),
+            "plan_cpu": median,
         }
         print(RESULT + json.dumps(document), flush=True)
     return 0
