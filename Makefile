@@ -1,5 +1,5 @@
 # keyless: the two commands.
-#   make demo   create .venv, install keyless with the lab, run `keyless demo`
+#   make demo   create .venv, install keyless and keyless-lab (lab/), run `keyless demo`
 #   make test   the same .venv plus test tools and system packages, then lint, types, tests
 # Nothing else is needed on a fresh machine than Python 3.11+, make and the package registries.
 
@@ -24,12 +24,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-$(VENV)/.lab-installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[lab]'
+# keyless and the lab are two distributions: the product (.) ships no emulator;
+# keyless-lab (lab/) plugs `keyless lab` and `keyless demo` into it.
+$(VENV)/.lab-installed: pyproject.toml lab/pyproject.toml | $(BIN)/python
+	$(PIP) install -e . -e ./lab
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.system-deps $(VENV)/.checkov | $(BIN)/python
-	$(PIP) install -e '.[lab,test]'
+$(VENV)/.test-installed: pyproject.toml lab/pyproject.toml $(VENV)/.system-deps $(VENV)/.checkov | $(BIN)/python
+	$(PIP) install -e '.[test]' -e ./lab
 	@touch $@ $(VENV)/.lab-installed
 
 # checkov pins an old boto3 that would downgrade the one keyless and moto use,
@@ -59,8 +61,8 @@ demo: $(VENV)/.lab-installed
 	$(BIN)/keyless demo
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks lab conftest.py
+	$(BIN)/ruff format --check src tests benchmarks lab conftest.py
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

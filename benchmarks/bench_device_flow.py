@@ -106,12 +106,12 @@ def main() -> None:
         import pyotp
 
         from keyless.errors import KeylessError
-        from keyless.lab.idp.directory import Directory
-        from keyless.lab.runtime import Lab
         from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import resolve_settings
         from keyless.services.wiring import login_and_cache as login
         from keyless.spec import load_spec
+        from keyless_lab.idp.directory import Directory
+        from keyless_lab.runtime import Lab
 
         spec_path = REPO / "examples" / "acme.yaml"
         instance = Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path)

@@ -35,9 +35,9 @@ import pyotp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from keyless.lab.idp.server import IdpServer
-from keyless.saml.build import build_response
 from keyless.spec import load_spec
+from keyless_lab.idp.server import IdpServer
+from keyless_lab.saml.build import build_response
 
 ACME = Path(__file__).resolve().parent.parent / "examples" / "acme.yaml"
 

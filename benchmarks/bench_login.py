@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from keyless.lab.info import LabInfo
+from keyless_lab.info import LabInfo
 
 REPO = Path(__file__).resolve().parent.parent
 KEYLESS = str(Path(sys.executable).parent / "keyless")
@@ -88,12 +88,12 @@ def main() -> None:
         import pyotp
 
         from keyless.errors import KeylessError
-        from keyless.lab.idp.directory import Directory
-        from keyless.lab.runtime import Lab
         from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import resolve_settings
         from keyless.services.wiring import login_and_cache
         from keyless.spec import load_spec
+        from keyless_lab.idp.directory import Directory
+        from keyless_lab.runtime import Lab
 
         spec_path = REPO / "examples" / "acme.yaml"
         with Lab(load_spec(spec_path), state_dir=Path(tmp) / "lab", spec_path=spec_path) as lab:

@@ -98,11 +98,11 @@ def run_rows(tmp: Path, env: dict[str, str], runs: int) -> dict[str, float]:
     import pyotp
 
     from keyless.adapters.terminal import NonInteractivePrompter
-    from keyless.lab.idp.directory import Directory
-    from keyless.lab.runtime import Lab
     from keyless.services.profiles import resolve_settings
     from keyless.services.wiring import login_and_cache
     from keyless.spec import load_spec
+    from keyless_lab.idp.directory import Directory
+    from keyless_lab.runtime import Lab
 
     # Start-up rows taken in turns, so a burst of load on a shared machine
     # hits every row alike rather than one of them.

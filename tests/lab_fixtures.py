@@ -1,6 +1,6 @@
 """Shared fixtures that run the embedded lab, for every test area (registered in conftest.py).
 
-- ``lab``: a started :class:`keyless.lab.runtime.Lab` for ``examples/acme.yaml`` in a
+- ``lab``: a started :class:`keyless_lab.runtime.Lab` for ``examples/acme.yaml`` in a
   temporary state dir, for the whole session; yields its :class:`LabInfo`.
 - ``provisioned_lab``: the same lab with the SAML provider and the spec's roles
   created in every account by ``keyless.services.provision.apply_spec`` (what
@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from keyless.lab.info import LabInfo
 from keyless.spec import load_spec
+from keyless_lab.info import LabInfo
 
 REPO = Path(__file__).resolve().parent.parent
 ACME = REPO / "examples" / "acme.yaml"
@@ -72,7 +72,7 @@ def lab_session(
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
     """A running lab for examples/acme.yaml (IdP + AWS), for the whole session; its LabInfo."""
-    from keyless.lab.runtime import Lab
+    from keyless_lab.runtime import Lab
 
     state_dir = tmp_path_factory.mktemp("lab-state")
     spec = load_spec(ACME)

@@ -44,7 +44,7 @@ class LabUser:
 
 def directory(lab: Any) -> Any:
     """The lab IdP's directory (SQLite, safe beside the running server)."""
-    from keyless.lab.idp.directory import Directory
+    from keyless_lab.idp.directory import Directory
 
     return Directory(Path(lab.state_dir) / "idp.sqlite")
 

@@ -12,10 +12,10 @@ from typing import Any
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.core.credentials import AwsCredentials
-from keyless.lab.idp.directory import Directory
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 from keyless.services.wiring import login_and_cache
+from keyless_lab.idp.directory import Directory
 from lab_fixtures import fresh_totp
 
 REPO = Path(__file__).resolve().parents[1]

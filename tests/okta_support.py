@@ -14,12 +14,12 @@ import yaml
 
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
-from keyless.lab.idp.directory import Directory
-from keyless.lab.info import LabInfo
-from keyless.lab.runtime import Lab
 from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 from keyless.services.wiring import login_and_cache
+from keyless_lab.idp.directory import Directory
+from keyless_lab.info import LabInfo
+from keyless_lab.runtime import Lab
 from lab_fixtures import fresh_totp
 
 REPO = Path(__file__).resolve().parents[1]

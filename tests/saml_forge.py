@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from keyless.saml.keys import SigningKey
+from keyless_lab.saml.keys import SigningKey
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",

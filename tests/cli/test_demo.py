@@ -20,7 +20,7 @@ def _lab_children(under: Path) -> list[str]:
     return [
         line
         for line in result.stdout.splitlines()
-        if "keyless.lab.aws" in line and str(under) in line
+        if "keyless_lab.aws" in line and str(under) in line
     ]
 
 

@@ -31,10 +31,10 @@ OTHER_COMMANDS = {
     "keyless.cli.provision",
     "keyless.cli.spec",
     "keyless.cli.saml",
-    "keyless.cli.lab",
-    "keyless.cli.lab_idp",
-    "keyless.cli.lab_okta",
-    "keyless.cli.demo",
+    "keyless_lab.cli.lab",
+    "keyless_lab.cli.lab_idp",
+    "keyless_lab.cli.lab_okta",
+    "keyless_lab.cli.demo",
     "keyless.cli.offboard",
     "keyless.cli.audit",
     "keyless.services",
@@ -42,7 +42,7 @@ OTHER_COMMANDS = {
 
 
 def _within(module: str, packages: set[str]) -> bool:
-    """``module`` is one of ``packages`` or inside one (``keyless.cli.lab`` is not
+    """``module`` is one of ``packages`` or inside one (``keyless_lab.cli.lab`` is not
     ``keyless.cli.lab_dir``, the option every command shares)."""
     return any(module == p or module.startswith(p + ".") for p in packages)
 

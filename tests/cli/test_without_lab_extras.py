@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from keyless.lab.extras import LAB_MODULES
+from keyless_lab.extras import LAB_MODULES
 
 REPO = Path(__file__).resolve().parents[2]
 KEYLESS = str(Path(sys.executable).parent / "keyless")

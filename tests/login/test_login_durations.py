@@ -60,9 +60,9 @@ def long_session_lab(tmp_path_factory: pytest.TempPathFactory, derived_spec: Pat
     no role limits: the client asks STS for what the IdP allows and learns the
     role's limit from STS's refusal, as it does with real Okta and AWS.
     """
-    from keyless.lab.runtime import Lab
     from keyless.services.provision import apply_spec
     from keyless.spec import load_spec
+    from keyless_lab.runtime import Lab
 
     spec = load_spec(derived_spec)
     instance = Lab(spec, state_dir=tmp_path_factory.mktemp("long-session-lab"))

@@ -22,14 +22,14 @@ from keyless.adapters.locks import FileLock
 from keyless.adapters.secrets import FileSecretStore, keyring_may_exist, open_secret_store
 from keyless.core.credentials import AwsCredentials
 from keyless.errors import EXIT_LOGIN_REQUIRED, ConfigError, InputError
-from keyless.saml.build import build_response
-from keyless.saml.keys import SigningKey
 from keyless.saml.model import RolePair
 from keyless.services.access import child_environment, render_env
 from keyless.services.assertion import read_unverified_assertion
 from keyless.services.profiles import Settings, resolve_settings, save_profile
 from keyless.services.roles import SpecHints, select_roles
 from keyless.services.wiring import CachedProvider
+from keyless_lab.saml.build import build_response
+from keyless_lab.saml.keys import SigningKey
 
 PYTHON = sys.executable
 
@@ -232,7 +232,7 @@ PROD = RolePair(
 
 
 def _page(provider_first: bool) -> str:
-    from keyless.saml.build import encode_response
+    from keyless_lab.saml.build import encode_response
 
     xml = build_response(
         key=KEY,

@@ -18,7 +18,7 @@ from offboard_support import ACME
 @pytest.fixture(scope="module")
 def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A started, applied lab for this module only; its LabInfo."""
-    from keyless.lab.runtime import Lab
+    from keyless_lab.runtime import Lab
 
     spec = load_spec(ACME)
     instance = Lab(spec, state_dir=tmp_path_factory.mktemp("lab"), spec_path=ACME)

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from keyless.lab.aws.permissions import decide
 from keyless.plan.desired import MANAGED_BY_TAG, desired_account
 from keyless.plan.diff import diff_role
 from keyless.plan.revocations import (
@@ -21,10 +20,11 @@ from keyless.plan.revocations import (
     revocation_policy,
 )
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
 from keyless.spec import load_spec
+from keyless_lab.aws.permissions import decide
+from keyless_lab.saml.keys import SigningKey
 from offboard_support import ACME
 
 SPEC = load_spec(ACME)

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from keyless.adapters.okta_admin import OktaAdminClient, make_admin_http
-from keyless.lab.runtime import Lab
 from keyless.services.okta_side import OktaSide, okta_target
 from keyless.spec import load_spec
+from keyless_lab.runtime import Lab
 from okta_support import OktaLab, acme_with_okta
 
 

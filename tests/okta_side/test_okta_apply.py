@@ -16,8 +16,8 @@ import pytest
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
 from keyless.errors import DeniedError
-from keyless.lab.idp.core import NoRoles
 from keyless.spec import grants_for_groups, load_spec
+from keyless_lab.idp.core import NoRoles
 from okta_support import OktaLab, acme_with_okta, roles_of
 
 ALICE, BOB, CAROL = "alice@acme.example", "bob@acme.example", "carol@acme.example"

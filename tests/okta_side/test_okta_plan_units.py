@@ -7,7 +7,6 @@ from typing import Any
 
 import yaml
 
-from keyless.lab.idp.awsapp import app_roles
 from keyless.plan.okta import (
     ActualOkta,
     ActualOktaApp,
@@ -17,6 +16,7 @@ from keyless.plan.okta import (
     managed_mark,
 )
 from keyless.spec import load_spec, load_spec_text
+from keyless_lab.idp.awsapp import app_roles
 
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"
 

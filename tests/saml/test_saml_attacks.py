@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.model import VerificationResult
 from keyless.saml.verify import verify_response
+from keyless_lab.saml.keys import SigningKey
 from saml_data import NOW, Build
 from saml_forge import (
     DS,

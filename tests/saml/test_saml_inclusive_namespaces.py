@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.verify import verify_response
+from keyless_lab.saml.keys import SigningKey
 from saml_data import NOW, Build
 from saml_forge import (
     DS,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from keyless.saml.build import encode_response
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.verify import verify_response
+from keyless_lab.saml.build import encode_response
+from keyless_lab.saml.keys import SigningKey
 from saml_data import DEV, ISSUER, PROD, Build
 from saml_forge import SAML, assertion_of, dump, parse
 
@@ -97,7 +97,7 @@ def test_python3_saml_rejects_keyless_response_signed_by_other_key(
     assert not response.is_valid(request)
 
 
-# keyless writes the canonical form itself (keyless.saml.canonical): values that
+# keyless writes the canonical form itself (keyless_lab.saml.canonical): values that
 # C14N escapes or readers normalize must still give the digest xmlsec1 computes.
 _ESCAPED_VALUES = {
     "subject": 'o\'brien&co <ops> "x"\r\n\t é 𝄞',

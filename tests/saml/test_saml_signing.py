@@ -1,5 +1,5 @@
 """Signing writes each element in its exclusive canonical form instead of asking a
-C14N library (``keyless.saml.canonical``). These tests hold that to libxml2's
+C14N library (``keyless_lab.saml.canonical``). These tests hold that to libxml2's
 exclusive C14N, through lxml, on values full of characters C14N escapes:
 every digest and every signature must be what a verifier recomputes."""
 
@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from keyless.saml.canonical import attribute, text
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.verify import verify_response
+from keyless_lab.saml.canonical import attribute, text
+from keyless_lab.saml.keys import SigningKey
 from saml_data import NOW, Build
 from saml_forge import DS, EC, SAML, assertion_of, parse, signature_of
 

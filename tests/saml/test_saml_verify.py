@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from keyless.saml.build import encode_response
-from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
 from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_NAME, RolePair
 from keyless.saml.verify import MemoryReplayCache, verify_response
+from keyless_lab.saml.build import encode_response
+from keyless_lab.saml.keys import SigningKey
 from saml_data import DEV, ISSUER, NOW, PROD, Build
 from saml_forge import SAMLP, assertion_of, dump, parse, set_attribute_values, sign
 

@@ -22,10 +22,12 @@ from keyless.cli.provision import (
     ProfileOption,
     SpecOption,
     _load_lab,
+    connector_for,
+    known_org,
+    metadata_for,
 )
 from keyless.errors import EXIT_FINDING, InputError
 from keyless.files import PUBLIC, write_atomic
-from keyless.services import provision
 from keyless.services.audit import (
     DEFAULT_PARALLEL,
     SEVERITIES,
@@ -39,13 +41,13 @@ from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.info import LabInfo
+    from keyless.adapters.connection_file import Connection
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "blue", "info": "dim"}
 
 
 def okta_audit_seam(
-    spec: FederationSpec, lab: LabInfo | None
+    spec: FederationSpec, lab: Connection | None
 ) -> tuple[OktaAuditSource | None, str]:
     """The Okta side of the audit for ``spec``, or None and why it is skipped.
 
@@ -58,9 +60,7 @@ def okta_audit_seam(
     if spec.identity_provider.kind != "okta" and lab is None:
         return None, f"the spec configures no Okta org (kind {spec.identity_provider.kind!r})"
     try:
-        return OktaOrgAudit(
-            connect_okta(okta_org(spec, known=lab.okta_org() if lab is not None else None)), spec
-        ), ""
+        return OktaOrgAudit(connect_okta(okta_org(spec, known=known_org(lab))), spec), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -140,12 +140,8 @@ def audit_command(
         raise InputError(f"--output {output} is a directory", fix="name a file")
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = info.connector() if info is not None else provision.connect(profile=profile)
-    metadata = (
-        info.idp_metadata(spec)
-        if info is not None
-        else provision.load_metadata(spec, spec_dir=spec_file.parent)
-    )
+    connector = connector_for(info, profile)
+    metadata = metadata_for(spec, spec_file, info)
     okta, skipped = okta_audit_seam(spec, info)
     auditor = Auditor(
         spec,

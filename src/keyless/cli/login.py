@@ -116,9 +116,10 @@ def configure(
         "remember_device": remember_device,
     }
     if lab:
-        from keyless.lab.runtime import load_running
+        from keyless.adapters.connection_file import load_connection
+        from keyless.cli.lab_dir import resolve_lab_dir
 
-        for key, value in load_running(lab_dir).profile_defaults().items():
+        for key, value in load_connection(resolve_lab_dir(lab_dir)).profile_defaults().items():
             flags[key] = flags[key] if flags[key] is not None else value
     name = profile or default_profile_name()
     current = load_profiles().get(name, {})

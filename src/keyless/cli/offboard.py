@@ -23,19 +23,20 @@ from keyless.cli.provision import (
     ProfileOption,
     SpecOption,
     _load_lab,
+    connector_for,
+    known_org,
 )
 from keyless.errors import EXIT_FINDING, InputError
 from keyless.files import PUBLIC, write_atomic
-from keyless.services import provision
 from keyless.services.offboard import DEFAULT_PARALLEL, Offboarder, OffboardReport, OktaOffboarding
 from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.info import LabInfo
+    from keyless.adapters.connection_file import Connection
 
 
-def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboarding | None, str]:
+def okta_seam(spec: FederationSpec, lab: Connection | None) -> tuple[OktaOffboarding | None, str]:
     """The Okta step for ``spec``, or None and why it is skipped.
 
     An Okta org (or the lab's) is always acted on; when keyless cannot reach it
@@ -52,9 +53,7 @@ def okta_seam(spec: FederationSpec, lab: LabInfo | None) -> tuple[OktaOffboardin
             f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
         )
     try:
-        return OktaOrgOffboarding(
-            connect_okta(okta_org(spec, known=lab.okta_org() if lab is not None else None))
-        ), ""
+        return OktaOrgOffboarding(connect_okta(okta_org(spec, known=known_org(lab)))), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -154,7 +153,7 @@ def offboard_command(
         raise InputError(f"--report {report_file} is a directory", fix="name a file")
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = info.connector() if info is not None else provision.connect(profile=profile)
+    connector = connector_for(info, profile)
     okta, skipped = okta_seam(spec, info)
     offboarder = Offboarder(
         spec, connector, okta=okta, okta_skipped_reason=skipped, parallel=parallel

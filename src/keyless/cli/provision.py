@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError, KeylessError, LabError
+from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError, KeylessError
 from keyless.plan.diff import AccountPlan, Change, Plan
 from keyless.plan.okta import OktaPlan
 from keyless.services import provision
@@ -28,8 +28,9 @@ from keyless.spec import load_spec
 from keyless.spec.model import Account, FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.lab.info import LabInfo
-    from keyless.services.okta_side import OktaApplyResult, OktaSide
+    from keyless.adapters.aws import AwsConnector
+    from keyless.adapters.connection_file import Connection
+    from keyless.services.okta_side import KnownOrg, OktaApplyResult, OktaSide
 
 
 SpecOption = Annotated[
@@ -79,15 +80,46 @@ ACTION_STYLE = {
 }
 
 
-def _load_lab(lab_dir: Path | None) -> LabInfo:
-    try:
-        from keyless.lab.runtime import load_running
-    except ImportError as exc:
-        raise LabError(
-            "the embedded lab is not available in this installation",
-            fix="reinstall keyless with its lab extras",
-        ) from exc
-    return load_running(lab_dir)
+def _load_lab(lab_dir: Path | None) -> Connection:
+    """The connection file ``--lab``/``--lab-dir`` names (see keyless.adapters.connection_file)."""
+    from keyless.adapters.connection_file import load_connection
+    from keyless.cli.lab_dir import resolve_lab_dir
+
+    return load_connection(resolve_lab_dir(lab_dir))
+
+
+def connector_for(info: Connection | None, profile: str | None) -> AwsConnector:
+    """The management account's connector: the connection file's endpoint and key, or a profile."""
+    if info is None:
+        return provision.connect(profile=profile)
+    return provision.connect(
+        endpoint_url=info.aws_endpoint_url,
+        ca_bundle=info.ca_bundle or None,
+        access_key_id=info.access_key_id,
+        secret_access_key=info.secret_access_key,
+        region="us-east-1",
+    )
+
+
+def metadata_for(spec: FederationSpec, spec_file: Path, info: Connection | None) -> bytes:
+    """The IdP's SAML metadata: served at the connection file's URL, or as the spec says."""
+    if info is None:
+        return provision.load_metadata(spec, spec_dir=spec_file.parent)
+    return provision.load_metadata(spec, url=info.metadata_url, ca_bundle=info.ca_bundle or None)
+
+
+def known_org(info: Connection | None) -> KnownOrg | None:
+    """The Okta org, app and admin token a connection file names (None without one)."""
+    if info is None:
+        return None
+    from keyless.services.okta_side import KnownOrg
+
+    return KnownOrg(
+        org_url=info.idp_url,
+        app_id=info.app_id,
+        ca_bundle=info.ca_bundle or None,
+        api_token=info.okta_api_token or None,
+    )
 
 
 @contextmanager
@@ -127,18 +159,12 @@ def _prepare(
     spec = load_spec(spec_file)
     info = _load_lab(lab_dir) if (lab or lab_dir) else None
     okta = _okta_side(spec, info, target)
-    if info is not None:
-        connector = info.connector()
-        metadata = None if target == "okta" else info.idp_metadata(spec)
-    else:
-        connector = provision.connect(profile=profile)
-        metadata = (
-            None if target == "okta" else provision.load_metadata(spec, spec_dir=spec_file.parent)
-        )
+    connector = connector_for(info, profile)
+    metadata = None if target == "okta" else metadata_for(spec, spec_file, info)
     return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel), okta
 
 
-def _okta_side(spec: FederationSpec, info: LabInfo | None, target: str) -> OktaSide | None:
+def _okta_side(spec: FederationSpec, info: Connection | None, target: str) -> OktaSide | None:
     """The Okta side to plan and apply, or None (``--target aws``, or no `okta:` section)."""
     if target == "aws":
         return None
@@ -147,7 +173,7 @@ def _okta_side(spec: FederationSpec, info: LabInfo | None, target: str) -> OktaS
 
     where = okta_side.okta_target(
         spec,
-        known=info.okta_org() if info is not None else None,
+        known=known_org(info),
         keyring_get=lambda key: open_secret_store().get(key),
     )
     if where is None:

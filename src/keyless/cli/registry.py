@@ -9,6 +9,13 @@ line's help is the command's own first docstring line.
 A module offers its commands either as ``app`` (a typer group added under the
 line's name) or through ``register(app)`` (top-level commands; the line names
 the one it wants). Adding a command is adding one line here.
+
+A line whose module is ``None`` is a *plugin* command: another distribution
+provides it through the ``keyless.commands`` entry-point group (the lab,
+``keyless-lab``, provides ``lab`` and ``demo``). keyless itself never imports
+a plugin by name; the entry points are read only when such a command runs,
+so ``keyless --version`` pays nothing for them, and without the plugin the
+command says how to install it.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ class Entry:
     """A command (or group) by name: where it lives and its one-line help."""
 
     name: str
-    module: str
+    module: str | None
     help: str
 
     def load(self) -> typer.core.TyperCommand | typer.core.TyperGroup:
@@ -34,7 +41,7 @@ class Entry:
         import typer
         import typer.main
 
-        module: Any = importlib.import_module(self.module)
+        module: Any = importlib.import_module(self.module or plugin_module(self.name))
         register = getattr(module, "register", None)
         if register is None:
             command: Any = typer.main.get_group(module.app)
@@ -44,6 +51,30 @@ class Entry:
             command = typer.main.get_group(holder).commands[self.name]
         command.name = self.name
         return command  # type: ignore[no-any-return]
+
+
+PLUGIN_GROUP = "keyless.commands"
+LAB_INSTALL_FIX = (
+    "install the lab beside keyless: `pip install keyless-lab` "
+    "(from this repository: `pip install ./lab`; `make demo` does it)"
+)
+
+
+def plugin_module(name: str) -> str:
+    """The module a ``keyless.commands`` entry point names for command ``name``.
+
+    :class:`keyless.errors.UsageError`-style refusal when no installed
+    distribution provides it: the command is listed, but its plugin is absent.
+    """
+    from importlib.metadata import entry_points
+
+    from keyless.errors import LabError
+
+    for point in entry_points(group=PLUGIN_GROUP, name=name):
+        return point.value.split(":", 1)[0]
+    raise LabError(
+        f"`keyless {name}` comes with keyless-lab, which is not installed", fix=LAB_INSTALL_FIX
+    )
 
 
 # One line per command, kept long on purpose: merges add lines, never touch others.
@@ -59,10 +90,10 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("console", "keyless.cli.login", "A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."),
     Entry("whoami", "keyless.cli.login", "Each keyless profile: its role, account and the time left."),
     Entry("logout", "keyless.cli.login", "Forget the Okta session and the cached and written credentials."),
-    Entry("demo", "keyless.cli.demo", "Run the whole federation flow end to end in the embedded lab, on loopback."),
+    Entry("demo", None, "Run the whole federation flow end to end in the embedded lab, on loopback."),
     Entry("spec", "keyless.cli.spec", "Validate and show the federation spec."),
     Entry("saml", "keyless.cli.saml", "Inspect SAML responses and explain why AWS would refuse one."),
-    Entry("lab", "keyless.cli.lab", "Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback."),
+    Entry("lab", None, "Run the embedded lab: an Okta-compatible IdP and a strict AWS, on loopback."),
     Entry("offboard", "keyless.cli.offboard", "Take someone's access away: IdP, then every session they hold in every AWS account."),
     Entry("audit", "keyless.cli.audit", "Find what is still long-lived, check federation health, and show who assumed what."),
     Entry("export", "keyless.cli.provision", "Export the federation's AWS side for Terraform or CloudFormation."),

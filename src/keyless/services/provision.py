@@ -7,9 +7,9 @@ In-process use (``keyless demo``, tests)::
     report = apply_spec(spec, connector, metadata)          # plan + apply, no questions
     assert report.ok, report.failed_accounts()
 
-The same code runs against the lab: the CLI (``--lab``) and the lab itself
-(:class:`keyless.lab.info.LabInfo`) only fill in an endpoint URL, a CA bundle,
-the bootstrap key and the metadata URL; nothing here imports the lab.
+The same code runs against the lab: the CLI (``--lab``, reading a connection
+file, :mod:`keyless.adapters.connection_file`) only fills in an endpoint URL,
+a CA bundle, the bootstrap key and the metadata URL; nothing here knows the lab.
 
 Accounts are read and changed concurrently (``parallel`` workers, bounded);
 an account that fails (access denied, missing access role, an IAM error) is
