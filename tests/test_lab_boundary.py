@@ -41,7 +41,7 @@ def test_the_product_names_no_lab_module_in_strings_either() -> None:
     offenders = [
         str(path)
         for path in sorted(PACKAGE.rglob("*.py"))
-        if "import_module(\"keyless_lab" in path.read_text()
+        if 'import_module("keyless_lab' in path.read_text()
         or "import_module('keyless_lab" in path.read_text()
     ]
     assert offenders == []

@@ -1,6 +1,7 @@
 """`keyless audit` in the lab: the issue's done-when, through the CLI, boto3 and Chromium.
 
-A clean lab audits clean apart from the lab's own bootstrap key, labelled as such.
+A clean lab audits clean apart from the lab's own bootstrap key, which the spec lists
+under expected_access_keys.
 After alice and bob sign in, a person's static key is planted in acme-dev and a
 trust policy's audience is changed by hand to a regional sign-in URL:
 `keyless audit --fail-on high` exits 1 naming both with their fixes, and the
@@ -32,7 +33,8 @@ def test_a_clean_lab_audits_clean_apart_from_its_bootstrap_key(own_lab: Any) -> 
     assert [f["severity"] for f in findings] == ["info"], findings
     (bootstrap,) = findings
     assert bootstrap["resource"].endswith(":user/lab-admin")
-    assert "the lab's own bootstrap key" in bootstrap["title"]
+    assert bootstrap["check"] == "expected-access-key"
+    assert "the lab's bootstrap administrator" in bootstrap["title"]
     # Failing on high passes too.
     assert keyless(own_lab, "audit", "--fail-on", "high").returncode == 0
 

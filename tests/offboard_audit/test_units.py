@@ -198,7 +198,7 @@ def test_credential_report_rows_people_and_the_provisioning_principal() -> None:
         {"user": "<root_account>", "arn": "", "password_enabled": "true", "mfa_active": "true"},
     ]
     checks = _checks(MANAGEMENT)
-    users = checks.credentials(rows, actual, {})
+    users = checks.credentials(rows, actual)
     assert [u["kind"] for u in users] == ["provisioning", "person"]
     found = {(f.check, f.severity) for f in checks.findings}
     # Expected key, but 400 days old and with AdministratorAccess attached.

@@ -37,7 +37,7 @@ def admin(okta_lab: OktaLab) -> Iterator[OktaAdminClient]:
 
 def _expected(okta_lab: OktaLab, login: str, spec_path: Path | None = None) -> set[str]:
     spec = load_spec(spec_path or okta_lab.spec_path)
-    groups = next(u.groups for u in spec.lab.users if u.login == login)
+    groups = next(u["groups"] for u in spec.lab["users"] if u["login"] == login)
     return {grant.role_arn for grant in grants_for_groups(spec, groups)}
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from keyless.core.credentials import AwsCredentials, mask
 from keyless.errors import KeylessError, LabError
 from keyless.spec import FederationSpec, load_spec
+from keyless_lab.config import lab_section
 
 DEMO_ADMIN = "alice@acme.example"
 DEMO_DEVELOPER = "bob@acme.example"
@@ -156,7 +157,7 @@ def run_demo(
         on_step(item)
 
     spec = load_spec(spec_path)
-    users = {user.login: user for user in spec.lab.users}
+    users = {user.login: user for user in lab_section(spec).users}
     for needed in (DEMO_ADMIN, DEMO_DEVELOPER):
         if needed not in users:
             raise LabError(

@@ -24,6 +24,7 @@ from keyless.core import paths
 from keyless.errors import LabError
 from keyless.spec import FederationSpec, saml_provider_arn
 from keyless_lab.aws import LabAccount, LabAwsProcess, management_of
+from keyless_lab.config import lab_section
 from keyless_lab.extras import require_lab_extras
 from keyless_lab.info import LAB_FILE, LabInfo
 
@@ -157,8 +158,8 @@ def settings_for_spec(spec: FederationSpec, **overrides: Any) -> Any:
     from keyless_lab.idp.core import IdpSettings
 
     chosen = {
-        "engine": spec.lab.engine,
-        "app_policy": spec.lab.app_policy,
+        "engine": lab_section(spec).engine,
+        "app_policy": lab_section(spec).app_policy,
         **{key: value for key, value in overrides.items() if value is not None},
     }
     return IdpSettings(**{key: value for key, value in chosen.items() if value is not None})

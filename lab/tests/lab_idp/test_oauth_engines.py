@@ -392,9 +392,7 @@ def test_spec_lab_section_and_options_pick_the_engine(acme: FederationSpec) -> N
     from keyless_lab.runtime import settings_for_spec
 
     assert settings_for_spec(acme).engine == "classic"
-    spec = acme.model_copy(
-        update={"lab": acme.lab.model_copy(update={"engine": "oie", "app_policy": "mfa"})}
-    )
+    spec = acme.model_copy(update={"lab": {**acme.lab, "engine": "oie", "app_policy": "mfa"}})
     assert (settings_for_spec(spec).engine, settings_for_spec(spec).app_policy) == ("oie", "mfa")
     overridden = settings_for_spec(spec, engine="classic", app_policy=None)
     assert (overridden.engine, overridden.app_policy) == ("classic", "mfa")

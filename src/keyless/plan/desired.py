@@ -15,8 +15,6 @@ from keyless.spec.expand import role_arn, saml_provider_arn
 from keyless.spec.model import Account, FederatedRole, FederationSpec
 
 MANAGED_BY_TAG = "keyless:managed-by"
-# On the lab's own bootstrap user only, so `keyless audit` labels its key as the lab's.
-LAB_BOOTSTRAP_TAG = "keyless:lab-bootstrap"
 POLICY_VERSION = "2012-10-17"
 
 # What the IdP's role-listing principal may do, and nothing more (Okta's documented minimum).

@@ -192,7 +192,7 @@ code { font-size: 12px; }
 KINDS = {
     "person": "person",
     "provisioning": "IdP provisioning principal (expected)",
-    "lab-bootstrap": "the lab's own bootstrap key",
+    "expected": "a key the spec expects (expected_access_keys)",
 }
 
 

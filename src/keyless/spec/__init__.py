@@ -15,7 +15,7 @@ from keyless.spec.expand import (
     saml_provider_arn,
 )
 from keyless.spec.load import load_spec, load_spec_text
-from keyless.spec.model import Account, FederatedRole, FederationSpec, LabUser
+from keyless.spec.model import Account, FederatedRole, FederationSpec
 
 __all__ = [
     "Account",
@@ -23,7 +23,6 @@ __all__ = [
     "FederatedRole",
     "FederationSpec",
     "Grant",
-    "LabUser",
     "expand_accounts",
     "expand_grants",
     "grants_for_groups",

@@ -285,6 +285,18 @@ class Session(_Model):
         return _duration(value, what="session duration")
 
 
+class ExpectedAccessKey(_Model):
+    """An IAM user whose long-lived key the organization keeps on purpose (break-glass, say).
+
+    `keyless audit` reports its key as expected (with the reason, and its age
+    against the rotation limit) instead of as a person's key to remove.
+    """
+
+    user: str = Field(description="The IAM user name.")
+    account: str = Field(description="The account (alias or id) it lives in.")
+    reason: str = Field(min_length=1, description="Why this key may exist; shown by the audit.")
+
+
 class ProvisioningPrincipal(_Model):
     """The principal the IdP uses to list roles (iam:ListRoles, iam:ListAccountAliases only)."""
 
@@ -297,44 +309,6 @@ class ProvisioningPrincipal(_Model):
         if isinstance(data, dict) and data.get("kind") == "role" and "name" not in data:
             return {**data, "name": "Okta-Idp-cross-account-role"}
         return data
-
-
-Factor = Literal["totp", "push", "sms"]
-
-
-class LabUser(_Model):
-    """A user the lab IdP creates at `lab up` (lab only; never a real person)."""
-
-    login: str
-    first_name: str = ""
-    last_name: str = ""
-    groups: list[str] = Field(default_factory=list)
-    factors: list[Factor] = Field(default_factory=list)
-    phone: str | None = None
-    attributes: dict[str, str] = Field(
-        default_factory=dict, description="Sent as PrincipalTag:<key> attributes."
-    )
-
-    @field_validator("login")
-    @classmethod
-    def _login(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError(f"logins are email addresses, got {value!r}")
-        return value
-
-
-class Lab(_Model):
-    """Settings for the embedded lab only."""
-
-    users: list[LabUser] = Field(default_factory=list)
-    extra_groups: list[str] = Field(default_factory=list)
-    engine: Literal["classic", "oie"] | None = Field(
-        default=None,
-        description="The Okta engine the lab IdP plays: classic, or oie (Identity Engine).",
-    )
-    app_policy: Literal["none", "mfa", "mfa_every_time"] | None = Field(
-        default=None, description="The lab AWS app's own sign-on policy."
-    )
 
 
 OKTA_SCOPES = (
@@ -397,7 +371,15 @@ class FederationSpec(_Model):
     group_mappings: list[GroupMapping] = Field(default_factory=list)
     group_convention: GroupConvention = Field(default_factory=GroupConvention)
     provisioning_principal: ProvisioningPrincipal = Field(default_factory=ProvisioningPrincipal)
-    lab: Lab = Field(default_factory=Lab)
+    expected_access_keys: list[ExpectedAccessKey] = Field(
+        default_factory=list,
+        description="Long-lived keys kept on purpose; the audit reports them as expected.",
+    )
+    lab: dict[str, Any] = Field(
+        default_factory=dict,
+        description="An extension section keyless ignores: the embedded lab (keyless-lab) reads "
+        "the users, groups, engine and app policy it should play from it.",
+    )
     okta: OktaManagement | None = Field(
         default=None, description="Manage the Okta org's side too (absent: AWS only)."
     )
@@ -433,6 +415,17 @@ class FederationSpec(_Model):
         """Whether ``role`` is created in ``account`` (without scanning every account)."""
         return (
             role.accounts == "all" or account.alias in role.accounts or account.id in role.accounts
+        )
+
+    def expected_key(self, account: Account, user: str) -> ExpectedAccessKey | None:
+        """The ``expected_access_keys`` entry for ``user`` in ``account``, or None."""
+        return next(
+            (
+                key
+                for key in self.expected_access_keys
+                if key.user == user and key.account in (account.alias, account.id)
+            ),
+            None,
         )
 
     def check_references(self) -> list[tuple[tuple[str | int, ...], str, str]]:

@@ -154,19 +154,14 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
                         f"add {text!r} to roles[{role_index}].accounts or remove it here",
                     )
                 )
-    provider = data.get("identity_provider")
-    lab = data.get("lab")
-    if (
-        isinstance(provider, Mapping)
-        and provider.get("kind") not in (None, "lab")
-        and isinstance(lab, Mapping)
-        and lab.get("users")
-    ):
-        problems.append(
-            (
-                ("lab", "users"),
-                "lab users are only created by the embedded lab (identity_provider.kind: lab)",
-                "remove lab.users, or set identity_provider.kind to lab",
+    for index, expected in _items(data, "expected_access_keys"):
+        text = _text(expected.get("account"))
+        if text is not None and not resolves(text):
+            problems.append(
+                (
+                    ("expected_access_keys", index, "account"),
+                    f"unknown account alias {text!r}",
+                    f"use one of: {known}",
+                )
             )
-        )
     return problems

@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from keyless.plan.desired import LAB_BOOTSTRAP_TAG
-
 BOOTSTRAP_USER = "lab-admin"
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 _PARTITION = "aws"
@@ -148,8 +146,9 @@ def _bootstrap_key(account_id: str) -> dict[str, str]:
     if user is None:
         user = iam.create_user(region_name=_REGION, user_name=BOOTSTRAP_USER, path="/")
         iam.attach_user_policy(ADMIN_POLICY, BOOTSTRAP_USER)
-    # Labelled so that `keyless audit` can tell the lab's own bootstrap key from a person's.
-    iam.tag_user(BOOTSTRAP_USER, [{"Key": LAB_BOOTSTRAP_TAG, "Value": "true"}])
+    # Named for people reading IAM; the audit knows it from the spec's
+    # expected_access_keys (examples/acme.yaml), not from this tag.
+    iam.tag_user(BOOTSTRAP_USER, [{"Key": "keyless-lab:bootstrap", "Value": "true"}])
     active = [key for key in user.access_keys if key.status == "Active"]
     key = active[0] if active else iam.create_access_key(BOOTSTRAP_USER)
     return {

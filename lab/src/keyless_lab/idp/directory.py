@@ -33,6 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyless.errors import InputError
 from keyless.spec import FederationSpec
+from keyless_lab.config import lab_section
 from keyless_lab.info import LabUser
 
 # Okta's user statuses the lab models (Users API: user status).
@@ -564,10 +565,10 @@ class Directory:
         if groups:
             for mapping in spec.group_mappings:
                 self.add_group(mapping.group)
-            for group in spec.lab.extra_groups:
+            for group in lab_section(spec).extra_groups:
                 self.add_group(group)
         credentials: list[LabUser] = []
-        for spec_user in spec.lab.users:
+        for spec_user in lab_section(spec).users:
             user = self.get_user(spec_user.login)
             if user is None:
                 user, _ = self.add_user(

@@ -49,6 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from keyless_lab.config import lab_section
 from keyless_lab.idp.api import client_of, idp_of
 from keyless_lab.idp.appstate import ALL_SCOPES, Caller
 from keyless_lab.idp.core import Idp
@@ -364,7 +365,7 @@ def _group_rule_members(idp: Idp, name: str) -> list[str]:
     ends with the spec's people in the spec's groups.
     """
     ids: list[str] = []
-    for spec_user in idp.spec.lab.users:
+    for spec_user in lab_section(idp.spec).users:
         if name in spec_user.groups:
             user = idp.directory.get_user(spec_user.login)
             if user is not None:

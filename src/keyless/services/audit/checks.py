@@ -8,7 +8,6 @@ from typing import Any
 
 from keyless.errors import SamlInputError
 from keyless.plan.desired import (
-    LAB_BOOTSTRAP_TAG,
     MANAGED_BY_TAG,
     PROVISIONING_ACTIONS,
     PROVISIONING_USER_NAME,
@@ -121,7 +120,6 @@ class AccountChecks:
         self,
         report_rows: Sequence[Mapping[str, str]],
         actual: ActualAccount,
-        tags: Mapping[str, dict[str, str]],
     ) -> list[dict[str, Any]]:
         """Access keys and console passwords, from the IAM credential report."""
         provisioning = self.provisioning_user_name()
@@ -142,10 +140,9 @@ class AccountChecks:
                             "last_used_service": row.get(f"access_key_{n}_last_used_service"),
                         }
                     )
-            user_tags = tags.get(name, {})
             kind = (
-                "lab-bootstrap"
-                if user_tags.get(LAB_BOOTSTRAP_TAG) == "true"
+                "expected"
+                if self.spec.expected_key(self.account, name) is not None
                 else "provisioning"
                 if name == provisioning and self._is_management()
                 else "person"
@@ -187,15 +184,18 @@ class AccountChecks:
             return
         oldest = max((k["age_days"] or 0) for k in keys)
         detail = {"keys": keys}
-        if user["kind"] == "lab-bootstrap":
+        expected = self.spec.expected_key(self.account, name)
+        if user["kind"] == "expected" and expected is not None:
             self.add(
-                "person-access-key",
-                "info",
+                "expected-access-key",
+                "medium" if oldest > KEY_MAX_AGE_DAYS else "info",
                 arn,
-                f"{name} is the lab's own bootstrap key (expected in the lab only)",
-                "The embedded lab creates it as an administrator's first credentials; "
-                "a real account has no such user.",
-                "nothing to do in the lab; never create such a user in a real account",
+                f"{name} holds a long-lived key the spec expects ({expected.reason}); "
+                f"the oldest is {oldest} day(s) old",
+                "The spec lists it under expected_access_keys: kept on purpose, but still a "
+                "key that never expires, so it must be rotated and watched.",
+                f"rotate it every {KEY_MAX_AGE_DAYS} days; remove it from the spec (and IAM) "
+                "when it is no longer needed",
                 **detail,
             )
             return

@@ -53,6 +53,12 @@ CHECKS: dict[str, Check] = {
             ("AC-2", "IA-2(1)", "IA-5(1)"),
         ),
         Check(
+            "expected-access-key",
+            "Long-lived keys the spec keeps on purpose (expected_access_keys)",
+            ("CC6.1", "CC6.2"),
+            ("AC-2", "IA-5(1)"),
+        ),
+        Check(
             "provisioning-key",
             "The IdP's provisioning principal key (expected)",
             ("CC6.1", "CC6.3"),

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from keyless.adapters.aws import AwsConnector, IamAccount, explain_error
 from keyless.errors import KeylessError
-from keyless.plan.state import ActualAccount
 from keyless.saml.metadata import parse_metadata
 from keyless.services.audit.checks import AccountChecks
 from keyless.services.audit.model import (
@@ -146,12 +145,7 @@ class Auditor:
             )
             audit.findings = checks.findings
             return audit
-        try:
-            tags = self._user_tags(iam_client, rows, actual)
-        except (ClientError, BotoCoreError) as exc:
-            audit.error = explain_error(exc)
-            tags = {}
-        audit.users = checks.credentials(rows, actual, tags)
+        audit.users = checks.credentials(rows, actual)
         checks.root_keys(summary)
         checks.provider(actual, providers)
         audit.roles = checks.roles(actual)
@@ -162,28 +156,6 @@ class Auditor:
         audit.sign_ins = self._sign_ins(account, since, now, checks)
         audit.findings = checks.findings
         return audit
-
-    def _user_tags(
-        self, iam: Any, rows: Sequence[Mapping[str, str]], actual: ActualAccount
-    ) -> dict[str, dict[str, str]]:
-        """Tags of the users that hold a key or a password (one ListUserTags each).
-
-        The credential report carries no tags; they tell the lab's bootstrap user
-        from a person. Users keyless manages were already read with theirs.
-        """
-        tags = {name: dict(user.tags) for name, user in actual.users.items()}
-        for row in rows:
-            name = row.get("user", "")
-            holds = "true" in (
-                row.get("access_key_1_active"),
-                row.get("access_key_2_active"),
-                row.get("password_enabled"),
-            )
-            if name in tags or name == "<root_account>" or not holds:
-                continue
-            listed = iam.list_user_tags(UserName=name).get("Tags", [])
-            tags[name] = {t["Key"]: t["Value"] for t in listed}
-        return tags
 
     def _sign_ins(
         self, account: Account, since: datetime, now: datetime, checks: AccountChecks

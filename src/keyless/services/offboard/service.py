@@ -66,11 +66,6 @@ def _targets(
     return per_account, f"the spec's grants for the groups {', '.join(sorted(groups)) or '(none)'}"
 
 
-def _spec_groups(spec: FederationSpec, login: str) -> tuple[str, ...] | None:
-    user = next((u for u in spec.lab.users if u.login.lower() == login.lower()), None)
-    return tuple(user.groups) if user is not None else None
-
-
 class Offboarder:
     """Runs one offboarding (or release) across the spec's accounts."""
 
@@ -106,8 +101,6 @@ class Offboarder:
             subject=login, mode="offboard", dry_run=dry_run, started_at=self.clock()
         )
         groups = self._okta_step(report, login, suspend=suspend, dry_run=dry_run)
-        if groups is None:
-            groups = _spec_groups(self.spec, login)
         targets, report.role_source = _targets(self.spec, groups, None)
         self._revoke(report, targets, session_name=login, dry_run=dry_run)
         return report
