@@ -1,22 +1,27 @@
-"""An engineer's install without `keyless[lab]`: the CLI works, lab commands say what to install.
+"""keyless without the lab: the wheel holds no emulator, and the CLI works without keyless-lab.
 
-The lab's packages are hidden from a real `keyless` process by a meta-path
-finder in a sitecustomize module, as if they had never been installed.
+The wheel is built from the repository root as a user would (`pip wheel .`)
+and installed into a directory of its own; the process that runs it cannot
+import keyless-lab or any emulator (a meta-path finder in a sitecustomize
+module refuses them, as if they had never been installed), and keyless's own
+editable install is shadowed by the wheel.
 """
 
 from __future__ import annotations
 
+import email
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from keyless_lab.extras import LAB_MODULES
-
 REPO = Path(__file__).resolve().parents[2]
-KEYLESS = str(Path(sys.executable).parent / "keyless")
+# What only the lab needs: none of it may be imported by, or required by, keyless.
+LAB_ONLY = ("keyless_lab", "moto", "starlette", "uvicorn", "argon2", "pyotp", "multipart", "segno")
 
 HIDE = """
 import sys
@@ -35,32 +40,103 @@ sys.meta_path.insert(0, _Hide())
 """
 
 
-@pytest.fixture
-def core_only_env(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "sitecustomize.py").write_text(HIDE.format(hidden=sorted(LAB_MODULES)))
-    return {**os.environ, "PYTHONPATH": str(tmp_path)}
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the repository root, built from a copy of what git tracks there
+    (setuptools builds in the source tree: a copy keeps the checkout clean and a stale
+    build/ from leaking into the wheel)."""
+    source = tmp_path_factory.mktemp("source")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--", "pyproject.toml", "README.md", "src"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, tracked.split("\0")):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (built,) = out.glob("keyless-*.whl")
+    return built
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "-t", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (target / "sitecustomize.py").write_text(HIDE.format(hidden=list(LAB_ONLY)))
+    return target
+
+
+def run(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KEYLESS, *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=60, check=False
+        [sys.executable, "-c", "from keyless.cli.main import run; run()", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site), **env},
+        cwd=REPO,
+        timeout=60,
+        check=False,
     )
 
 
-def test_core_commands_work_without_the_lab(core_only_env: dict[str, str]) -> None:
-    assert run(core_only_env, "--help").returncode == 0
-    assert run(core_only_env, "spec", "validate", "examples/okta.yaml").returncode == 0
-    for command in ("login", "plan", "apply", "configure", "saml"):
-        result = run(core_only_env, command, "--help")
+def test_the_wheel_holds_no_lab_and_requires_no_emulator(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = email.message_from_string(archive.read(metadata).decode()).get_all(
+            "Requires-Dist"
+        )
+    assert [n for n in names if n.startswith("keyless/")], names  # the product is there
+    assert [n for n in names if "lab" in n.split("/")[1:2] or "keyless_lab" in n] == []
+    wanted = {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires or ()}
+    assert wanted.isdisjoint({"moto", "starlette", "uvicorn", "keyless-lab", "pyotp", "segno"})
+
+
+def test_the_installed_wheel_runs_the_product_commands(installed: Path) -> None:
+    version = run(installed, "--version")
+    assert version.returncode == 0, version.stderr
+    probe = run(installed, "spec", "validate", "examples/okta.yaml")
+    assert probe.returncode == 0, probe.stderr
+    for command in ("login", "plan", "apply", "configure", "saml", "audit", "offboard"):
+        result = run(installed, command, "--help")
         assert result.returncode == 0, (command, result.stderr)
+    # It really ran the wheel, not the repository's editable install.
+    where = subprocess.run(
+        [sys.executable, "-c", "import keyless; print(keyless.__file__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        check=True,
+    )
+    assert where.stdout.startswith(str(installed))
 
 
 @pytest.mark.parametrize("command", [["demo"], ["lab", "up", "--spec", "examples/acme.yaml"]])
-def test_lab_commands_name_the_missing_extra(
-    core_only_env: dict[str, str], command: list[str], tmp_path: Path
+def test_lab_commands_say_how_to_get_the_lab(
+    installed: Path, command: list[str], tmp_path: Path
 ) -> None:
-    env = {**core_only_env, "XDG_DATA_HOME": str(tmp_path / "data")}
-    result = run(env, *command)
-    assert result.returncode == 2
-    assert "pip install 'keyless[lab]'" in result.stderr
+    result = run(installed, *command, XDG_DATA_HOME=str(tmp_path / "data"))
+    assert result.returncode == 2, result.stderr
+    assert "keyless-lab" in result.stderr
+    assert "pip install ./lab" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lab_flags_read_a_connection_file_without_the_lab(installed: Path, tmp_path: Path) -> None:
+    """--lab is a connection file, not the lab: with none, a clear refusal, nothing written."""
+    result = run(installed, "plan", "--spec", "examples/acme.yaml", "--lab-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert f"no lab has been started in {tmp_path}" in result.stderr
     assert "Traceback" not in result.stderr

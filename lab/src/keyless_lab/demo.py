@@ -146,7 +146,7 @@ def run_demo(
     except ModuleNotFoundError as exc:
         raise LabError(
             f"the embedded lab needs keyless's lab extras ({exc.name} is missing)",
-            fix="pip install 'keyless[lab]' (make demo does this)",
+            fix="reinstall keyless-lab (pip install ./lab; make demo does this)",
         ) from exc
 
     started = time.monotonic()

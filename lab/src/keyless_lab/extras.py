@@ -1,7 +1,7 @@
-"""Checks that the lab's optional dependencies (`keyless[lab]`) are installed.
+"""Checks that the lab's own dependencies (moto, Starlette, uvicorn ...) are importable.
 
-An engineer's install for real Okta and AWS leaves them out; any lab command
-then fails with one clear message instead of an ImportError deep in a server.
+They come with keyless-lab; a half-removed install then fails with one clear
+message instead of an ImportError deep in a server.
 """
 
 from __future__ import annotations
@@ -34,6 +34,6 @@ def require_lab_extras() -> None:
     missing = [dist for name, dist in LAB_MODULES.items() if not _importable(name)]
     if missing:
         raise LabError(
-            f"the embedded lab needs keyless's lab extras; missing: {', '.join(missing)}",
-            fix="pip install 'keyless[lab]' (make demo does this)",
+            f"the embedded lab's packages are missing: {', '.join(missing)}",
+            fix="reinstall keyless-lab (pip install ./lab; make demo does this)",
         )

@@ -66,7 +66,7 @@ def _report(error: KeylessError) -> None:
 
     from keyless.cli.output import err
 
-    # Messages quote user input and package names ("keyless[lab]"): never markup.
+    # Messages quote user input and package names ("keyless[test]"): never markup.
     err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False)
     if error.fix:
         err.print(f"  [bold]fix:[/] {escape(error.fix)}", markup=True, highlight=False)

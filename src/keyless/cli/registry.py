@@ -41,7 +41,19 @@ class Entry:
         import typer
         import typer.main
 
-        module: Any = importlib.import_module(self.module or plugin_module(self.name))
+        if self.module is not None:
+            module: Any = importlib.import_module(self.module)
+        else:
+            name = plugin_module(self.name)
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:  # its distribution is broken or half-removed
+                from keyless.errors import LabError
+
+                raise LabError(
+                    f"`keyless {self.name}` comes from {name}, which cannot be imported: {exc}",
+                    fix=LAB_INSTALL_FIX,
+                ) from exc
         register = getattr(module, "register", None)
         if register is None:
             command: Any = typer.main.get_group(module.app)
