@@ -29,6 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from keyless.core.aws import DEFAULT_SESSION_SECONDS
 from keyless.errors import ConfigError, DeniedError, KeylessError, RemoteError
 from keyless.plan.desired import MANAGED_BY_TAG
 from keyless.plan.diff import Operation
@@ -369,7 +370,7 @@ class IamAccount:
                     p["PolicyName"]: _document(p["PolicyDocument"])
                     for p in detail.get("RolePolicyList", [])
                 },
-                max_session_duration=int(role.get("MaxSessionDuration", 3600)),
+                max_session_duration=int(role.get("MaxSessionDuration", DEFAULT_SESSION_SECONDS)),
                 permissions_boundary=boundary.get("PermissionsBoundaryArn"),
                 description=role.get("Description", "") or "",
                 tags=_tags(detail.get("Tags") or role.get("Tags")),
