@@ -24,7 +24,7 @@ from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, Actual
 from keyless.saml.keys import SigningKey
 from keyless.saml.metadata import build_idp_metadata, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
-from keyless.spec import load_spec
+from keyless.spec import load_spec, saml_provider_arn
 from offboard_support import ACME
 
 SPEC = load_spec(ACME)
@@ -228,6 +228,17 @@ def test_provider_certificate_mismatch_and_expiry() -> None:
     assert any(c == "saml-provider" and "not the IdP's current" in t for c, _, t in titles)
     assert any(c == "saml-provider" and s == "medium" and "expires in" in t for c, s, t in titles)
     assert any(f.check == "unmanaged" and f.resource.endswith("/Old") for f in checks.findings)
+
+
+def test_audit_names_the_provider_by_saml_provider_arn() -> None:
+    """Issue 20: the audit rebuilt the provider ARN by hand beside saml_provider_arn."""
+    idp = SPEC.identity_provider.model_copy(update={"saml_provider_name": "Corp"})
+    spec = SPEC.model_copy(update={"identity_provider": idp})
+    arn = saml_provider_arn(spec, DEV)
+    assert arn.endswith(":saml-provider/Corp")
+    checks = AccountChecks(spec, DEV, idp=None, metadata_xml=None, now=NOW)
+    checks.provider(ActualAccount(account_id=DEV.id, provider=None), [arn])
+    assert [(f.check, f.resource) for f in checks.findings] == [("saml-provider", arn)]
 
 
 def test_fail_on_thresholds() -> None:
