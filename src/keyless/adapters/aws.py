@@ -126,17 +126,25 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
     return str(body.get("Code", "Unknown")), str(body.get("Message", error))
 
 
-def explain_error(error: Exception) -> str:
-    """One line for a person about a failed AWS step: keyless's own message, the AWS
-    error code and message, or that AWS could not be reached."""
+def explain_error_and_fix(error: Exception) -> tuple[str, str | None]:
+    """One line for a person about a failed AWS step (keyless's own message, the AWS
+    error code and message, or that AWS could not be reached) and the fix, if there is
+    one that holds whatever the step was (None: the caller names its own)."""
     if isinstance(error, KeylessError):
-        return error.message
+        return error.message, error.fix
     if isinstance(error, ClientError):
         code, message = describe_client_error(error)
-        return f"{getattr(error, 'operation_name', 'an AWS call')} failed: {code}: {message}"
+        operation = getattr(error, "operation_name", "an AWS call")
+        return f"{operation} failed: {code}: {message}", None
     if isinstance(error, BotoCoreError):
-        return f"AWS could not be reached: {error}"
-    return f"unexpected {type(error).__name__}: {error}"
+        return f"AWS could not be reached: {error}", "check the network or the endpoint"
+    # Anything else is a bug; callers still contain it to one account so the others finish.
+    return f"unexpected {type(error).__name__}: {error}", None
+
+
+def explain_error(error: Exception) -> str:
+    """The line :func:`explain_error_and_fix` gives, without the fix."""
+    return explain_error_and_fix(error)[0]
 
 
 class AwsConnector:
