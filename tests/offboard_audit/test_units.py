@@ -22,7 +22,7 @@ from keyless.plan.revocations import (
 )
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
 from keyless.saml.keys import SigningKey
-from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.saml.metadata import build_idp_metadata, certificate_fingerprint, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
 from keyless.spec import load_spec, saml_provider_arn
 from offboard_support import ACME
@@ -227,6 +227,10 @@ def test_provider_certificate_mismatch_and_expiry() -> None:
     titles = [(f.check, f.severity, f.title) for f in checks.findings]
     assert any(c == "saml-provider" and "not the IdP's current" in t for c, _, t in titles)
     assert any(c == "saml-provider" and s == "medium" and "expires in" in t for c, s, t in titles)
+    # Fingerprints in the one form (issue 20: the audit printed lowercase hex, the plan AB:CD).
+    details = [f.detail for f in checks.findings if f.check == "saml-provider"]
+    assert details[0]["idp"] == [certificate_fingerprint(current.certificate)]
+    assert details[1]["fingerprint"] == certificate_fingerprint(expiring.certificate)
     assert any(f.check == "unmanaged" and f.resource.endswith("/Old") for f in checks.findings)
 
 

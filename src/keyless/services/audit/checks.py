@@ -17,7 +17,7 @@ from keyless.plan.desired import (
 from keyless.plan.diff import DiffOptions, diff_account
 from keyless.plan.revocations import is_revocation, releasable_at
 from keyless.plan.state import ActualAccount, ActualRole
-from keyless.saml.metadata import IdpMetadata, parse_metadata
+from keyless.saml.metadata import IdpMetadata, certificate_fingerprint, parse_metadata
 from keyless.services.audit.model import CERT_WARN_DAYS, KEY_MAX_AGE_DAYS, Finding, Severity, _iso
 from keyless.spec.expand import saml_provider_arn
 from keyless.spec.model import Account, FederationSpec
@@ -327,7 +327,7 @@ class AccountChecks:
         for cert in held.certificates:
             expires = cert.not_valid_after_utc
             left = (expires - self.now).days
-            fingerprint = held.fingerprints()[held.certificates.index(cert)]
+            fingerprint = certificate_fingerprint(cert)
             if left < CERT_WARN_DAYS:
                 self.add(
                     "saml-provider",
