@@ -1,5 +1,6 @@
-"""A failed AWS step is explained by one function, adapters.aws.explain_error_and_fix
-(issue 20: services.provision kept its own copy beside it)."""
+"""A failed step is explained by one function: adapters.aws.explain_error_and_fix for AWS,
+in front of errors.explain for everything else (issue 20: services.provision and
+services.okta_side kept their own copies)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from keyless.adapters.aws import AwsConnector, explain_error, explain_error_and_fix
-from keyless.errors import RemoteError
+from keyless.errors import RemoteError, explain
 from keyless.services.provision import Provisioner
 from keyless.spec import Account, load_spec
 
@@ -38,6 +39,11 @@ BUG = RuntimeError("oops")
 def test_each_kind_of_failure(error: Exception, message: str, fix: str | None) -> None:
     assert explain_error_and_fix(error) == (message, fix)
     assert explain_error(error) == message
+
+
+@pytest.mark.parametrize("error", [OWN, BUG])
+def test_errors_that_are_not_aws_are_explained_as_everywhere_else(error: Exception) -> None:
+    assert explain_error_and_fix(error) == explain(error)
 
 
 class _Unreachable:

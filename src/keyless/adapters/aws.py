@@ -30,7 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from keyless.core.aws import DEFAULT_SESSION_SECONDS
-from keyless.errors import ConfigError, DeniedError, KeylessError, RemoteError
+from keyless.errors import ConfigError, DeniedError, RemoteError, explain
 from keyless.plan.desired import MANAGED_BY_TAG
 from keyless.plan.diff import Operation
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
@@ -130,16 +130,13 @@ def explain_error_and_fix(error: Exception) -> tuple[str, str | None]:
     """One line for a person about a failed AWS step (keyless's own message, the AWS
     error code and message, or that AWS could not be reached) and the fix, if there is
     one that holds whatever the step was (None: the caller names its own)."""
-    if isinstance(error, KeylessError):
-        return error.message, error.fix
     if isinstance(error, ClientError):
         code, message = describe_client_error(error)
         operation = getattr(error, "operation_name", "an AWS call")
         return f"{operation} failed: {code}: {message}", None
     if isinstance(error, BotoCoreError):
         return f"AWS could not be reached: {error}", "check the network or the endpoint"
-    # Anything else is a bug; callers still contain it to one account so the others finish.
-    return f"unexpected {type(error).__name__}: {error}", None
+    return explain(error)
 
 
 def explain_error(error: Exception) -> str:
