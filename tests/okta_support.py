@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from lab_fixtures import fresh_totp
 
 REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme.yaml"
-KEYLESS = str(REPO / ".venv" / "bin" / "keyless")
+KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def acme_with_okta(**okta: Any) -> dict[str, Any]:

@@ -133,3 +133,16 @@ class LoginRequiredError(KeylessError):
 
 class LabError(KeylessError):
     """The embedded lab cannot start, is busy, or is not running."""
+
+
+def explain(error: Exception) -> tuple[str, str | None]:
+    """What a failed step tells a person, and the fix (None: the caller names its own).
+
+    A :class:`KeylessError` explains itself; anything else is a bug, named by its
+    type so that callers that contain failures (one account, one org) still report
+    it. Adapters put their own services' errors in front of this
+    (:func:`keyless.adapters.aws.explain_error_and_fix`).
+    """
+    if isinstance(error, KeylessError):
+        return error.message, error.fix
+    return f"unexpected {type(error).__name__}: {error}", None

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from keyless.core.credentials import AwsCredentials
+from keyless.core.credentials import AwsCredentials, mask
 from keyless.errors import RemoteError
 from keyless.plan.revocations import policy_name
 from keyless.services.offboard import Offboarder, OktaOutcome
@@ -96,7 +96,7 @@ def test_the_report_lists_each_step_with_timestamps(
     }
     for alias, key in (("acme-prod", "alice-prod"), ("acme-dev", "alice-dev")):
         key_id = sessions[key].access_key_id
-        assert f"{key_id[:4]}****{key_id[-4:]}" in cleared[alias]
+        assert mask(key_id) in cleared[alias]
     assert sessions["alice-prod"].secret_access_key not in json.dumps(report)
 
 

@@ -20,9 +20,9 @@ from keyless.plan.revocations import (
     revocation_policy,
 )
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
-from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.saml.metadata import build_idp_metadata, certificate_fingerprint, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
-from keyless.spec import load_spec
+from keyless.spec import load_spec, saml_provider_arn
 from keyless_lab.aws.permissions import decide
 from keyless_lab.saml.keys import SigningKey
 from offboard_support import ACME
@@ -227,7 +227,22 @@ def test_provider_certificate_mismatch_and_expiry() -> None:
     titles = [(f.check, f.severity, f.title) for f in checks.findings]
     assert any(c == "saml-provider" and "not the IdP's current" in t for c, _, t in titles)
     assert any(c == "saml-provider" and s == "medium" and "expires in" in t for c, s, t in titles)
+    # Fingerprints in the one form (issue 20: the audit printed lowercase hex, the plan AB:CD).
+    details = [f.detail for f in checks.findings if f.check == "saml-provider"]
+    assert details[0]["idp"] == [certificate_fingerprint(current.certificate)]
+    assert details[1]["fingerprint"] == certificate_fingerprint(expiring.certificate)
     assert any(f.check == "unmanaged" and f.resource.endswith("/Old") for f in checks.findings)
+
+
+def test_audit_names_the_provider_by_saml_provider_arn() -> None:
+    """Issue 20: the audit rebuilt the provider ARN by hand beside saml_provider_arn."""
+    idp = SPEC.identity_provider.model_copy(update={"saml_provider_name": "Corp"})
+    spec = SPEC.model_copy(update={"identity_provider": idp})
+    arn = saml_provider_arn(spec, DEV)
+    assert arn.endswith(":saml-provider/Corp")
+    checks = AccountChecks(spec, DEV, idp=None, metadata_xml=None, now=NOW)
+    checks.provider(ActualAccount(account_id=DEV.id, provider=None), [arn])
+    assert [(f.check, f.resource) for f in checks.findings] == [("saml-provider", arn)]
 
 
 def test_fail_on_thresholds() -> None:

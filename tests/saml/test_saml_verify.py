@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
 from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_NAME, RolePair
 from keyless.saml.verify import MemoryReplayCache, verify_response
@@ -268,9 +269,15 @@ def test_session_name_missing(build: Build, metadata: IdpMetadata, idp_key: Sign
     assert codes(dump(root), metadata) == ["session_name_invalid"]
 
 
-@pytest.mark.parametrize("duration", [899, 43201])
+@pytest.mark.parametrize("duration", [MIN_SESSION_SECONDS - 1, MAX_SESSION_SECONDS + 1])
 def test_session_duration_out_of_range(build: Build, metadata: IdpMetadata, duration: int) -> None:
     assert codes(build(session_duration=duration), metadata) == ["session_duration_invalid"]
+
+
+@pytest.mark.parametrize("duration", [MIN_SESSION_SECONDS, MAX_SESSION_SECONDS])
+def test_session_duration_at_the_limits(build: Build, metadata: IdpMetadata, duration: int) -> None:
+    # The limits are keyless.core.aws's, not a copy (issue 20).
+    assert codes(build(session_duration=duration), metadata) == []
 
 
 def test_duration_exceeds_role_max(build: Build, metadata: IdpMetadata) -> None:

@@ -29,7 +29,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from keyless.errors import ConfigError, DeniedError, KeylessError, RemoteError
+from keyless.core.aws import DEFAULT_SESSION_SECONDS
+from keyless.errors import ConfigError, DeniedError, RemoteError, explain
 from keyless.plan.desired import MANAGED_BY_TAG
 from keyless.plan.diff import Operation
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
@@ -125,17 +126,22 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
     return str(body.get("Code", "Unknown")), str(body.get("Message", error))
 
 
-def explain_error(error: Exception) -> str:
-    """One line for a person about a failed AWS step: keyless's own message, the AWS
-    error code and message, or that AWS could not be reached."""
-    if isinstance(error, KeylessError):
-        return error.message
+def explain_error_and_fix(error: Exception) -> tuple[str, str | None]:
+    """One line for a person about a failed AWS step (keyless's own message, the AWS
+    error code and message, or that AWS could not be reached) and the fix, if there is
+    one that holds whatever the step was (None: the caller names its own)."""
     if isinstance(error, ClientError):
         code, message = describe_client_error(error)
-        return f"{getattr(error, 'operation_name', 'an AWS call')} failed: {code}: {message}"
+        operation = getattr(error, "operation_name", "an AWS call")
+        return f"{operation} failed: {code}: {message}", None
     if isinstance(error, BotoCoreError):
-        return f"AWS could not be reached: {error}"
-    return f"unexpected {type(error).__name__}: {error}"
+        return f"AWS could not be reached: {error}", "check the network or the endpoint"
+    return explain(error)
+
+
+def explain_error(error: Exception) -> str:
+    """The line :func:`explain_error_and_fix` gives, without the fix."""
+    return explain_error_and_fix(error)[0]
 
 
 class AwsConnector:
@@ -369,7 +375,7 @@ class IamAccount:
                     p["PolicyName"]: _document(p["PolicyDocument"])
                     for p in detail.get("RolePolicyList", [])
                 },
-                max_session_duration=int(role.get("MaxSessionDuration", 3600)),
+                max_session_duration=int(role.get("MaxSessionDuration", DEFAULT_SESSION_SECONDS)),
                 permissions_boundary=boundary.get("PermissionsBoundaryArn"),
                 description=role.get("Description", "") or "",
                 tags=_tags(detail.get("Tags") or role.get("Tags")),

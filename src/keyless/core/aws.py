@@ -2,7 +2,10 @@
 
 Sources: the IAM and STS API references (``DurationSeconds`` of
 ``AssumeRoleWithSAML``, ``MaxSessionDuration`` of ``CreateRole``: 900 to
-43200 seconds) and the ARN format (``arn:PARTITION:SERVICE:REGION:ACCOUNT:...``).
+43200 seconds, 3600 when not given) and the ARN format
+(``arn:PARTITION:SERVICE:REGION:ACCOUNT:...``). Every other module names these
+constants rather than the numbers, so that a test pinning them here pins them
+everywhere.
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ from __future__ import annotations
 # AssumeRoleWithSAML's DurationSeconds and a role's MaxSessionDuration.
 MIN_SESSION_SECONDS = 900
 MAX_SESSION_SECONDS = 43200
+# What AWS takes when nothing is said: DurationSeconds' default, and the
+# MaxSessionDuration of a role created without one.
+DEFAULT_SESSION_SECONDS = 3600
+# The limits in words, for messages ("15 minutes to 12 hours").
+SESSION_LIMITS_TEXT = (
+    f"{MIN_SESSION_SECONDS // 60} minutes to {MAX_SESSION_SECONDS // 60 // 60} hours"
+)
 
 # Each partition's STS region when nothing else names one (AWS's global
 # endpoints live in these regions).

@@ -34,9 +34,23 @@ def format_expiration(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# An access key id is 20 characters (AKIA/ASIA and 16 more). Its ends are shown only
+# when at least half of it stays hidden: the ends of a short id would be most of it.
+_SHOWN_ENDS = 4
+_MIN_LENGTH_SHOWN = 4 * _SHOWN_ENDS
+
+
 def mask(key: str) -> str:
-    """An access key id safe to print: ``ASIA****WXYZ``."""
-    return f"{key[:4]}****{key[-4:]}" if len(key) > 8 else "****"
+    """An access key id safe to print: ``ASIA****WXYZ``; ``****`` for a key too short
+    to hide most of, and ``""`` for no key at all.
+
+    The one masking rule: every output that names a key calls this.
+    """
+    if not key:
+        return ""
+    if len(key) < _MIN_LENGTH_SHOWN:
+        return "****"
+    return f"{key[:_SHOWN_ENDS]}****{key[-_SHOWN_ENDS:]}"
 
 
 @dataclass(frozen=True)

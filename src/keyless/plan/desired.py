@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyless.core.aws import DEFAULT_SESSION_SECONDS
 from keyless.plan.state import PolicyDocument
 from keyless.spec.expand import role_arn, saml_provider_arn
 from keyless.spec.model import Account, FederatedRole, FederationSpec
@@ -206,7 +207,7 @@ def _provisioning(
                 trust_policy=trust,
                 managed_policies=(),
                 inline_policies={PROVISIONING_POLICY_NAME: provisioning_policy()},
-                max_session_duration=3600,
+                max_session_duration=DEFAULT_SESSION_SECONDS,
                 permissions_boundary=None,
                 description="Lets the identity provider list this account's roles (keyless).",
                 tags=managed_tags(spec),

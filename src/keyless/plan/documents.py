@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from keyless.errors import SamlInputError
-from keyless.saml.metadata import IdpMetadata, parse_metadata
+from keyless.saml.metadata import IdpMetadata, certificate_fingerprint, parse_metadata
 
 # Keys whose values are sets in IAM's grammar: a string means a one-element set.
 _SET_KEYS = frozenset({"Action", "NotAction", "Resource", "NotResource"})
@@ -87,10 +87,8 @@ def json_diff(before: Any, after: Any, *, name: str = "document") -> list[str]:
 
 
 def _certificate_summary(certificate: x509.Certificate) -> dict[str, str]:
-    from cryptography.hazmat.primitives import hashes
-
     return {
-        "sha256": certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
+        "sha256": certificate_fingerprint(certificate),
         "not_after": certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "subject": certificate.subject.rfc4514_string(),
     }

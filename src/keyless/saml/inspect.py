@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from keyless.saml.extract import extract_saml_response
+from keyless.saml.metadata import certificate_fingerprint
 from keyless.saml.model import Reason, VerifiedAssertion, make_reason
 from keyless.saml.verify import DEFAULT_AUDIENCES, DEFAULT_RECIPIENTS, ContentChecks, check_shape
 from keyless.saml.xmlsafe import DS, SAML, ForbiddenXml, TooDeep, parse_untrusted
@@ -112,7 +112,7 @@ def _signature_info(root: etree._Element, assertion: etree._Element | None) -> l
                     base64.b64decode("".join(cert_el.text.split()))
                 )
                 subject = cert.subject.rfc4514_string()
-                fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+                fingerprint = certificate_fingerprint(cert)
             except ValueError:
                 subject = "(unreadable certificate)"
         found.append(

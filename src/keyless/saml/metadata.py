@@ -28,6 +28,18 @@ _NAMEID_FORMATS = (
 )
 
 
+def certificate_fingerprint(certificate: x509.Certificate) -> str:
+    """The certificate's SHA-256 fingerprint as keyless prints and compares it everywhere:
+    uppercase hex pairs joined by colons (``AB:CD:...``, 95 characters).
+
+    This is the form ``openssl x509 -noout -fingerprint -sha256`` prints and certificate
+    viewers show, so a person can hold keyless's output against the certificate their IdP
+    or AWS account holds without converting it; one form, so that two outputs of keyless
+    about the same certificate compare equal as text.
+    """
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
 @dataclass(frozen=True)
 class IdpMetadata:
     """An IdP as a SAML provider knows it: who it is and which keys sign for it."""
@@ -38,8 +50,8 @@ class IdpMetadata:
     valid_until: datetime | None
 
     def fingerprints(self) -> list[str]:
-        """SHA-256 fingerprint (hex) of each signing certificate, in metadata order."""
-        return [cert.fingerprint(hashes.SHA256()).hex() for cert in self.certificates]
+        """:func:`certificate_fingerprint` of each signing certificate, in metadata order."""
+        return [certificate_fingerprint(cert) for cert in self.certificates]
 
 
 def build_idp_metadata(

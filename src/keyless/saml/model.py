@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+
 AWS_SIGNIN_URL = "https://signin.aws.amazon.com/saml"
 AWS_AUDIENCE = "urn:amazon:webservices"
 
@@ -129,7 +131,8 @@ AWS_ERRORS: dict[str, tuple[str, str]] = {
     ),
     "session_duration_invalid": (
         "InvalidIdentityToken",
-        "Invalid SAML response: SessionDuration must be between 900 and 43200",
+        "Invalid SAML response: SessionDuration must be between "
+        f"{MIN_SESSION_SECONDS} and {MAX_SESSION_SECONDS}",
     ),
     "duration_exceeds_max": (
         "ValidationError",

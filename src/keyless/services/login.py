@@ -34,7 +34,7 @@ from keyless.adapters.credentials_file import (
     read_ini,
     write_credentials_profile,
 )
-from keyless.core.aws import PARTITION_REGION, partition_of
+from keyless.core.aws import DEFAULT_SESSION_SECONDS, PARTITION_REGION, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import Prompter, StsApi, StsError, StsFactory
 from keyless.errors import DeniedError, KeylessError, RemoteError
@@ -45,10 +45,6 @@ from keyless.services.okta_signin import LoginInputs
 from keyless.services.profiles import Settings
 from keyless.services.roles import SpecHints, cached_role, select_roles, written_profile_name
 
-DEFAULT_DURATION = 3600
-# AWS's default MaxSessionDuration for a role: the limit to retry at when the
-# spec does not say what the role allows.
-DEFAULT_ROLE_MAX = 3600
 # AWS accepts an assertion within its NotBefore/NotOnOrAfter window with a
 # few minutes' leeway; beyond this, this computer's clock is the problem.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -278,7 +274,7 @@ def _assume_with_limit(
     *,
     refetch: Callable[[], str],
 ) -> tuple[AwsCredentials, int]:
-    requested = settings.duration or unverified.session_duration or DEFAULT_DURATION
+    requested = settings.duration or unverified.session_duration or DEFAULT_SESSION_SECONDS
     duration = requested
     if unverified.session_duration and duration > unverified.session_duration:
         notes.append(
@@ -295,7 +291,8 @@ def _assume_with_limit(
     try:
         return _assume(sts, pair, saml_b64, duration, hints), duration
     except _DurationTooLongError:
-        retry_at = limit if limit is not None and limit < duration else DEFAULT_ROLE_MAX
+        # Without the spec's word on the role, retry at AWS's default MaxSessionDuration.
+        retry_at = limit if limit is not None and limit < duration else DEFAULT_SESSION_SECONDS
         if retry_at >= duration:
             raise
         notes.append(

@@ -34,7 +34,7 @@ from keyless.adapters.okta_admin import (
     make_admin_http,
     okta_object,
 )
-from keyless.errors import ConfigError, InputError, KeylessError
+from keyless.errors import ConfigError, InputError, KeylessError, explain
 from keyless.plan.diff import Change
 from keyless.plan.okta import (
     ActualOkta,
@@ -249,12 +249,6 @@ def read_okta(client: OktaAdminClient, target: OktaTarget, desired: DesiredOkta)
     return ActualOkta(app=app, groups=groups, assignments=assignments)
 
 
-def _explain(error: Exception) -> tuple[str, str | None]:
-    if isinstance(error, KeylessError):
-        return error.message, error.fix
-    return f"unexpected {type(error).__name__}: {error}", None
-
-
 # -- plan and apply -------------------------------------------------------------------------------
 
 
@@ -295,7 +289,7 @@ class OktaSide:
         try:
             actual = read_okta(self.client, self.target, desired)
         except Exception as exc:  # contained: the AWS side's plan stands on its own
-            message, fix = _explain(exc)
+            message, fix = explain(exc)
             return OktaPlan(
                 org_url=self.target.org_url, app_id=self.target.app_id, error=message, fix=fix
             )
@@ -373,7 +367,7 @@ class OktaSide:
                     self._run(operation.api, dict(operation.params), group_ids)
                 applied.append(change)
         except Exception as exc:  # contained: the AWS side's results stand
-            message, fix = _explain(exc)
+            message, fix = explain(exc)
             return OktaApplyResult(
                 "failed",
                 applied=tuple(applied),

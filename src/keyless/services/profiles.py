@@ -33,7 +33,12 @@ from typing import Any
 from keyless.adapters.credentials_file import check_profile_name
 from keyless.adapters.locks import FileLock, lock_path_for
 from keyless.core import paths
-from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from keyless.core.aws import (
+    DEFAULT_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+    SESSION_LIMITS_TEXT,
+)
 from keyless.errors import ConfigError, InputError
 from keyless.files import write_atomic
 
@@ -137,13 +142,13 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
             except (TypeError, ValueError) as exc:
                 raise InputError(
                     f"{where}: duration must be a number of seconds, got {value!r}",
-                    fix="use e.g. 3600",
+                    fix=f"use e.g. {DEFAULT_SESSION_SECONDS}",
                 ) from exc
             if not MIN_SESSION_SECONDS <= value <= MAX_SESSION_SECONDS:
                 raise InputError(
                     f"{where}: duration must be {MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} "
                     f"seconds, got {value}",
-                    fix="AWS allows 15 minutes to 12 hours",
+                    fix=f"AWS allows {SESSION_LIMITS_TEXT}",
                 )
         elif key == "mfa_factor":
             value = str(value).lower()

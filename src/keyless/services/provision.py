@@ -26,17 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from keyless.adapters.aws import (
     AwsConnector,
     AwsEndpoint,
     IamAccount,
-    describe_client_error,
+    explain_error,
+    explain_error_and_fix,
     management_session,
 )
 from keyless.core.credentials import mask
-from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
+from keyless.errors import ConfigError, InputError, RemoteError
 from keyless.plan.desired import DesiredAccount, desired_account
 from keyless.plan.diff import AccountPlan, Change, DiffOptions, Plan, diff_account
 from keyless.saml.metadata import parse_metadata
@@ -213,19 +214,6 @@ class ApplyReport:
 # -- the provisioner ------------------------------------------------------------------------
 
 
-def _explain(error: Exception) -> tuple[str, str | None]:
-    if isinstance(error, KeylessError):
-        return error.message, error.fix
-    if isinstance(error, ClientError):
-        code, message = describe_client_error(error)
-        operation = getattr(error, "operation_name", "an IAM call")
-        return f"{operation} failed: {code}: {message}", None
-    if isinstance(error, BotoCoreError):
-        return f"AWS could not be reached: {error}", "check the network or the endpoint"
-    # Anything else is a bug; still contained to this account so the others finish.
-    return f"unexpected {type(error).__name__}: {error}", None
-
-
 class Provisioner:
     """Plans and applies one spec; keeps the IAM client of each account with changes
     between plan and apply (and only until that account is applied)."""
@@ -265,8 +253,8 @@ class Provisioner:
             actual = iam.read(
                 provider_arn=desired.provider.arn, user_names=[u.name for u in desired.users]
             )
-        except Exception as exc:  # contained per account; see _explain
-            message, fix = _explain(exc)
+        except Exception as exc:  # contained per account; see explain_error_and_fix
+            message, fix = explain_error_and_fix(exc)
             return AccountPlan(account=account, error=message, fix=fix)
         account_plan = diff_account(desired, actual, options)
         if account_plan.pending:
@@ -317,8 +305,8 @@ class Provisioner:
                 for operation in change.operations:
                     iam.run(operation)
                 applied.append(change)
-        except Exception as exc:  # contained per account; see _explain
-            message, fix = _explain(exc)
+        except Exception as exc:  # contained per account; see explain_error_and_fix
+            message, fix = explain_error_and_fix(exc)
             done = f" after {len(applied)} of {len(pending)} changes" if applied else ""
             return AccountResult(
                 account,
@@ -367,7 +355,7 @@ class Provisioner:
                 )
             key_id, secret = iam.create_access_key(user)
         except ClientError as exc:
-            message, _ = _explain(exc)
+            message = explain_error(exc)
             raise RemoteError(
                 f"cannot create the access key of {user}: {message}",
                 fix="run `keyless apply` first so the user exists",

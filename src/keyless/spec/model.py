@@ -13,7 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from keyless.core.aws import (
+    DEFAULT_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+    SESSION_LIMITS_TEXT,
+)
 from keyless.spec.references import reference_problems
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -23,9 +28,6 @@ ALIAS = re.compile(r"^[a-z0-9]([a-z0-9-]{1,61}[a-z0-9])?$")
 IAM_PATH = re.compile(r"^/([\x21-\x7e]{0,510}/)?$")
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws(-us-gov|-cn)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
 
-MIN_SESSION = MIN_SESSION_SECONDS
-MAX_SESSION = MAX_SESSION_SECONDS
-DEFAULT_SESSION = 3600
 DEFAULT_GROUP_PATTERN = "aws#{alias}#{role}#{account_id}"
 
 Partition = Literal["aws", "aws-us-gov", "aws-cn"]
@@ -38,10 +40,10 @@ class _Model(BaseModel):
 
 
 def _duration(value: int, *, what: str) -> int:
-    if not MIN_SESSION <= value <= MAX_SESSION:
+    if not MIN_SESSION_SECONDS <= value <= MAX_SESSION_SECONDS:
         raise ValueError(
-            f"{what} must be between {MIN_SESSION} and {MAX_SESSION} seconds "
-            f"(15 minutes to 12 hours, AWS's limits), got {value}"
+            f"{what} must be between {MIN_SESSION_SECONDS} and {MAX_SESSION_SECONDS} seconds "
+            f"({SESSION_LIMITS_TEXT}, AWS's limits), got {value}"
         )
     return value
 
@@ -187,7 +189,7 @@ class FederatedRole(_Model):
     )
     managed_policies: list[str] = Field(default_factory=list)
     inline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    max_session_duration: int = DEFAULT_SESSION
+    max_session_duration: int = DEFAULT_SESSION_SECONDS
     permissions_boundary: str | None = None
     path: str = "/"
     description: str = ""
@@ -276,7 +278,7 @@ class GroupConvention(_Model):
 class Session(_Model):
     """Session settings the IdP sends and login asks for."""
 
-    duration: int = DEFAULT_SESSION
+    duration: int = DEFAULT_SESSION_SECONDS
     require_mfa: bool = True
 
     @field_validator("duration")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from keyless.errors import InputError
+from keyless.saml.metadata import certificate_fingerprint
 
 
 @dataclass(frozen=True)
@@ -98,5 +99,5 @@ class SigningKey:
         return base64.b64encode(der).decode("ascii")
 
     def fingerprint(self) -> str:
-        """SHA-256 fingerprint of the certificate, hex."""
-        return self.certificate.fingerprint(hashes.SHA256()).hex()
+        """:func:`~keyless.saml.metadata.certificate_fingerprint` of the certificate."""
+        return certificate_fingerprint(self.certificate)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 
+from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from keyless.saml.metadata import IdpMetadata
 from keyless.saml.model import (
     ATTR_PRINCIPAL_TAG,
@@ -302,12 +303,13 @@ class ContentChecks:
             duration = int(values[0])
         except ValueError:
             duration = -1
-        if not 900 <= duration <= 43200 or len(values) > 1:
+        if not MIN_SESSION_SECONDS <= duration <= MAX_SESSION_SECONDS or len(values) > 1:
             self.add(
                 "session_duration_invalid",
                 f"the SessionDuration {values[0]!r} is not a whole number of seconds between "
-                "900 and 43200",
-                "set the AWS app's session duration in the IdP to 900..43200 seconds",
+                f"{MIN_SESSION_SECONDS} and {MAX_SESSION_SECONDS}",
+                "set the AWS app's session duration in the IdP to "
+                f"{MIN_SESSION_SECONDS}..{MAX_SESSION_SECONDS} seconds",
             )
             return None if duration < 0 else duration
         return duration

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from keyless.core.aws import MAX_SESSION_SECONDS
 from keyless.policy.trust import TrustDecision, evaluate_trust_policy
 from keyless.saml.model import ARN_RE, Reason, RolePair, VerifiedAssertion, make_reason
 
@@ -70,7 +71,7 @@ def check_duration(
                 f"DurationSeconds {duration_seconds} exceeds the role's MaxSessionDuration "
                 f"{role_max}",
                 f"ask for at most {role_max} seconds, or raise the role's MaxSessionDuration "
-                "(up to 43200) in the federation spec and apply it",
+                f"(up to {MAX_SESSION_SECONDS}) in the federation spec and apply it",
             )
         )
 

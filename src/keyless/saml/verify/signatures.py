@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidDigest, InvalidSignature, SignXMLException
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from keyless.saml.metadata import IdpMetadata
+from keyless.saml.metadata import IdpMetadata, certificate_fingerprint
 from keyless.saml.model import Reason, make_reason
 from keyless.saml.verify.common import FIX_FORGED
 from keyless.saml.xmlsafe import DS, SAML
@@ -343,7 +342,7 @@ def _verify_with_metadata(
         return outcome, None
 
     embedded = _embedded_certificate(signature)
-    fingerprints = ", ".join(fp[:16] + "..." for fp in metadata.fingerprints())
+    fingerprints = ", ".join(metadata.fingerprints())
     if embedded is not None and embedded not in metadata.certificates:
         signed_by_embedded = True
         try:
@@ -354,11 +353,11 @@ def _verify_with_metadata(
             signed_by_embedded = False
         if signed_by_embedded:
             subject = embedded.subject.rfc4514_string()
-            fingerprint = embedded.fingerprint(hashes.SHA256()).hex()
+            fingerprint = certificate_fingerprint(embedded)
             return None, make_reason(
                 "wrong_certificate",
                 f"the {label} is signed by a key whose certificate ({subject}, SHA-256 "
-                f"{fingerprint[:16]}...) is not in the IdP metadata of {metadata.entity_id} "
+                f"{fingerprint}) is not in the IdP metadata of {metadata.entity_id} "
                 f"(which trusts {fingerprints}); the certificate inside the document is "
                 "never trusted",
                 "if the IdP rotated its signing certificate, upload its new metadata to the "

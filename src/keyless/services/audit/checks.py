@@ -16,8 +16,9 @@ from keyless.plan.desired import (
 from keyless.plan.diff import DiffOptions, diff_account
 from keyless.plan.revocations import is_revocation, releasable_at
 from keyless.plan.state import ActualAccount, ActualRole
-from keyless.saml.metadata import IdpMetadata, parse_metadata
+from keyless.saml.metadata import IdpMetadata, certificate_fingerprint, parse_metadata
 from keyless.services.audit.model import CERT_WARN_DAYS, KEY_MAX_AGE_DAYS, Finding, Severity, _iso
+from keyless.spec.expand import saml_provider_arn
 from keyless.spec.model import Account, FederationSpec
 
 # -- the checks (pure: they read what the account reader gathered) ---------------------------
@@ -274,9 +275,7 @@ class AccountChecks:
 
     def provider(self, actual: ActualAccount, provider_arns: Iterable[str]) -> None:
         expected = actual.provider
-        spec_arn = f"arn:{self.account.partition}:iam::{self.account.id}:saml-provider/" + (
-            self.spec.identity_provider.saml_provider_name
-        )
+        spec_arn = saml_provider_arn(self.spec, self.account)
         if expected is None:
             self.add(
                 "saml-provider",
@@ -328,7 +327,7 @@ class AccountChecks:
         for cert in held.certificates:
             expires = cert.not_valid_after_utc
             left = (expires - self.now).days
-            fingerprint = held.fingerprints()[held.certificates.index(cert)]
+            fingerprint = certificate_fingerprint(cert)
             if left < CERT_WARN_DAYS:
                 self.add(
                     "saml-provider",
@@ -341,10 +340,7 @@ class AccountChecks:
                 )
 
     def roles(self, actual: ActualAccount) -> list[dict[str, Any]]:
-        spec_provider = (
-            f"arn:{self.account.partition}:iam::{self.account.id}:saml-provider/"
-            f"{self.spec.identity_provider.saml_provider_name}"
-        )
+        spec_provider = saml_provider_arn(self.spec, self.account)
         urls = set(self.spec.identity_provider.signin_urls)
         spec_roles = {
             r.name: r for r in self.spec.roles if self.spec.role_in_account(r, self.account)

@@ -26,6 +26,7 @@ from keyless.services.audit.model import (
     SignIn,
 )
 from keyless.services.fanout import account_pool, checked_parallel
+from keyless.spec.expand import saml_provider_arn
 from keyless.spec.model import Account, FederationSpec
 
 # -- reading an account ----------------------------------------------------------------------
@@ -119,10 +120,7 @@ class Auditor:
         )
         try:
             iam_client = self.connector.client(account, "iam", role=self.role)
-            provider_arn = (
-                f"arn:{account.partition}:iam::{account.id}:saml-provider/"
-                f"{self.spec.identity_provider.saml_provider_name}"
-            )
+            provider_arn = saml_provider_arn(self.spec, account)
             provisioning = checks.provisioning_user_name()
             actual = IamAccount(iam_client, account).read(
                 provider_arn=provider_arn, user_names=[provisioning]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from keyless.core.credentials import mask
 from keyless.spec.model import Account
 
 DEFAULT_PARALLEL = 8
@@ -80,10 +81,11 @@ class SessionSeen:
     issued_at: str
 
     def as_dict(self) -> dict[str, str]:
-        masked = (
-            f"{self.access_key_id[:4]}****{self.access_key_id[-4:]}" if self.access_key_id else ""
-        )
-        return {"role_arn": self.role_arn, "access_key_id": masked, "issued_at": self.issued_at}
+        return {
+            "role_arn": self.role_arn,
+            "access_key_id": mask(self.access_key_id),
+            "issued_at": self.issued_at,
+        }
 
 
 @dataclass

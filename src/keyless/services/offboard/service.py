@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keyless.adapters.aws import AwsConnector, describe_client_error, explain_error
+from keyless.core.aws import DEFAULT_SESSION_SECONDS, MAX_SESSION_SECONDS
 from keyless.errors import InputError, KeylessError
 from keyless.plan.revocations import (
     REVOCATION_TAG_PREFIX,
@@ -228,7 +229,7 @@ class Offboarder:
             except BotoCoreError as exc:
                 revocation.status, revocation.detail = "failed", explain_error(exc)
                 continue
-            max_duration = int(found.get("MaxSessionDuration", 3600))
+            max_duration = int(found.get("MaxSessionDuration", DEFAULT_SESSION_SECONDS))
             revocation.releasable_at = report.cutoff + timedelta(seconds=max_duration)
             if dry_run:
                 revocation.status = "would-attach"
@@ -312,7 +313,8 @@ class Offboarder:
         longest = max(
             (r.releasable_at - cut for r in outcome.roles if r.releasable_at), default=None
         )
-        window = longest or timedelta(hours=12)
+        # Not known: as far back as the longest session AWS issues.
+        window = longest or timedelta(seconds=MAX_SESSION_SECONDS)
         try:
             trail = self.connector.client(outcome.account, "cloudtrail")
             pages = trail.get_paginator("lookup_events").paginate(
@@ -395,7 +397,9 @@ class Offboarder:
                 if policy["PolicyName"] != name or not is_revocation(name):
                     continue
                 document = _as_document(policy["PolicyDocument"])
-                ready = releasable_at(document, int(detail.get("MaxSessionDuration", 3600)))
+                ready = releasable_at(
+                    document, int(detail.get("MaxSessionDuration", DEFAULT_SESSION_SECONDS))
+                )
                 revocation = RoleRevocation(
                     role_name=detail["RoleName"],
                     role_arn=detail["Arn"],
