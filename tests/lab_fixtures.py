@@ -32,18 +32,23 @@ _LAST_STEP: dict[str, int] = {}
 def fresh_totp(secret: str) -> str:
     """A TOTP code for ``secret`` that this test run has not used yet.
 
-    Okta (and the lab) accept each code once: a second sign-in by the same user
-    within one 30-second step must wait for the next step, as a person would.
+    Okta (and the lab) accept each step's code once, and only a step later than the
+    last one used, but they accept the next step's code too (clock drift): two
+    sign-ins of one user within a 30-second step take the current step's code, then
+    the next one's, without waiting. Only a third within the same step waits for a
+    new step, as a person would. (The previous step, accepted as well, is not used:
+    a request arriving after the step ends would find it outside the window.)
     """
     import time
 
     import pyotp
 
     totp = pyotp.TOTP(secret)
-    step = int(time.time()) // totp.interval
-    if _LAST_STEP.get(secret, -1) >= step:
-        time.sleep((step + 1) * totp.interval - time.time() + 0.05)
-        step += 1
+    now = int(time.time()) // totp.interval
+    step = max(now, _LAST_STEP.get(secret, now - 1) + 1)
+    if step > now + 1:
+        # The window reaches ``step`` once the step before it has begun.
+        time.sleep((step - 1) * totp.interval - time.time() + 0.05)
     _LAST_STEP[secret] = step
     return str(totp.at(step * totp.interval))
 

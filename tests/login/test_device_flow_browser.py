@@ -24,7 +24,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from browser_support import lab_page, needs_chromium
+from browser_support import lab_page
 from login_support import AWS, KEYLESS, LabUser, Terminal, configure, keyless, run
 
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
@@ -32,7 +32,6 @@ _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    needs_chromium,
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,19 +24,15 @@ from typing import Any
 import boto3
 import pytest
 
-from browser_support import lab_page, needs_chromium
+from browser_support import lab_page
 from login_support import LabUser
+from peers import peer_script
 
-GIMME = shutil.which("gimme-aws-creds", path=str(Path(sys.executable).parent)) or ""
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    needs_chromium,
-    pytest.mark.skipif(
-        not GIMME, reason="gimme-aws-creds is not installed (the [test] extra has it)"
-    ),
     pytest.mark.filterwarnings("ignore:`verify=<str>` is deprecated:DeprecationWarning"),
 ]
 
@@ -84,7 +78,7 @@ def test_gimme_aws_creds_device_flow_against_the_lab(
         AWS_DEFAULT_REGION="us-east-1",
     )
     process = subprocess.Popen(
-        [GIMME],
+        [peer_script("gimme-aws-creds")],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

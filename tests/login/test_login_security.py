@@ -38,6 +38,8 @@ ACCESS_KEY = "ASIAEXAMPLEKEY1234"
 SECRET_KEY = "wJalrXUtnFEMIsecretKEYdoNOTprint"
 SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLEsessionTOKENdoNOTprint"
 NOBODY = 65534
+# A skip, not a failure: only root can give a file to another user, and `make test` runs as
+# whoever calls it. The refusals themselves do not depend on who runs keyless.
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 
 

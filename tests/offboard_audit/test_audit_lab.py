@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from browser_support import CHROMIUM, NO_CHROMIUM, chromium
+from browser_support import chromium
 from offboard_support import keyless, member_client, sign_in
 
 DEV = "333333333333"
@@ -77,8 +77,6 @@ def test_audit_fails_on_high_naming_the_key_and_the_audience_with_fixes(
 
 
 def test_the_html_report_in_chromium(own_lab: Any, tampered: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(NO_CHROMIUM)
     html = tampered / "audit.html"
     result = keyless(own_lab, "audit", "--format", "html", "--output", str(html))
     assert result.returncode == 0, result.stderr

@@ -1,8 +1,10 @@
-"""A lab whose Okta org keyless has not configured yet, per test module."""
+"""Labs whose Okta org keyless has not configured yet: one per test module, or one per test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,10 +16,10 @@ from keyless_lab.runtime import Lab
 from okta_support import OktaLab, acme_with_okta
 
 
-@pytest.fixture(scope="module")
-def okta_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OktaLab]:
-    """The lab for acme.yaml + `okta:`, its AWS app blank and no spec group yet."""
-    root = tmp_path_factory.mktemp("okta-lab")
+@contextmanager
+def _unconfigured_lab(root: Path) -> Iterator[OktaLab]:
+    """A started lab for acme.yaml + `okta:` under ``root``, its AWS app blank and no spec
+    group yet; stopped on exit."""
     spec_path = root / "federation.yaml"
     spec_path.write_text(yaml.safe_dump(acme_with_okta(), sort_keys=False))
     lab = Lab(
@@ -31,6 +33,21 @@ def okta_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OktaLab]:
         yield OktaLab(lab=lab, info=info, spec_path=spec_path)
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope="module")
+def okta_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OktaLab]:
+    """The lab for acme.yaml + `okta:`, its AWS app blank and no spec group yet, shared
+    by the module (its tests may configure it)."""
+    with _unconfigured_lab(tmp_path_factory.mktemp("okta-lab")) as lab:
+        yield lab
+
+
+@pytest.fixture
+def blank_okta_lab(tmp_path: Path) -> Iterator[OktaLab]:
+    """A lab of the test's own that nothing has configured yet, whatever ran before."""
+    with _unconfigured_lab(tmp_path) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")

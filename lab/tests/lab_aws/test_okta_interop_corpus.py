@@ -43,8 +43,9 @@ from keyless.saml.xmlsafe import format_instant
 from keyless_lab.saml.build import build_response, new_id
 from keyless_lab.saml.keys import SigningKey
 from lab_aws_support import DEV, ENTITY_ID, PROD, AwsLab, assume, role_pair
+from peers import debian_program, peer_module
 
-utils = pytest.importorskip("onelogin.saml2.utils")
+utils = peer_module("onelogin.saml2.utils")
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or "aws"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -170,7 +171,7 @@ def _sign_xmlsec1(key: SigningKey, where: str, issued: datetime, work: Path) -> 
         signed = work / f"signed-{label}.xml"
         run = subprocess.run(
             [
-                "xmlsec1",
+                debian_program("xmlsec1", "xmlsec1"),
                 "--sign",
                 "--privkey-pem",
                 f"{key_file},{cert_file}",
@@ -367,7 +368,7 @@ def xmlsec1_verifies(document: Path, key: SigningKey, label: str, work: Path) ->
     holder = "/*" if label == "response" else "/*/*[local-name()='Assertion']"
     run = subprocess.run(
         [
-            "xmlsec1",
+            debian_program("xmlsec1", "xmlsec1"),
             "--verify",
             "--pubkey-cert-pem",
             str(cert),

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 import ssl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,18 @@ def start_idp(
     users = {u.login: u for u in server.directory.ensure_spec_users(spec)}
     server.start()
     return server, users
+
+
+@contextmanager
+def clock_ahead(server: IdpServer, by: timedelta) -> Iterator[None]:
+    """Run the in-process IdP's clock ``by`` ahead of real time within the block, as if
+    that much time had passed (lifetimes and expiries read the IdP's injected clock)."""
+    real = server.idp.clock
+    server.idp.clock = lambda: real() + by
+    try:
+        yield
+    finally:
+        server.idp.clock = real
 
 
 def lab_tls_context(server: IdpServer) -> ssl.SSLContext:

@@ -18,14 +18,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from browser_support import lab_page, needs_chromium
+from browser_support import lab_page
 from keyless_lab.cli.lab_idp import register
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 LOGIN = "browser-user@acme.example"
 PASSWORD = "Lab-browser-password-1!"
 
-pytestmark = [pytest.mark.browser, needs_chromium]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 import pyotp
 import pytest
 
-from browser_support import lab_page, needs_chromium
+from browser_support import lab_page
 
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"
 BROWSER_LINE = re.compile(r"or open the AWS app in a browser: (\S+)")
@@ -36,7 +36,6 @@ APPLY_LINE = re.compile(r"1\. provision the accounts: (keyless apply .+)$")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    needs_chromium,
 ]
 
 

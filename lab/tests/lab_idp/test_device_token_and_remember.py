@@ -8,7 +8,6 @@ lab replaced a client's own DT on every session.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from keyless.spec import FederationSpec
 from keyless_lab.idp.core import IdpSettings
 from keyless_lab.idp.server import IdpServer
 from keyless_lab.info import LabUser
-from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, clock_ahead, lab_tls_context, start_idp
 
 
 def _start(client: httpx.Client, user: NewUser) -> dict[str, Any]:
@@ -168,5 +167,6 @@ def test_remembered_device_skips_mfa_only_for_that_device_and_user(
         assert _start(other_laptop, alice)["status"] == "MFA_REQUIRED"
         assert _start(laptop, bob)["status"] == "MFA_REQUIRED"
         # Past the policy's lifetime the device is forgotten.
-        time.sleep(4.5)
-        assert _start(laptop, alice)["status"] == "MFA_REQUIRED"
+        lifetime = server.idp.settings.remember_device_lifetime
+        with clock_ahead(server, lifetime + timedelta(seconds=1)):
+            assert _start(laptop, alice)["status"] == "MFA_REQUIRED"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -26,7 +25,7 @@ from keyless.spec import FederationSpec
 from keyless_lab.idp.core import IdpSettings
 from keyless_lab.idp.server import IdpServer
 from keyless_lab.info import LabUser
-from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
+from lab_idp.idp_support import NewUser, clock_ahead, lab_tls_context, start_idp
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -223,14 +222,10 @@ def test_device_flow_denied_and_expired(
     assert denied.status_code == 400
     assert denied.json()["error"] == "access_denied"
 
-    original = server.idp.settings
-    server.idp.settings = replace(original, device_code_lifetime=timedelta(seconds=1))
-    try:
-        short = _authorize(client, server, "openid okta.apps.sso")
-        time.sleep(1.2)
-        expired = _poll(client, server, short["device_code"])
-    finally:
-        server.idp.settings = original
+    # Never approved, and polled once its lifetime has passed.
+    pending = _authorize(client, server, "openid okta.apps.sso")
+    with clock_ahead(server, server.idp.settings.device_code_lifetime + timedelta(seconds=1)):
+        expired = _poll(client, server, pending["device_code"])
     assert expired.json() == {
         "error": "expired_token",
         "error_description": "The device code has expired.",

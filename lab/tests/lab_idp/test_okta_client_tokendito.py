@@ -16,9 +16,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from keyless_lab.cli.lab_idp import register
 pytest.importorskip(
     "tokendito", reason="tokendito (the PyPI Okta client under test) is not installed"
 )
+from peers import peer_script
 
 LOGIN = "tokendito-user@acme.example"
 PASSWORD = "Lab-only-password-1!"
@@ -49,9 +48,7 @@ def _lab_cli(state_dir: Path, *args: str, stdin: str | None = None) -> Any:
 
 
 def _tokendito() -> str:
-    found = shutil.which("tokendito") or str(Path(sys.executable).parent / "tokendito")
-    assert Path(found).exists(), "tokendito's console script is missing"
-    return found
+    return peer_script("tokendito")
 
 
 @pytest.mark.slow

@@ -29,7 +29,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
 import termios
@@ -43,6 +42,7 @@ import typer
 from typer.testing import CliRunner
 
 from keyless_lab.cli.lab_idp import register
+from peers import peer_script
 
 PASSWORD = "Lab-only-password-1!"
 ROLE = "arn:aws:iam::222222222222:role/OktaAdminRole"
@@ -73,13 +73,6 @@ def _user(lab: Any, login: str) -> pyotp.TOTP:
         _lab_cli(lab.state_dir, "mfa", "enroll", login, "--factor", "totp", "--json").stdout
     )
     return pyotp.TOTP(pyotp.parse_uri(enrolled["otpauth_uri"]).secret)
-
-
-def _script(name: str) -> str:
-    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
-    if found is None:
-        pytest.skip(f"{name} (the PyPI Okta client under test) is not installed")
-    return found
 
 
 def _environment(lab: Any, home: Path) -> dict[str, str]:
@@ -172,7 +165,7 @@ def test_okta_awscli_signs_in_with_totp_as_answer_and_the_aws_cli_works(
     )
     run = subprocess.run(
         [
-            _script("okta-awscli"),
+            peer_script("okta-awscli"),
             "--profile",
             "lab-admin",
             "--token",
@@ -227,7 +220,7 @@ def test_aws_okta_processor_as_credential_process_and_the_aws_cli_works(
     aws_dir.mkdir()
     (aws_dir / "credentials").write_text(
         "[lab-admin]\n"
-        f"credential_process = {_script('aws-okta-processor')} authenticate "
+        f"credential_process = {peer_script('aws-okta-processor')} authenticate "
         f"--user {login} --organization {host}"
         # With more than one role it reads account names from AWS's role-picker page;
         # --sign-in-url (whose default beats AWS_OKTA_SIGN_IN_URL) names the lab's copy.

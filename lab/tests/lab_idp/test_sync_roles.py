@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -16,43 +16,69 @@ from keyless_lab.cli.lab_idp import register
 PROVIDER = "arn:aws:iam::111111111111:saml-provider/Okta"
 
 
-@pytest.mark.slow
-def test_sync_roles_reports_both_directions(provisioned_lab: Any) -> None:
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": PROVIDER},
+            "Action": "sts:AssumeRoleWithSAML",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def management_iam(provisioned_lab: Any) -> Any:
+    """IAM in the management account with the lab's bootstrap keys."""
     lab = provisioned_lab
     admin = boto3.Session(
         aws_access_key_id=lab.bootstrap_credentials["aws_access_key_id"],
         aws_secret_access_key=lab.bootstrap_credentials["aws_secret_access_key"],
         region_name="us-east-1",
     )
-    iam = admin.client("iam", endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle)
-    users = {u["UserName"] for u in iam.list_users()["Users"]}
-    if "OktaProvisioningUser" not in users:
-        pytest.skip("apply did not create the provisioning user in this lab")
-    # A federated role that no group maps (the reverse direction of the report).
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": PROVIDER},
-                "Action": "sts:AssumeRoleWithSAML",
-            }
-        ],
-    }
-    if iam.list_access_keys(UserName="OktaProvisioningUser")["AccessKeyMetadata"]:
-        pytest.skip("another test already made the provisioning user's key")
-    # The lab is shared by the whole session: what this test adds, it removes.
-    iam.create_role(RoleName="ForgottenRole", AssumeRolePolicyDocument=json.dumps(trust))
-    created = iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
-    key = {"AccessKeyId": created["AccessKeyId"], "SecretAccessKey": created["SecretAccessKey"]}
+    return admin.client("iam", endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle)
+
+
+@pytest.fixture
+def provisioning_key(management_iam: Any) -> Iterator[dict[str, str]]:
+    """An access key of this test's own on the provisioning user `keyless apply` made.
+
+    IAM allows two keys a user; the lab is shared by the session, so the key is
+    removed after the test whatever other keys exist.
+    """
+    users = {u["UserName"] for u in management_iam.list_users()["Users"]}
+    assert "OktaProvisioningUser" in users, "apply creates the provisioning user"
+    created = management_iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
     try:
-        _check_report(lab, key)
+        yield {
+            "AccessKeyId": created["AccessKeyId"],
+            "SecretAccessKey": created["SecretAccessKey"],
+        }
     finally:
-        iam.delete_access_key(UserName="OktaProvisioningUser", AccessKeyId=key["AccessKeyId"])
-        iam.delete_role(RoleName="ForgottenRole")
+        management_iam.delete_access_key(
+            UserName="OktaProvisioningUser", AccessKeyId=created["AccessKeyId"]
+        )
 
 
-def _check_report(lab: Any, key: Mapping[str, str]) -> None:
+@pytest.fixture
+def forgotten_role(management_iam: Any) -> Iterator[str]:
+    """A federated role that no group maps (the reverse direction of the report)."""
+    management_iam.create_role(RoleName="ForgottenRole", AssumeRolePolicyDocument=json.dumps(TRUST))
+    try:
+        yield "ForgottenRole"
+    finally:
+        management_iam.delete_role(RoleName="ForgottenRole")
+
+
+@pytest.mark.slow
+def test_sync_roles_reports_both_directions(
+    provisioned_lab: Any, provisioning_key: Mapping[str, str], forgotten_role: str
+) -> None:
+    _check_report(provisioned_lab, provisioning_key, forgotten_role)
+
+
+def _check_report(lab: Any, key: Mapping[str, str], forgotten: str) -> None:
     app = typer.Typer()
     register(app)
     result = CliRunner().invoke(
@@ -72,6 +98,6 @@ def _check_report(lab: Any, key: Mapping[str, str]) -> None:
     assert management["aws_alias"] == "acme-management"
     assert "ReadOnly" in management["roles_in_aws"]
     assert management["missing_in_aws"] == []
-    assert management["not_in_spec"] == ["ForgottenRole"]
+    assert management["not_in_spec"] == [forgotten]
     # acme's provisioning principal is a user: like Okta, it reaches no member account.
     assert "reaches only the management account" in accounts["acme-prod"]["error"]

@@ -11,19 +11,22 @@ description, max session duration), one ``GetAccountAuthorizationDetails``
 (inline and attached policies, boundaries and tags of every role and user),
 ``GetSAMLProvider`` and ``ListAccountAliases`` — nothing per role.
 
-Throttling is retried with exponential backoff by botocore's ``standard``
-retry mode; :data:`RETRY_CONFIG` sets how far.
+Throttling is retried with exponential backoff by botocore; how often and in
+which mode is the user's own setting (``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``,
+the profile's ``max_attempts``/``retry_mode``), and :func:`client_config` adds
+keyless's default (``standard`` mode, 10 retries) only for what they left unset.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -37,16 +40,16 @@ from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, Actual
 from keyless.spec.model import Account
 
 if TYPE_CHECKING:
+    from botocore.config import _RetryDict
     from mypy_boto3_iam import IAMClient
 
+CLIENT_CONFIG = Config(connect_timeout=10, read_timeout=60, max_pool_connections=32)
 # Throttling (Throttling, TooManyRequests, RequestLimitExceeded...) and transient
-# errors are retried with exponential backoff and jitter, up to 10 attempts.
-RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 10},
-    connect_timeout=10,
-    read_timeout=60,
-    max_pool_connections=32,
-)
+# errors are retried with exponential backoff and jitter: an apply over many accounts
+# meets IAM's rate limits, so more retries than botocore's 3 attempts, unless the
+# user chose their own number.
+DEFAULT_RETRY_MODE: Final = "standard"
+DEFAULT_RETRIES = 10  # after the first attempt (botocore's client ``max_attempts``)
 
 SESSION_NAME = "keyless-provision"
 
@@ -120,6 +123,27 @@ def management_session(
         ) from exc
 
 
+def client_config(session: boto3.Session) -> Config:
+    """The botocore ``Config`` for every client made from ``session``.
+
+    A retry setting the user made wins: ``AWS_MAX_ATTEMPTS`` / ``AWS_RETRY_MODE`` or
+    the profile's ``max_attempts`` / ``retry_mode``, which botocore resolves itself
+    when the client config leaves them out. keyless's defaults fill only the gaps
+    (a ``retries`` value passed to botocore would override the user's).
+    """
+    botocore_session = session._session
+    retries: _RetryDict = {}
+    if botocore_session.get_config_variable("max_attempts") is None:
+        retries["max_attempts"] = DEFAULT_RETRIES
+    # retry_mode has a default in botocore (which one depends on its version), so
+    # whether the user chose one is read where botocore reads it.
+    if "AWS_RETRY_MODE" not in os.environ and not botocore_session.get_scoped_config().get(
+        "retry_mode"
+    ):
+        retries["mode"] = DEFAULT_RETRY_MODE
+    return CLIENT_CONFIG.merge(Config(retries=retries)) if retries else CLIENT_CONFIG
+
+
 def describe_client_error(error: ClientError) -> tuple[str, str]:
     """(code, message) of a botocore ClientError."""
     body = error.response.get("Error", {})
@@ -165,7 +189,7 @@ class AwsConnector:
     ) -> None:
         self.session = session
         self.endpoint = endpoint or AwsEndpoint()
-        self.config = config or RETRY_CONFIG
+        self.config = config or client_config(session)
         self.session_name = session_name
         self._lock = threading.Lock()
         self._identity_lock = threading.Lock()
