@@ -51,11 +51,11 @@ from typing import Any
 import boto3
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint
-from keyless.saml.metadata import build_idp_metadata
 from keyless.services.provision import Provisioner
 from keyless.spec import load_spec_text
 from keyless.spec.model import FederationSpec
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from lab_federation import CallCounter
 
 

@@ -11,11 +11,12 @@ import pytest
 from keyless.errors import InputError, SamlInputError
 from keyless.saml.extract import extract_saml_response
 from keyless.saml.inspect import inspect_response
-from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.saml.metadata import parse_metadata
 from keyless.saml.model import RolePair
 from keyless.saml.verify import parse_role_value
 from keyless_lab.saml.build import encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from saml_data import ISSUER, NOW, PROD, Build
 from saml_forge import DS, SAML, assertion_of, parse, signature_of
 
