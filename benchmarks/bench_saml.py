@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.saml.metadata import parse_metadata
 from keyless.saml.model import RolePair
 from keyless.saml.verify import verify_response
 from keyless_lab.saml.build import build_response, encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 
 ISSUER = "http://www.okta.com/exk1benchmark"
 BARE = "bare RSA-2048 PKCS1v15-SHA256 sign"

@@ -29,11 +29,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.model import RolePair
 from keyless_lab.aws import LabAccount, LabAwsProcess
 from keyless_lab.saml.build import build_response, encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from keyless_lab.tls import ensure_lab_tls
 
 ACCOUNT = "222222222222"

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint, management_session
-from keyless.saml.metadata import build_idp_metadata
 from keyless.services.provision import Provisioner
 from keyless.spec import load_spec_text
 from keyless.spec.model import FederationSpec
 from keyless_lab.aws import LabAwsProcess
 from keyless_lab.aws.bootstrap import LabAccount
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from keyless_lab.tls import ensure_lab_tls
 
 BASE = 800000000000

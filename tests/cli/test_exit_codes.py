@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from keyless import errors
-from keyless.saml.metadata import build_idp_metadata
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 KEYLESS = str(REPO / ".venv" / "bin" / "keyless")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.model import RolePair
 from keyless_lab.saml.build import build_response, encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 
 ISSUER = "http://www.okta.com/exk1clitest"
 NOW = "2024-05-01T12:01:00Z"

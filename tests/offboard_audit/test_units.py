@@ -20,11 +20,12 @@ from keyless.plan.revocations import (
     revocation_policy,
 )
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
-from keyless.saml.metadata import build_idp_metadata, certificate_fingerprint, parse_metadata
+from keyless.saml.metadata import certificate_fingerprint, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
 from keyless.spec import load_spec, saml_provider_arn
 from keyless_lab.aws.permissions import decide
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from offboard_support import ACME
 
 SPEC = load_spec(ACME)

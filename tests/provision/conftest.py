@@ -93,8 +93,8 @@ _account_numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def metadata_xml() -> bytes:
     """IdP metadata with a fresh signing certificate (generated at run time, never committed)."""
-    from keyless.saml.metadata import build_idp_metadata
     from keyless_lab.saml.keys import SigningKey
+    from keyless_lab.saml.metadata import build_idp_metadata
 
     key = SigningKey.generate("keyless test idp")
     return build_idp_metadata(

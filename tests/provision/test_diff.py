@@ -12,10 +12,10 @@ from keyless.plan.desired import MANAGED_BY_TAG, desired_account, desired_state,
 from keyless.plan.diff import DiffOptions, diff_account, diff_alias, diff_provider, diff_role
 from keyless.plan.documents import metadata_identity, same_policy
 from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, ActualUser
-from keyless.saml.metadata import build_idp_metadata
 from keyless.spec import load_spec, load_spec_text
 from keyless.spec.model import FederationSpec
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 ACME = load_spec(REPO / "examples" / "acme.yaml")

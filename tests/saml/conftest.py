@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
+from keyless.saml.metadata import IdpMetadata, parse_metadata
 from keyless_lab.saml.build import build_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from saml_data import DEV, ISSUER, NOW, PROD, Build
 
 

@@ -11,11 +11,12 @@ import pytest
 from keyless.errors import InputError, SamlInputError
 from keyless.saml.extract import extract_saml_response
 from keyless.saml.inspect import inspect_response
-from keyless.saml.metadata import build_idp_metadata, parse_metadata
+from keyless.saml.metadata import certificate_fingerprint, parse_metadata
 from keyless.saml.model import RolePair
 from keyless.saml.verify import parse_role_value
 from keyless_lab.saml.build import encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from saml_data import ISSUER, NOW, PROD, Build
 from saml_forge import DS, SAML, assertion_of, parse, signature_of
 
@@ -104,7 +105,10 @@ def test_okta_metadata_during_rotation(idp_key: SigningKey, other_idp_key: Signi
     )
     assert metadata.entity_id == ISSUER
     assert metadata.certificates == (idp_key.certificate, other_idp_key.certificate)
-    assert metadata.fingerprints() == [idp_key.fingerprint(), other_idp_key.fingerprint()]
+    assert metadata.fingerprints() == [
+        certificate_fingerprint(idp_key.certificate),
+        certificate_fingerprint(other_idp_key.certificate),
+    ]
     assert metadata.sso_urls == ("https://acme.okta.com/app/amazon_aws/exk1/sso/saml",) * 2
     assert metadata.valid_until == datetime(2034, 5, 1, 12, tzinfo=UTC)
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 
 from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
-from keyless.saml.metadata import IdpMetadata, build_idp_metadata, parse_metadata
+from keyless.saml.metadata import IdpMetadata, parse_metadata
 from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_NAME, RolePair
 from keyless.saml.verify import MemoryReplayCache, verify_response
 from keyless_lab.saml.build import encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from saml_data import DEV, ISSUER, NOW, PROD, Build
 from saml_forge import SAMLP, assertion_of, dump, parse, set_attribute_values, sign
 

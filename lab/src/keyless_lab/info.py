@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from keyless.errors import LabError
 from keyless.files import write_atomic
 from keyless_lab.aws.bootstrap import LabAccount
+from keyless_lab.users import LabUser
 
 if TYPE_CHECKING:
     import httpx
@@ -39,26 +40,6 @@ if TYPE_CHECKING:
 LAB_FILE = "lab.json"
 
 __all__ = ["LAB_FILE", "LabAccount", "LabInfo", "LabUser"]
-
-
-@dataclass(frozen=True)
-class LabUser:
-    """One spec user of the lab and how to sign in as them (their secrets: lab-only)."""
-
-    login: str
-    password: str = field(repr=False)
-    totp_secret: str | None = field(repr=False)
-    factors: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LabUser:
-        secret = data.get("totp_secret")
-        return cls(
-            login=str(data["login"]),
-            password=str(data["password"]),
-            totp_secret=None if secret is None else str(secret),
-            factors=tuple(str(name) for name in data.get("factors") or ()),
-        )
 
 
 @dataclass(frozen=True)

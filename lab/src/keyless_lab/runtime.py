@@ -22,10 +22,11 @@ from typing import IO, Any
 
 from keyless.core import paths
 from keyless.errors import LabError
-from keyless.spec import FederationSpec, saml_provider_arn
+from keyless.spec.model import FederationSpec
 from keyless_lab.aws import LabAccount, LabAwsProcess, management_of
 from keyless_lab.config import lab_section
 from keyless_lab.extras import require_lab_extras
+from keyless_lab.idp.admin import provider_arn
 from keyless_lab.info import LAB_FILE, LabInfo
 
 __all__ = [
@@ -262,7 +263,7 @@ class Lab:
             entity_id=self._idp.entity_id,
             management_account_id=management.id,
             accounts=accounts,
-            provider_arns=[saml_provider_arn(self.spec, a) for a in self.spec.accounts],
+            provider_arns=[provider_arn(self.spec, a) for a in self.spec.accounts],
             users=users,
             bootstrap_credentials=dict(self._aws.bootstrap_credentials),
             spec_path=str(self.spec_path) if self.spec_path else None,

@@ -29,16 +29,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from keyless.core.credentials import mask
 from keyless.errors import SamlInputError
-from keyless.saml.model import ATTR_ROLE, ATTR_SESSION_DURATION
-from keyless.saml.roles import read_role_values
-from keyless.saml.xmlsafe import SAML, ForbiddenXml, TooDeep, parse_untrusted, text_of
-from keyless.spec import FederationSpec
+from keyless.spec.model import FederationSpec
 from keyless_lab.idp.body import read_form
 from keyless_lab.idp.html import PAGE_HEADERS, render_text
+from keyless_lab.saml.attributes import ATTR_ROLE, ATTR_SESSION_DURATION, assumable_pair
+from keyless_lab.saml.xml import SAML, UnsafeXml, parse_posted, text_of
 
 SIGNIN_PATH = "/aws/saml"
+
+
+def masked_key(access_key_id: str) -> str:
+    """An access key id as the landing page shows it: its first and last four characters."""
+    return f"{access_key_id[:4]}****{access_key_id[-4:]}" if len(access_key_id) > 8 else "****"
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ def read_roles(saml_response_b64: str) -> tuple[list[RoleChoice], int | None]:
     except (binascii.Error, ValueError) as exc:
         raise SamlInputError("the SAMLResponse is not base64") from exc
     try:
-        root = parse_untrusted(xml, what="SAML response")
-    except (ForbiddenXml, TooDeep) as exc:
+        root = parse_posted(xml)
+    except UnsafeXml as exc:
         raise SamlInputError(f"the SAML response is refused: {exc}") from exc
     choices: list[RoleChoice] = []
     duration: int | None = None
@@ -71,7 +74,7 @@ def read_roles(saml_response_b64: str) -> tuple[list[RoleChoice], int | None]:
         values = [text_of(v) for v in attribute.iter(SAML + "AttributeValue")]
         if name == ATTR_ROLE:
             # AWS's page lists only the pairs it could assume; a malformed one is left out.
-            for pair in read_role_values(values).pairs:
+            for pair in filter(None, map(assumable_pair, values)):
                 choice = RoleChoice(
                     role_arn=pair.role_arn,
                     provider_arn=pair.principal_arn,
@@ -185,7 +188,7 @@ class AwsSigninPage:
             expiration=expiration.strftime("%Y-%m-%d %H:%M:%S UTC")
             if isinstance(expiration, datetime)
             else str(expiration),
-            access_key=mask(credentials.get("AccessKeyId", "")),
+            access_key=masked_key(credentials.get("AccessKeyId", "")),
         )
 
     def _picker(self, saml_b64: str, choices: list[RoleChoice]) -> HTMLResponse:

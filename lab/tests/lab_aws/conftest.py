@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.model import RolePair
 from keyless.services.provision import apply_spec, connect
 from keyless.spec import load_spec
@@ -21,6 +20,7 @@ from keyless_lab.aws import LabAwsProcess
 from keyless_lab.runtime import lab_accounts
 from keyless_lab.saml.build import build_response, encode_response
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from keyless_lab.tls import ensure_lab_tls
 from lab_aws_support import DEV, ENTITY_ID, PROD, Assertion, AwsLab, role_pair
 from lab_fixtures import ACME

@@ -38,10 +38,10 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from keyless.saml.metadata import build_idp_metadata
 from keyless.saml.xmlsafe import format_instant
 from keyless_lab.saml.build import build_response, new_id
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.metadata import build_idp_metadata
 from lab_aws_support import DEV, ENTITY_ID, PROD, AwsLab, assume, role_pair
 from peers import debian_program, peer_module
 

@@ -20,7 +20,7 @@ from keyless_lab.idp.server import IdpServer
 from keyless_lab.info import LabUser
 from lab_idp.idp_support import NewUser, lab_tls_context, start_idp
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ACME = REPO / "examples" / "acme.yaml"
 
 

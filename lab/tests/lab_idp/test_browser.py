@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from browser_support import lab_page
 from keyless_lab.cli.lab_idp import register
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
 LOGIN = "browser-user@acme.example"
 PASSWORD = "Lab-browser-password-1!"
 

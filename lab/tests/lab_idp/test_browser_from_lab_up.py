@@ -29,7 +29,7 @@ import pytest
 
 from browser_support import lab_page
 
-ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"
+ACME = Path(__file__).resolve().parents[3] / "examples" / "acme.yaml"
 BROWSER_LINE = re.compile(r"or open the AWS app in a browser: (\S+)")
 APPLY_LINE = re.compile(r"1\. provision the accounts: (keyless apply .+)$")
 

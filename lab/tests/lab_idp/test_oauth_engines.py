@@ -401,7 +401,7 @@ def test_lab_up_refuses_an_unknown_engine_or_policy(option: str, value: str) -> 
     import sys
 
     keyless = str(Path(sys.executable).parent / "keyless")
-    spec = str(Path(__file__).resolve().parents[2] / "examples" / "acme.yaml")
+    spec = str(Path(__file__).resolve().parents[3] / "examples" / "acme.yaml")
     result = subprocess.run(
         [keyless, "lab", "up", "--spec", spec, option, value],
         capture_output=True,

@@ -1,31 +1,22 @@
-"""SAML IdP metadata: what an IAM SAML provider holds, generated and parsed.
+"""SAML IdP metadata: what an IAM SAML provider holds, parsed.
 
 The certificates in metadata are the only ones a verifier trusts. Okta
 publishes one ``KeyDescriptor`` per signing certificate, two during a
-rotation, and sometimes a ``validUntil``; all of that is read here.
+rotation, and sometimes a ``validUntil``; all of that is read here. keyless
+only reads metadata; the lab IdP writes its own (``keyless_lab.saml.metadata``).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from lxml import etree
+from cryptography.hazmat.primitives import hashes
 
 from keyless.errors import SamlInputError
-from keyless.saml.xmlsafe import DS, MD, NS, ForbiddenXml, TooDeep, parse_instant, parse_untrusted
-
-_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
-_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
-_NAMEID_FORMATS = (
-    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-    "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-)
+from keyless.saml.xmlsafe import DS, MD, ForbiddenXml, TooDeep, parse_instant, parse_untrusted
 
 
 def certificate_fingerprint(certificate: x509.Certificate) -> str:
@@ -52,30 +43,6 @@ class IdpMetadata:
     def fingerprints(self) -> list[str]:
         """:func:`certificate_fingerprint` of each signing certificate, in metadata order."""
         return [certificate_fingerprint(cert) for cert in self.certificates]
-
-
-def build_idp_metadata(
-    *, entity_id: str, certificates: Sequence[x509.Certificate], sso_url: str
-) -> bytes:
-    """IdP metadata XML in the shape Okta publishes, one signing KeyDescriptor per certificate."""
-    root = etree.Element(MD + "EntityDescriptor", nsmap={"md": NS["md"]}, entityID=entity_id)
-    idp = etree.SubElement(
-        root,
-        MD + "IDPSSODescriptor",
-        WantAuthnRequestsSigned="false",
-        protocolSupportEnumeration=_PROTOCOL,
-    )
-    for certificate in certificates:
-        descriptor = etree.SubElement(idp, MD + "KeyDescriptor", use="signing")
-        key_info = etree.SubElement(descriptor, DS + "KeyInfo", nsmap={"ds": NS["ds"]})
-        data = etree.SubElement(key_info, DS + "X509Data")
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        etree.SubElement(data, DS + "X509Certificate").text = base64.b64encode(der).decode("ascii")
-    for name_format in _NAMEID_FORMATS:
-        etree.SubElement(idp, MD + "NameIDFormat").text = name_format
-    for binding in (_POST, _REDIRECT):
-        etree.SubElement(idp, MD + "SingleSignOnService", Binding=binding, Location=sso_url)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def parse_metadata(unverified: bytes) -> IdpMetadata:

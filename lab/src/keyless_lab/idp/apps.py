@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from keyless.saml.metadata import build_idp_metadata
 from keyless_lab.idp.api import SID_COOKIE, client_of, idp_of, set_session_cookies
 from keyless_lab.idp.body import read_form
 from keyless_lab.idp.core import Idp, NoRoles, Session
@@ -27,6 +26,7 @@ from keyless_lab.idp.html import PAGE_HEADERS, render, same_origin_target
 from keyless_lab.idp.policy import app_sign_on, signed_on
 from keyless_lab.idp.stepup import step_up_page, widget_page
 from keyless_lab.saml.build import encode_response
+from keyless_lab.saml.metadata import build_idp_metadata
 
 LAB_SIGNIN_PATH = "/aws/saml"
 

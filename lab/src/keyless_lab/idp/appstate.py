@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from keyless.spec.model import OKTA_SCOPES
 from keyless_lab.idp.directory import Directory, okta_id
 
 _SCHEMA = """
@@ -52,8 +51,17 @@ CREATE TABLE IF NOT EXISTS service_apps (
 );
 """
 
-# Every scope the lab's management API knows (Okta's names, OAuth 2.0 for Okta APIs).
-ALL_SCOPES = OKTA_SCOPES
+# Every scope the lab's management API knows: Okta's names for the apps, groups and
+# users APIs (Okta, "OAuth 2.0 scopes for Okta APIs",
+# https://developer.okta.com/docs/api/oauth2/), read and manage for each.
+ALL_SCOPES = (
+    "okta.apps.read",
+    "okta.apps.manage",
+    "okta.groups.read",
+    "okta.groups.manage",
+    "okta.users.read",
+    "okta.users.manage",
+)
 READ_SCOPES = tuple(s for s in ALL_SCOPES if s.endswith(".read"))
 
 

@@ -1,24 +1,56 @@
-"""Which AWS roles the lab's AWS Account Federation app puts in a user's assertion,
-computed from the app's settings and group assignments as stored through the
-management API (:mod:`keyless_lab.idp.appstate`), the way Okta's app does:
+"""Okta's AWS Account Federation app, as Okta documents it: from the app's settings,
+a user's groups and the app's group assignments to the assertion's AWS attributes.
 
-- *role assignments*: each app group assignment's ``profile.samlRoles`` names
-  roles as ``[<account alias>] -- <role>`` (several accounts) or ``<role>``
-  (every federated account holding it). A role is sent with the account's
-  provider ARN from ``identityProviderArn``; an account not listed there is not
-  federated, so its roles are not sent. ``joinAllRoles`` false: only the
-  highest-priority assignment's roles count; true: all of them.
-- *group mapping* (``useGroupMapping``): each of the user's groups whose name
-  matches ``groupFilter`` (Okta's ``(?{{accountid}}...)``/``(?{{role}}...)``
-  captures) gives ``roleValuePattern`` with ``${accountid}`` and ``${role}``
-  filled in.
+This is the lab's own model, written from Okta's documentation and never from
+keyless's code (an oracle that shares the product's logic repeats its bugs).
+The app settings are ``settings.app`` of the ``amazon_aws`` app as Okta's Apps
+API stores them; the admin console labels are in brackets.
 
-Okta's admin documentation presents the two as alternative set-ups; the lab
-sends the union when both are configured, as a spec may use both.
+*Sign-on settings* (Okta, "Configure the Amazon Web Services Account
+Federation app in Okta",
+https://help.okta.com/en-us/content/topics/deploymentguides/aws/aws-configure-aws-app.htm):
 
-A user the app is not assigned to (no assigned group) gets no roles. A wrong
-``identityProviderArn`` produces a Role attribute naming a provider AWS does
-not have, and STS refuses it, as with Okta.
+- ``identityProviderArn`` [Identity Provider ARN]: the IAM SAML provider Okta
+  names beside each role. With several accounts (Okta, "Connect Okta to
+  multiple AWS instances using an API",
+  https://help.okta.com/en/prod/Content/Topics/DeploymentGuides/AWS/connect-okta-multiple-aws-api.htm)
+  it lists one provider per account, comma-separated; a role is sent with its
+  own account's provider, and an account without one is not federated;
+- ``sessionDuration`` [Session Duration]: sent as ``SessionDuration``;
+- ``joinAllRoles`` [Join all roles]: off, only the first (highest-priority)
+  assignment's roles are sent; on, the roles of every assignment;
+- ``useGroupMapping`` [Use Group Mapping]: "connect Okta to multiple AWS
+  instances using user groups", below.
+
+*Role assignments* (Okta, "Learn about Amazon Web Services integration",
+https://help.okta.com/en-us/content/topics/deploymentguides/aws/aws-about-integration.htm):
+an assignment's ``profile.samlRoles`` [SAML User Roles] names roles the API
+integration imported. The lab reads ``[<account alias>] -- <role>`` as that
+role in that account and a bare role name as the role in every account that
+has it (the docs show the picker, not the stored form; this form is the lab's
+assumption, the one keyless writes too, and is the part of this model not
+pinned to a documented example). A user the app is not assigned to gets no
+assertion at all.
+
+*Group mapping* (Okta, "Enable group-based role mapping in Okta",
+https://help.okta.com/en/prod/Content/Topics/DeploymentGuides/AWS/aws-enable-role-based.htm,
+and "Connect Okta to multiple AWS instances using groups",
+https://help.okta.com/en/prod/Content/Topics/DeploymentGuides/AWS/connect-okta-multiple-aws-groups.htm):
+each of the user's groups whose name matches ``groupFilter`` [Group Filter], a
+regular expression with two named captures written ``(?{{accountid}}...)`` and
+``(?{{role}}...)``, gives one Role value: ``roleValuePattern`` [Role Value
+Pattern] with ``${accountid}`` and ``${role}`` replaced by the captures. The
+documented group names are ``aws#[account alias]#[role name]#[account #]``,
+matched by the documented default filter :data:`DOCUMENTED_GROUP_FILTER`, and
+the documented pattern is :func:`documented_role_value_pattern`'s. Okta's
+guides present role import and group mapping as alternatives; the lab sends
+the union when both are configured.
+
+The other attributes (Okta, "How to Configure SAML 2.0 for Amazon Web
+Service",
+https://saml-doc.okta.com/SAML_Docs/How-to-Configure-SAML-2.0-for-Amazon-Web-Service.html):
+``RoleSessionName`` is the app username (Okta's default for this app: the
+Okta username), and the Role values are written ``provider ARN,role ARN``.
 """
 
 from __future__ import annotations
@@ -27,14 +59,38 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from keyless.saml.model import RolePair
 from keyless.spec.model import FederationSpec
+from keyless_lab.saml.attributes import RolePair
+
+# Okta's documented default Group Filter, for groups named
+# aws#[account alias]#[role name]#[account #] (aws-enable-role-based.htm).
+DOCUMENTED_GROUP_FILTER = r"^aws\#\S+\#(?{{role}}[\w\-]+)\#(?{{accountid}}\d+)$"
+# Okta's sessionDuration when the admin leaves the default.
+DEFAULT_SESSION_DURATION = 3600
 
 _ROLE_IN_ACCOUNT = re.compile(r"^\[(?P<account>[^\]]+)\] -- (?P<role>.+)$")
 
 
+def documented_role_value_pattern(provider_name: str, partition: str = "aws") -> str:
+    """Okta's documented Role Value Pattern for a SAML provider named ``provider_name``.
+
+    "arn:aws:iam::${accountid}:saml-provider/[SAML Provider Name],
+    arn:aws:iam::${accountid}:role/${role}" (aws-enable-role-based.htm), in
+    ``partition`` (the ARN's partition for GovCloud and China).
+    """
+    return (
+        f"arn:{partition}:iam::${{accountid}}:saml-provider/{provider_name},"
+        f"arn:{partition}:iam::${{accountid}}:role/${{role}}"
+    )
+
+
 def python_group_filter(okta_filter: str) -> re.Pattern[str] | None:
-    """Okta's ``groupFilter`` as a Python regex (None when it does not compile)."""
+    """Okta's ``groupFilter`` as a Python regex (None when it does not compile).
+
+    Okta's captures ``(?{{accountid}}...)`` and ``(?{{role}}...)`` become Python's
+    ``(?P<accountid>...)`` and ``(?P<role>...)``; the rest is the same syntax
+    (``\\#`` is an escaped ``#`` in both).
+    """
     translated = okta_filter.replace("(?{{accountid}}", "(?P<accountid>").replace(
         "(?{{role}}", "(?P<role>"
     )
@@ -44,13 +100,36 @@ def python_group_filter(okta_filter: str) -> re.Pattern[str] | None:
         return None
 
 
-def _role_arn(spec: FederationSpec, account_id: str, partition: str, name: str) -> str:
-    role = spec.role(name)
-    path = role.path if role is not None else "/"
-    return f"arn:{partition}:iam::{account_id}:role{path}{name}"
+def group_mapping_values(settings: Mapping[str, Any], group_names: Sequence[str]) -> list[str]:
+    """The Role values group mapping gives for ``group_names``: one per matching group."""
+    regex = python_group_filter(str(settings.get("groupFilter") or ""))
+    pattern = str(settings.get("roleValuePattern") or "")
+    if regex is None or not pattern:
+        return []
+    values: list[str] = []
+    for name in group_names:
+        match = regex.match(name)
+        if match is None:
+            continue
+        found = match.groupdict()
+        values.append(
+            pattern.replace("${accountid}", found.get("accountid") or "").replace(
+                "${role}", found.get("role") or ""
+            )
+        )
+    return values
+
+
+def _pair_of(value: str) -> RolePair | None:
+    """A ``provider ARN,role ARN`` value (either order) as a pair; None when it is not one."""
+    arns = [part.strip() for part in value.split(",")]
+    role = next((a for a in arns if ":role/" in a), None)
+    provider = next((a for a in arns if ":saml-provider/" in a), None)
+    return RolePair(role_arn=role, principal_arn=provider) if role and provider else None
 
 
 def _providers(settings: Mapping[str, Any]) -> dict[str, str]:
+    """``identityProviderArn``'s providers by account id (the first one per account)."""
     found: dict[str, str] = {}
     for arn in str(settings.get("identityProviderArn") or "").split(","):
         parts = arn.strip().split(":")
@@ -59,52 +138,31 @@ def _providers(settings: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def _from_role_values(
-    spec: FederationSpec, providers: Mapping[str, str], values: Sequence[str]
+def _imported_roles(
+    spec: FederationSpec, providers: Mapping[str, str], saml_roles: Sequence[str]
 ) -> list[RolePair]:
+    """The pairs ``samlRoles`` names, each with its account's provider.
+
+    The API integration imports every role of the connected accounts; the lab's
+    accounts and their roles are the spec's (a role is created where the spec
+    places it, with the spec's IAM path).
+    """
     pairs: list[RolePair] = []
-    for value in values:
+    for value in saml_roles:
         match = _ROLE_IN_ACCOUNT.match(value)
+        name = match.group("role") if match else value
+        role = spec.role(name)
         if match:
-            name = match.group("role")
             account = spec.account(match.group("account"))
             accounts = [account] if account is not None else []
         else:
-            name = value
-            role = spec.role(name)
             accounts = [a for a in spec.accounts if role is None or spec.role_in_account(role, a)]
+        path = role.path if role is not None else "/"
         for account in accounts:
             provider = providers.get(account.id)
-            if provider is None:
-                continue
-            pairs.append(
-                RolePair(
-                    role_arn=_role_arn(spec, account.id, account.partition, name),
-                    principal_arn=provider,
-                )
-            )
-    return pairs
-
-
-def _from_group_mapping(settings: Mapping[str, Any], group_names: Sequence[str]) -> list[RolePair]:
-    regex = python_group_filter(str(settings.get("groupFilter") or ""))
-    pattern = str(settings.get("roleValuePattern") or "")
-    if regex is None or not pattern:
-        return []
-    pairs: list[RolePair] = []
-    for name in group_names:
-        match = regex.match(name)
-        if match is None:
-            continue
-        found = match.groupdict()
-        value = pattern.replace("${accountid}", found.get("accountid") or "").replace(
-            "${role}", found.get("role") or ""
-        )
-        arns = [part.strip() for part in value.split(",")]
-        role = next((a for a in arns if ":role/" in a), None)
-        provider = next((a for a in arns if ":saml-provider/" in a), None)
-        if role and provider:
-            pairs.append(RolePair(role_arn=role, principal_arn=provider))
+            if provider is not None:
+                role_arn = f"arn:{account.partition}:iam::{account.id}:role{path}{name}"
+                pairs.append(RolePair(role_arn=role_arn, principal_arn=provider))
     return pairs
 
 
@@ -126,12 +184,26 @@ def app_roles(
     if not settings.get("joinAllRoles"):
         role_lists = role_lists[:1]
     pairs: list[RolePair] = []
-    for values in role_lists:
-        pairs += _from_role_values(spec, providers, values)
+    for saml_roles in role_lists:
+        pairs += _imported_roles(spec, providers, saml_roles)
     if settings.get("useGroupMapping"):
-        pairs += _from_group_mapping(settings, sorted(member_of.values()))
+        values = group_mapping_values(settings, sorted(member_of.values()))
+        pairs += [pair for pair in map(_pair_of, values) if pair is not None]
     unique: list[RolePair] = []
     for pair in pairs:
         if pair not in unique:
             unique.append(pair)
     return tuple(unique)
+
+
+def session_duration(settings: Mapping[str, Any]) -> int:
+    """``sessionDuration`` as the app sends it (Okta's default, 3600, while unset)."""
+    value = settings.get("sessionDuration")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return DEFAULT_SESSION_DURATION
+
+
+def role_session_name(username: str) -> str:
+    """``RoleSessionName``: the app username, which for this app is the Okta username."""
+    return username

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import pyotp
 
-from keyless.saml.model import AWS_AUDIENCE, AWS_SIGNIN_URL, RolePair
-from keyless.spec import FederationSpec
+from keyless.spec.model import FederationSpec
+from keyless_lab.idp import awsapp
 from keyless_lab.idp.appstate import AppState
-from keyless_lab.idp.awsapp import app_roles
 from keyless_lab.idp.directory import Directory, Factor, User
+from keyless_lab.saml.attributes import AWS_AUDIENCE, AWS_SIGNIN_URL, RolePair
 from keyless_lab.saml.build import build_response
 from keyless_lab.saml.keys import SigningKey
 
@@ -475,7 +475,7 @@ class Idp:
         if cached is not None:
             return cached
         snapshot = self.appstate.snapshot()
-        pairs = app_roles(self.spec, snapshot.settings, snapshot.assignments, member_of)
+        pairs = awsapp.app_roles(self.spec, snapshot.settings, snapshot.assignments, member_of)
         if len(self._roles_cache) > 10000:
             self._roles_cache.clear()
         self._roles_cache[key] = pairs
@@ -483,8 +483,7 @@ class Idp:
 
     def session_duration(self) -> int:
         """The app's ``sessionDuration`` (Okta's default, 3600, while unconfigured)."""
-        value = self.appstate.snapshot().settings.get("sessionDuration")
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 3600
+        return awsapp.session_duration(self.appstate.snapshot().settings)
 
     def issue_assertion(self, user: User, *, client: str, via: str) -> IssuedAssertion:
         """Sign a SAML Response for the AWS app and write it to the audit log.
@@ -501,7 +500,7 @@ class Idp:
             issuer=self.entity_id,
             subject=user.login,
             roles=roles,
-            session_name=user.login,
+            session_name=awsapp.role_session_name(user.login),
             now=self.clock(),
             recipient=settings.recipient,
             audience=settings.audience,

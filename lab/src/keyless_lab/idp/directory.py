@@ -32,9 +32,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyless.errors import InputError
-from keyless.spec import FederationSpec
+from keyless.spec.model import FederationSpec
 from keyless_lab.config import lab_section
-from keyless_lab.info import LabUser
+from keyless_lab.users import LabUser
 
 # Okta's user statuses the lab models (Users API: user status).
 UserStatus = Literal["ACTIVE", "LOCKED_OUT", "SUSPENDED", "DEPROVISIONED"]

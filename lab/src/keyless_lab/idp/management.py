@@ -50,6 +50,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keyless_lab.config import lab_section
+from keyless_lab.idp.admin import admin_setup
 from keyless_lab.idp.api import client_of, idp_of
 from keyless_lab.idp.appstate import ALL_SCOPES, Caller
 from keyless_lab.idp.core import Idp
@@ -742,29 +743,27 @@ ROUTES = [
 
 
 def seed_configured_app(idp: Idp) -> bool:
-    """Configure a blank AWS app as `keyless apply` would for the lab's spec; False if not blank.
+    """Configure a blank AWS app as an Okta admin would for the lab's spec; False if not blank.
 
     The default lab starts as an org whose Okta side is already in place, so
-    logins work after an AWS-only apply; ``keyless lab up --unconfigured-okta-app``
-    skips this and leaves the app as Okta's catalogue adds it.
+    logins work after an AWS-only apply; what is configured, and from which of
+    Okta's guides, is :mod:`keyless_lab.idp.admin`'s. ``keyless lab up
+    --unconfigured-okta-app`` skips this and leaves the app as Okta's catalogue
+    adds it.
     """
-    from keyless.plan.okta import desired_okta
-
     state = idp.appstate
     current = state.app_row()
     if any(current["settings"].get(k) for k in ("identityProviderArn", "roleValuePattern")):
         return False
-    desired = desired_okta(idp.spec)
+    setup = admin_setup(idp.spec)
     rows = {row["name"]: row for row in state.group_rows()}
-    for group in desired.groups:
+    for group in setup.groups:
         row = rows.get(group.name)
         if row is None:
-            row = state.create_group(group.name, desired.mark)
+            row = state.create_group(group.name, "")
             assert row is not None
             state.add_members(row["id"], _group_rule_members(idp, group.name))
-        elif row["description"] != desired.mark:
-            state.update_group(row["id"], group.name, desired.mark)
         profile = {} if group.saml_roles is None else {"samlRoles": list(group.saml_roles)}
         state.assign(row["id"], profile, None)
-    state.set_app(label=current["label"], settings=desired.settings, admin_note=desired.mark)
+    state.set_app(label=current["label"], settings=setup.settings, admin_note=current["admin_note"])
     return True

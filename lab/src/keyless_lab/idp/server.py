@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless.errors import LabError
 from keyless.files import PRIVATE, PUBLIC, write_atomic
-from keyless.spec import FederationSpec
+from keyless.spec.model import FederationSpec
 from keyless_lab.idp import api, apps, management, oauth, stepup, web
 from keyless_lab.idp.api import client_of
 from keyless_lab.idp.body import BadBody, BodyLimitMiddleware

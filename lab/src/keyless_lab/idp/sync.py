@@ -18,8 +18,8 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from keyless.spec import FederationSpec, expand_accounts, saml_provider_arn
-from keyless.spec.model import Account
+from keyless.spec.model import Account, FederationSpec
+from keyless_lab.idp.admin import granted_roles, provider_arn
 
 # account -> a boto3 IAM client for it; raises AccountUnreachable (or a boto error).
 IamFactory = Callable[[Account], Any]
@@ -70,16 +70,15 @@ def _trusts_provider(document: Any, provider_arn: str) -> bool:
 def sync_roles(spec: FederationSpec, iam_for: IamFactory) -> list[AccountSync]:
     """List each account's roles with the clients ``iam_for`` gives and compare with the spec."""
     reports: list[AccountSync] = []
-    for account_roles in expand_accounts(spec):
-        account = account_roles.account
+    for account in spec.accounts:
         report = AccountSync(account_id=account.id, alias=account.alias)
         reports.append(report)
-        expected = {role.name for role, _, groups in account_roles.roles if groups}
+        expected = set(granted_roles(spec, account))
         try:
             iam = iam_for(account)
             aliases = iam.list_account_aliases().get("AccountAliases", [])
             report.aws_alias = aliases[0] if aliases else None
-            provider = saml_provider_arn(spec, account)
+            provider = provider_arn(spec, account)
             federated: set[str] = set()
             for page in iam.get_paginator("list_roles").paginate():
                 for role in page.get("Roles", []):

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from keyless.saml.model import (
+from keyless_lab.saml.attributes import (
     ATTR_PRINCIPAL_TAG,
     ATTR_ROLE,
     ATTR_SESSION_DURATION,
@@ -29,11 +29,12 @@ from keyless.saml.model import (
     ATTR_TRANSITIVE_TAG_KEYS,
     AWS_AUDIENCE,
     AWS_SIGNIN_URL,
-    RolePair,
+    RoleAndProvider,
+    role_value,
 )
-from keyless.saml.xmlsafe import format_instant
 from keyless_lab.saml.canonical import attribute, enveloped_signature, text
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.xml import format_instant
 
 # The markup, in exclusive canonical form (see keyless_lab.saml.canonical): attributes
 # in C14N order, empty elements with an end tag, and Okta's namespace layout.
@@ -131,7 +132,7 @@ def build_response(
     key: SigningKey,
     issuer: str,
     subject: str,
-    roles: Sequence[RolePair],
+    roles: Sequence[RoleAndProvider],
     session_name: str,
     now: datetime,
     recipient: str = AWS_SIGNIN_URL,
@@ -160,9 +161,7 @@ def build_response(
     recipient_attribute = attribute(recipient)
 
     attributes = [
-        _attribute(
-            ATTR_ROLE, [pair.attribute_value(provider_first=provider_first) for pair in roles]
-        ),
+        _attribute(ATTR_ROLE, [role_value(pair, provider_first=provider_first) for pair in roles]),
         _attribute(ATTR_SESSION_NAME, [session_name], NAME_FORMAT_BASIC),
     ]
     if session_duration is not None:

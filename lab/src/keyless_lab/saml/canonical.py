@@ -38,8 +38,8 @@ import re
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from keyless.saml.xmlsafe import NS
 from keyless_lab.saml.keys import SigningKey
+from keyless_lab.saml.xml import NS
 
 ALG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 ALG_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from keyless.errors import InputError
-from keyless.saml.metadata import certificate_fingerprint
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,3 @@ class SigningKey:
         """The certificate's DER in base64, as it goes in ``ds:X509Certificate``."""
         der = self.certificate.public_bytes(serialization.Encoding.DER)
         return base64.b64encode(der).decode("ascii")
-
-    def fingerprint(self) -> str:
-        """:func:`~keyless.saml.metadata.certificate_fingerprint` of the certificate."""
-        return certificate_fingerprint(self.certificate)
