@@ -56,7 +56,9 @@ def parse_untrusted(document: bytes) -> etree._Element:
         tree = etree.fromstring(document, parser=safe_parser()).getroottree()
     except etree.XMLSyntaxError as exc:
         raise UnsafeXml(f"not well-formed XML: {exc}") from exc
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    # lxml-stubs leave DocInfo.doctype out; it is the DOCTYPE line as written, or "".
+    doctype: str = getattr(tree.docinfo, "doctype", "")
+    if doctype or tree.docinfo.internalDTD is not None:
         raise UnsafeXml("the document declares a DTD")
     root = tree.getroot()
     for node in root.iter():
@@ -72,7 +74,7 @@ def text_of(element: etree._Element | None) -> str:
     """An element's text content, stripped ('' for a missing element)."""
     if element is None:
         return ""
-    return "".join(element.itertext()).strip()
+    return "".join(str(piece) for piece in element.itertext()).strip()
 
 
 def parse_instant(raw: str) -> datetime:

@@ -42,9 +42,9 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import SignXMLException
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from keyless_lab.aws.errors import AwsError
 from keyless_lab.aws.saml_provider import (
