@@ -3,9 +3,16 @@
 - :mod:`~keyless_lab.aws.process` starts and stops it (:class:`LabAwsProcess`);
 - :mod:`~keyless_lab.aws.server` is what runs inside: moto's WSGI app behind
   :class:`~keyless_lab.aws.server.LabAwsFront`;
-- :mod:`~keyless_lab.aws.sts` is the strict ``AssumeRoleWithSAML``;
+- :mod:`~keyless_lab.aws.sts` is the strict ``AssumeRoleWithSAML``, which reads
+  the provider's metadata (:mod:`~keyless_lab.aws.saml_provider`) and verifies the
+  response itself (:mod:`~keyless_lab.aws.saml_response`);
 - :mod:`~keyless_lab.aws.enforce` and :mod:`~keyless_lab.aws.permissions`
-  authenticate and authorize every other call;
+  authenticate and authorize every other call, with IAM's condition operators as
+  :mod:`~keyless_lab.aws.conditions` reads them;
+
+Everything here is written from AWS's documentation and never imports keyless's
+SAML, policy, plan, service, adapter or core code (an import-linter contract):
+the lab is the oracle keyless is tested against, and must not share its bugs.
 - :mod:`~keyless_lab.aws.bootstrap` builds the organization,
   :mod:`~keyless_lab.aws.state` keeps it across restarts.
 """

@@ -13,8 +13,10 @@ whole process. The lab evaluates in front of moto instead, as IAM documents it:
 - ``sts:AssumeRole`` also needs the target role's trust policy to allow the
   caller (its ARN, its account's ``:root``, its account id, or ``*``).
 
-Conditions are evaluated with :mod:`keyless.policy.conditions`. An operator
-IAM would reject never grants: it fails an Allow and triggers a Deny.
+Conditions are evaluated with the lab's own reading of IAM's condition
+operators (:mod:`keyless_lab.aws.conditions`), never with keyless's: the lab is
+the oracle the product is tested against. An operator IAM would reject never
+grants: it fails an Allow and triggers a Deny.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote
 
-from keyless.policy.conditions import UnknownOperator, as_values, evaluate, string_like, substitute
+from keyless_lab.aws.conditions import UnknownOperator, conditions_hold, wildcard_match
 
 Context = Mapping[str, Sequence[str]]
 
@@ -82,15 +84,12 @@ def _list(value: object) -> list[str]:
 def _action_matches(patterns: Iterable[str], action: str) -> bool:
     # Action names are case-insensitive in IAM ("iam:createuser" == "iam:CreateUser").
     lowered = action.lower()
-    return any(string_like(lowered, pattern.lower()) for pattern in patterns)
+    return any(wildcard_match(lowered, pattern.lower()) for pattern in patterns)
 
 
 def _resource_matches(patterns: Iterable[str], resource: str, context: Context) -> bool:
-    for pattern in patterns:
-        expanded = substitute(pattern, {k.lower(): v for k, v in context.items()})
-        if expanded == "*" or string_like(resource, expanded):
-            return True
-    return False
+    # Resource patterns take policy variables (${aws:username} ...), filled from the context.
+    return any(wildcard_match(resource, pattern, context) for pattern in patterns)
 
 
 def _conditions_hold(statement: Mapping[str, Any], context: Context, *, deny: bool) -> bool:
@@ -99,17 +98,11 @@ def _conditions_hold(statement: Mapping[str, Any], context: Context, *, deny: bo
         return True
     if not isinstance(block, Mapping):
         return deny
-    for operator, pairs in block.items():
-        if not isinstance(pairs, Mapping):
-            return deny
-        for key, raw in pairs.items():
-            try:
-                if not evaluate(str(operator), str(key), as_values(raw), context):
-                    return False
-            except UnknownOperator:
-                # Fail closed: an unreadable condition never grants, always denies.
-                return deny
-    return True
+    try:
+        return conditions_hold(block, context)
+    except (UnknownOperator, ValueError):
+        # Fail closed: an unreadable condition never grants, always denies.
+        return deny
 
 
 def statement_matches(
@@ -172,13 +165,17 @@ def decide(
     return Decision(True, "allowed")
 
 
-def _principal_listed(listed: object, candidates: set[str]) -> bool:
+def _principal_listed(listed: object, candidates: set[str], kind: str) -> bool:
+    # "Principal": "*" and {"AWS": "*"} both mean everyone, federated users included
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html,
+    # "All principals").
     if listed == "*":
         return True
     if not isinstance(listed, Mapping):
         return False
-    values = _list(listed.get("AWS"))
-    return any(value == "*" or value in candidates for value in values)
+    if "*" in _list(listed.get("AWS")):
+        return True
+    return any(value == "*" or value in candidates for value in _list(listed.get(kind)))
 
 
 def trust_allows(
@@ -188,19 +185,21 @@ def trust_allows(
     action: str,
     resource: str,
     context: Context,
+    principal_type: str = "AWS",
 ) -> bool:
     """True if a role's trust policy lets a caller named by any of ``caller_candidates`` act.
 
     ``caller_candidates`` holds the forms IAM matches an AWS principal by: the
     caller's ARN (for a role session, the role's ARN and the session ARN),
-    ``arn:aws:iam::<account>:root`` and the bare account id.
+    ``arn:aws:iam::<account>:root`` and the bare account id. For
+    ``AssumeRoleWithSAML`` the principal is ``Federated``: the SAML provider's ARN.
     """
     allowed = False
     for statement in parse_document(trust_policy):
         if "NotPrincipal" in statement:
-            if _principal_listed(statement["NotPrincipal"], caller_candidates):
+            if _principal_listed(statement["NotPrincipal"], caller_candidates, principal_type):
                 continue
-        elif not _principal_listed(statement.get("Principal"), caller_candidates):
+        elif not _principal_listed(statement.get("Principal"), caller_candidates, principal_type):
             continue
         # Trust policies have no Resource: the role itself is the resource.
         bare = {k: v for k, v in statement.items() if k not in ("Resource", "NotResource")}

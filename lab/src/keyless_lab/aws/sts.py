@@ -3,46 +3,67 @@
 moto's own implementation accepts an unsigned assertion for a role that does
 not exist and records the session in the wrong account. This one reads the
 SAML provider's metadata and the role (trust policy, MaxSessionDuration) from
-the role's account in moto, verifies the assertion with
-:func:`keyless.saml.verify.verify_response` (signature against the provider's
-certificates only, issuer, recipient, audience, validity window, age, role
-pair, session name, trust policy and its SAML conditions, duration, replay),
-and answers a refusal with the error code, HTTP status and message real STS
-uses. Accepted requests get credentials from moto's STS backend *of the role's
-account*, so ``GetCallerIdentity`` shows the assumed role there.
+the role's account in moto, verifies the assertion itself
+(:mod:`keyless_lab.aws.saml_response`: signature against the provider's
+certificates only, issuer, recipient, audience, validity window, age, the
+Role, RoleSessionName and SessionDuration attributes), then the request
+against it (the role/provider pair, the duration, the trust policy with the
+SAML context keys, single use), and answers a refusal with the error code,
+HTTP status and message real STS uses. Accepted requests get credentials from
+moto's STS backend *of the role's account*, so ``GetCallerIdentity`` shows the
+assumed role there.
 
-Session length follows the STS API reference: ``DurationSeconds`` when given
-(900 up to the role's MaxSessionDuration), else 3600 seconds. The assertion's
+Nothing here comes from keyless (the product): the lab is the oracle keyless
+is tested against, and an oracle that shared the product's verifier would
+repeat its bugs (an import-linter contract in ``pyproject.toml`` holds it).
+
+Session length follows the STS API reference
+(https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithSAML.html,
+``DurationSeconds``): "from 900 seconds (15 minutes) up to the maximum session
+duration setting for the role ... If you specify a value higher than this
+setting, the operation fails"; absent, 3600 seconds. The assertion's
 ``SessionDuration`` attribute is validated (900..43200) but, as AWS documents,
 only governs console sessions.
+
+Citations in brackets name the sources listed in
+:mod:`keyless_lab.aws.saml_response` ([API], [CLAIMS], [KEYS], [PROFILE]).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from keyless.core.aws import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
-from keyless.errors import SamlInputError
-from keyless.saml.metadata import IdpMetadata, parse_metadata
-from keyless.saml.model import ARN_RE, Reason
-from keyless.saml.replay import MemoryReplayCache, ReplayCache
-from keyless.saml.verify import verify_response
 from keyless_lab.aws.errors import AwsError
-from keyless_lab.aws.permissions import parse_document
+from keyless_lab.aws.permissions import parse_document, trust_allows
+from keyless_lab.aws.saml_provider import ProviderMetadata, UnsafeXml, read_metadata
+from keyless_lab.aws.saml_response import (
+    CLOCK_SKEW,
+    IAM_ARN,
+    Claims,
+    access_denied,
+    decode_assertion,
+    read_claims,
+    signature_invalid,
+    verify_signatures,
+)
 
+# [API] DurationSeconds: "Valid Range: Minimum value of 900. Maximum value of 43200."
 DEFAULT_DURATION = 3600
-MIN_DURATION = MIN_SESSION_SECONDS
-MAX_DURATION = MAX_SESSION_SECONDS
+MIN_DURATION = 900
+MAX_DURATION = 43200
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+# [API] SAMLAssertion: "Length Constraints: Minimum length of 4. Maximum length of 100000."
+MAX_ASSERTION_CHARS = 100_000
 
-_NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithSAML"
 _ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]+$")
 _PROVIDER_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:saml-provider/[\w.-]+$")
 
@@ -80,11 +101,113 @@ def _validation(message: str) -> AwsError:
     return AwsError("ValidationError", message)
 
 
-def _reason_error(reasons: tuple[Reason, ...]) -> AwsError:
-    # STS validates request parameters before it looks at the token, so a
-    # ValidationError (DurationSeconds, size) is the one the caller sees.
-    chosen = next((r for r in reasons if r.aws_error_code == "ValidationError"), reasons[0])
-    return AwsError(chosen.aws_error_code, chosen.aws_message)
+class UsedAssertions:
+    """Assertion IDs already redeemed, each kept while the assertion could still be accepted.
+
+    [PROFILE 4.1.4.5] "the relying party MUST ensure that any bearer assertions
+    ... are not replayed, by maintaining the set of used ID values for the
+    length of time for which the assertion would be considered valid"
+    (https://docs.oasis-open.org/security/saml/v2.0/saml-profiles-2.0-os.pdf).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, datetime] = {}
+
+    def first_use(self, assertion_id: str, *, until: datetime, now: datetime) -> bool:
+        """Record ``assertion_id``; False if it was already recorded and not yet forgotten."""
+        with self._lock:
+            for known in [k for k, expiry in self._until.items() if expiry <= now]:
+                del self._until[known]
+            if assertion_id in self._until:
+                return False
+            self._until[assertion_id] = until
+            return True
+
+
+# Attributes AWS exposes as SAML:* trust-policy keys, by the OIDs IdPs name them with
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_saml_assertions.html
+# #saml-attribute-mapping; eduPerson and X.500 object identifiers).
+_SAML_ATTRIBUTE_KEYS = {
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.1": "SAML:eduPersonAffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.2": "SAML:eduPersonNickname",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.3": "SAML:eduPersonOrgDN",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.4": "SAML:eduPersonOrgUnitDN",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.5": "SAML:eduPersonPrimaryAffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.6": "SAML:eduPersonPrincipalName",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.7": "SAML:eduPersonEntitlement",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.8": "SAML:eduPersonPrimaryOrgUnitDN",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.9": "SAML:eduPersonScopedAffiliation",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.10": "SAML:eduPersonTargetedID",
+    "urn:oid:1.3.6.1.4.1.5923.1.1.1.11": "SAML:eduPersonAssurance",
+    "urn:oid:1.3.6.1.4.1.5923.1.2.1.2": "SAML:eduOrgHomePageURI",
+    "urn:oid:1.3.6.1.4.1.5923.1.2.1.3": "SAML:eduOrgIdentityAuthNPolicyURI",
+    "urn:oid:1.3.6.1.4.1.5923.1.2.1.4": "SAML:eduOrgLegalName",
+    "urn:oid:1.3.6.1.4.1.5923.1.2.1.5": "SAML:eduOrgSuperiorURI",
+    "urn:oid:1.3.6.1.4.1.5923.1.2.1.6": "SAML:eduOrgWhitePagesURI",
+    "urn:oid:2.5.4.3": "SAML:cn",
+    "urn:oid:0.9.2342.19200300.100.1.3": "SAML:mail",
+    "urn:oid:2.5.4.10": "SAML:organization",
+    "urn:oid:2.5.4.11": "SAML:organizationalUnit",
+    "urn:oid:2.5.4.42": "SAML:givenName",
+    "urn:oid:2.5.4.4": "SAML:surname",
+    "urn:oid:0.9.2342.19200300.100.1.1": "SAML:uid",
+}
+_NAMEID_SHORT = {
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent": "persistent",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient": "transient",
+}
+# SAML core 8.3.1: a NameID without a Format is "unspecified".
+_NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+
+def subject_type(claims: Claims) -> str:
+    """SAML:sub_type: "persistent", "transient", or the full Format URI [KEYS]."""
+    form = claims.subject_format or _NAMEID_UNSPECIFIED
+    return _NAMEID_SHORT.get(form, form)
+
+
+def name_qualifier(issuer: str, provider_arn: str) -> str:
+    """SAML:namequalifier: "Base64 ( SHA1 ( issuer + AWS account ID + "/" + provider name ))"."""
+    match = IAM_ARN.fullmatch(provider_arn)
+    if match is None:
+        return ""
+    seed = f"{issuer}{match['account']}/{match['name']}".encode()
+    # SHA-1 is AWS's identifier scheme here, not a security control.
+    return base64.b64encode(hashlib.sha1(seed, usedforsecurity=False).digest()).decode()
+
+
+def saml_context(claims: Claims, provider_arn: str) -> dict[str, list[str]]:
+    """The condition keys STS puts in the request context of AssumeRoleWithSAML [KEYS].
+
+    ``SAML:aud`` is the SubjectConfirmationData Recipient, not the Audience
+    ("SAML:aud: The value of the Recipient attribute ... the URL to which SAML
+    assertions are posted").
+    """
+    match = IAM_ARN.fullmatch(provider_arn)
+    context: dict[str, list[str]] = {
+        "SAML:aud": [claims.recipient],
+        "SAML:iss": [claims.issuer],
+        "SAML:sub": [claims.subject],
+        "SAML:sub_type": [subject_type(claims)],
+        "SAML:namequalifier": [name_qualifier(claims.issuer, provider_arn)],
+    }
+    if match is not None:
+        context["SAML:doc"] = [f"{match['account']}/{match['name']}"]
+    for name, values in claims.attributes.items():
+        key = _SAML_ATTRIBUTE_KEYS.get(name)
+        if key is not None:
+            context[key] = list(values)
+    # Session tags and source identity are checked as on every STS call that sets
+    # them (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html,
+    # id_credentials_temp_control-access_monitor.html).
+    if claims.principal_tags:
+        for tag, value in claims.principal_tags.items():
+            context[f"aws:RequestTag/{tag}"] = [value]
+        context["aws:TagKeys"] = list(claims.principal_tags)
+    if claims.source_identity is not None:
+        context["sts:SourceIdentity"] = [claims.source_identity]
+    return context
 
 
 class StrictSts:
@@ -99,14 +222,14 @@ class StrictSts:
         *,
         state_lock: threading.Lock,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        replay_cache: ReplayCache | None = None,
+        used_assertions: UsedAssertions | None = None,
         region: str = "us-east-1",
     ) -> None:
         self._lock = state_lock
         self._clock = clock
-        self._replay = replay_cache if replay_cache is not None else MemoryReplayCache()
+        self._used = used_assertions if used_assertions is not None else UsedAssertions()
         self._region = region
-        self._metadata: dict[tuple[str, str], IdpMetadata] = {}
+        self._metadata: dict[tuple[str, str], ProviderMetadata] = {}
         self.sessions: dict[str, SamlSession] = {}
 
     # -- the action ---------------------------------------------------------------
@@ -116,49 +239,50 @@ class StrictSts:
         role_arn, principal_arn, assertion, duration, session_policy = self._parameters(params)
         from moto.iam.models import iam_backends
 
-        match = ARN_RE.match(role_arn)
-        if match is None:
+        match = IAM_ARN.fullmatch(role_arn)
+        if match is None or match["kind"] != "role":
             raise _validation("Request ARN is invalid")
         account, partition = match["account"], match["partition"]
-        provider_match = ARN_RE.match(principal_arn)
+        provider_match = IAM_ARN.fullmatch(principal_arn)
         if provider_match is None or provider_match["account"] != account:
             # A role can only trust a SAML provider of its own account.
-            raise AwsError("AccessDenied", _NOT_AUTHORIZED)
+            raise access_denied()
         iam = iam_backends[account][partition]
         provider = next((p for p in iam.saml_providers.values() if p.arn == principal_arn), None)
         role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
         if provider is None or role is None:
             # STS does not tell a caller which roles or providers exist.
-            raise AwsError("AccessDenied", _NOT_AUTHORIZED)
+            raise access_denied()
         metadata = self._provider_metadata(principal_arn, provider.saml_metadata_document or "")
-        trust = parse_document(role.assume_role_policy_document)
         max_duration = int(role.max_session_duration or DEFAULT_DURATION)
-        try:
-            result = verify_response(
-                assertion,
-                metadata=metadata,
-                now=self._clock(),
-                role_arn=role_arn,
-                principal_arn=principal_arn,
-                trust_policy={"Version": "2012-10-17", "Statement": trust},
-                role_max_session_duration=max_duration,
-                duration_seconds=duration,
-                replay_cache=self._replay,
+        now = self._clock()
+
+        signed = verify_signatures(decode_assertion(assertion), metadata)
+        if duration is not None and duration > max_duration:
+            # [API] DurationSeconds: "If you specify a value higher than this setting,
+            # the operation fails" (a request parameter error, so ValidationError).
+            raise _validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
             )
-        except SamlInputError as exc:
-            raise AwsError("InvalidIdentityToken", "Invalid SAML response: malformed XML") from exc
-        if not result.accepted or result.assertion is None:
-            raise (
-                _reason_error(result.reasons)
-                if result.reasons
-                else AwsError("InvalidIdentityToken", "Invalid SAML response")
+        claims = read_claims(signed, metadata, now)
+        # [CLAIMS] the Role attribute must pair the requested role with the provider named.
+        if not any(
+            pair.role_arn == role_arn and pair.provider_arn == principal_arn
+            for pair in claims.roles
+        ):
+            raise access_denied()
+        self._check_trust(role.assume_role_policy_document, claims, role_arn, principal_arn)
+        if not self._used.first_use(
+            claims.assertion_id, until=claims.not_on_or_after + CLOCK_SKEW, now=now
+        ):
+            raise AwsError(
+                "InvalidIdentityToken", "Invalid SAML response: assertion has already been used"
             )
-        verified = result.assertion
-        session_name = verified.session_name or ""
+
         issued = self._issue(
             account=account,
             role_arn=role_arn,
-            session_name=session_name,
+            session_name=claims.session_name,
             duration=duration or DEFAULT_DURATION,
         )
         self.sessions[issued.access_key_id] = SamlSession(
@@ -166,25 +290,51 @@ class StrictSts:
             account_id=account,
             role_arn=role_arn,
             role_name=role.name,
-            session_name=session_name,
+            session_name=claims.session_name,
             expiration=issued.expiration,
-            subject=verified.subject,
-            issuer=verified.issuer,
-            principal_tags=dict(verified.principal_tags),
-            source_identity=verified.source_identity,
+            subject=claims.subject,
+            issuer=claims.issuer,
+            principal_tags=dict(claims.principal_tags),
+            source_identity=claims.source_identity,
             session_policy=session_policy,
         )
-        context = verified.saml_context(principal_arn)
         return _response_xml(
             issued,
-            issuer=verified.issuer,
-            audience=verified.recipient,
-            subject=verified.subject,
-            subject_type=context["SAML:sub_type"][0],
-            name_qualifier=context.get("SAML:namequalifier", [""])[0],
-            source_identity=verified.source_identity,
-            packed_policy_size=6 if verified.principal_tags else None,
+            issuer=claims.issuer,
+            audience=claims.recipient,
+            subject=claims.subject,
+            subject_type=subject_type(claims),
+            name_qualifier=name_qualifier(claims.issuer, principal_arn),
+            source_identity=claims.source_identity,
+            packed_policy_size=6 if claims.principal_tags else None,
         )
+
+    def _check_trust(
+        self, trust_policy: str, claims: Claims, role_arn: str, principal_arn: str
+    ) -> None:
+        """The role's trust policy must allow the federated provider every action the call takes.
+
+        AssumeRoleWithSAML itself; sts:TagSession when the assertion carries
+        session tags; sts:SetSourceIdentity when it carries a source identity
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html).
+        """
+        context = saml_context(claims, principal_arn)
+        actions = ["sts:AssumeRoleWithSAML"]
+        if claims.principal_tags or claims.transitive_tag_keys:
+            actions.append("sts:TagSession")
+        if claims.source_identity is not None:
+            actions.append("sts:SetSourceIdentity")
+        for action in actions:
+            if not trust_allows(
+                trust_policy,
+                caller_candidates={principal_arn},
+                principal_type="Federated",
+                action=action,
+                resource=role_arn,
+                context=context,
+            ):
+                raise access_denied()
 
     # -- pieces -------------------------------------------------------------------
 
@@ -204,7 +354,7 @@ class StrictSts:
         role_arn, principal_arn = params["RoleArn"], params["PrincipalArn"]
         if not _ROLE_ARN.match(role_arn) or not _PROVIDER_ARN.match(principal_arn):
             raise _validation("Request ARN is invalid")
-        if len(params["SAMLAssertion"]) > 100_000:
+        if len(params["SAMLAssertion"]) > MAX_ASSERTION_CHARS:
             raise _validation(
                 "1 validation error detected: Value at 'sAMLAssertion' failed to satisfy "
                 "constraint: Member must have length less than or equal to 100000"
@@ -241,16 +391,16 @@ class StrictSts:
             session_policy = tuple(statements)
         return role_arn, principal_arn, params["SAMLAssertion"], duration, session_policy
 
-    def _provider_metadata(self, arn: str, document: str) -> IdpMetadata:
+    def _provider_metadata(self, arn: str, document: str) -> ProviderMetadata:
         key = (arn, hashlib.sha256(document.encode()).hexdigest())
         cached = self._metadata.get(key)
         if cached is not None:
             return cached
         try:
-            metadata = parse_metadata(document.encode())
-        except SamlInputError as exc:
+            metadata = read_metadata(document.encode())
+        except (UnsafeXml, ValueError) as exc:
             # A provider whose metadata holds no usable certificate verifies nothing.
-            raise AwsError("InvalidIdentityToken", "Response signature invalid") from exc
+            raise signature_invalid() from exc
         self._metadata[key] = metadata
         return metadata
 
@@ -259,7 +409,7 @@ class StrictSts:
     ) -> IssuedCredentials:
         from moto.sts.models import sts_backends
 
-        match = ARN_RE.match(role_arn)
+        match = IAM_ARN.fullmatch(role_arn)
         partition = match["partition"] if match else "aws"
         with self._lock:
             backend = sts_backends[account][partition]
@@ -302,8 +452,6 @@ def _response_xml(
         extra += f"    <SourceIdentity>{escape(source_identity)}</SourceIdentity>\n"
     if packed_policy_size is not None:
         extra += f"    <PackedPolicySize>{packed_policy_size}</PackedPolicySize>\n"
-    import uuid
-
     text = (
         f'<AssumeRoleWithSAMLResponse xmlns="{STS_NAMESPACE}">\n'
         "  <AssumeRoleWithSAMLResult>\n"
