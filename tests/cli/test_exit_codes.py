@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from keyless_lab.saml.keys import SigningKey
 from keyless_lab.saml.metadata import build_idp_metadata
 
 REPO = Path(__file__).resolve().parents[2]
-KEYLESS = str(REPO / ".venv" / "bin" / "keyless")
+# The console script beside the interpreter running the tests (any venv, any checkout).
+KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def _constants() -> dict[str, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import resource
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from keyless.errors import EXIT_USAGE
 from keyless.spec import load_spec_text
 
 REPO = Path(__file__).resolve().parents[2]
-KEYLESS = str(REPO / ".venv" / "bin" / "keyless")
+# The console script beside the interpreter running the tests (any venv, any checkout).
+KEYLESS = str(Path(sys.executable).parent / "keyless")
 MEMORY_LIMIT = 1024 * 1024 * 1024  # the old loader needed 1.8 GB for the bomb
 
 
