@@ -240,13 +240,17 @@ def console_url(
             "sessionToken": credentials.session_token,
         }
     )
-    import httpx
+    from keyless.adapters.http import httpx, make_client, unreachable_errors
 
-    # trust_env=False: no proxy or CA from the environment, as for Okta.
-    client = http or httpx.Client(timeout=30.0, trust_env=False)
+    # No proxy or CA from the environment (keyless.adapters.http): the query holds the secret.
+    client = http or make_client()
     token: object = None
     try:
-        response = client.get(federation, params={"Action": "getSigninToken", "Session": session})
+        # detail=False: httpx's messages may hold the URL, and with it the secret.
+        with unreachable_errors(f"the AWS federation endpoint {federation}", detail=False):
+            response = client.get(
+                federation, params={"Action": "getSigninToken", "Session": session}
+            )
         problem = f"HTTP {response.status_code}"
         if response.status_code == 200:
             body = response.json()

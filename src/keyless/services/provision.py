@@ -19,13 +19,11 @@ plan is recomputed from what IAM holds each time.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from keyless.adapters.aws import (
@@ -35,6 +33,7 @@ from keyless.adapters.aws import (
     describe_client_error,
     management_session,
 )
+from keyless.adapters.http import httpx, make_client, unreachable_errors
 from keyless.core.credentials import mask
 from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
 from keyless.plan.desired import DesiredAccount, desired_account
@@ -96,7 +95,7 @@ def load_metadata(
     """
     source = spec.identity_provider.metadata
     if url is not None:
-        document = _download(url, verify=ca_bundle or True, http=http)
+        document = _download(url, ca_bundle=ca_bundle or None, http=http)
     elif source is not None and source.file is not None:
         path = Path(source.file)
         if not path.is_absolute() and spec_dir is not None:
@@ -109,7 +108,7 @@ def load_metadata(
                 fix="check identity_provider.metadata.file in the spec (relative to the spec file)",
             ) from exc
     elif source is not None and source.url is not None:
-        document = _download(source.url, verify=True, http=http)
+        document = _download(source.url, ca_bundle=None, http=http)
     else:
         raise ConfigError(
             f"the spec {spec.name!r} names no IdP metadata (identity_provider.kind is "
@@ -120,20 +119,15 @@ def load_metadata(
     return document
 
 
-def _download(url: str, *, verify: str | bool, http: httpx.Client | None) -> bytes:
-    # A CA bundle path becomes an SSL context: httpx deprecates verify=<path>.
-    trust: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-    )
-    client = http or httpx.Client(verify=trust, timeout=30.0, follow_redirects=False)
+def _download(url: str, *, ca_bundle: str | None, http: httpx.Client | None) -> bytes:
+    client = http or make_client(ca_bundle=ca_bundle)
+    fix = "check the URL (the app's Sign On tab) or that the lab is up (`keyless lab up`)"
     try:
-        response = client.get(url)
+        with unreachable_errors(f"the IdP metadata at {url}", fix=fix):
+            response = client.get(url)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise RemoteError(
-            f"cannot download the IdP metadata from {url}: {exc}",
-            fix="check the URL (the app's Sign On tab) or that the lab is up (`keyless lab up`)",
-        ) from exc
+        raise RemoteError(f"cannot download the IdP metadata from {url}: {exc}", fix=fix) from exc
     finally:
         if http is None:
             client.close()
