@@ -400,11 +400,12 @@ def logout(
 
 
 def _end_okta_session(settings: Settings, session_id: str) -> None:
-    from keyless.adapters.okta import OktaClient, make_http_client
+    from keyless.adapters.okta import OktaClient
+    from keyless.services.compose import okta_http
 
     assert settings.org_url is not None
     try:
-        http = make_http_client(ca_bundle=settings.ca_bundle, timeout=5.0)
+        http = okta_http(settings, timeout=5.0)
     except OSError:
         return
     with http:
