@@ -1,11 +1,11 @@
-"""Plan and apply a federation spec across every account: the service behind `keyless plan|apply`.
+"""The AWS side of a federation: plan and apply a spec across every account.
 
-In-process use (``keyless demo``, tests)::
-
-    connector = connect(profile="mgmt")                     # or an endpoint URL and a key
-    metadata = load_metadata(spec, spec_dir=spec_file.parent)  # the IdP's metadata XML
-    report = apply_spec(spec, connector, metadata)          # plan + apply, no questions
-    assert report.ok, report.failed_accounts()
+:mod:`keyless.services.federation` is the use case callers run (``keyless
+plan|apply``, ``keyless demo``, tests): it orders this side before the Okta
+org's and returns one result. This module is that use case's AWS half — the
+:class:`Provisioner` — and its inputs: :func:`connect` (the management
+account) and :func:`load_metadata` (the IdP's metadata XML), both normally
+built by :mod:`keyless.services.compose`.
 
 The same code runs against the lab: the CLI (``--lab``, reading a connection
 file, :mod:`keyless.adapters.connection_file`) only fills in an endpoint URL,
@@ -177,7 +177,6 @@ class ApplyReport:
 
     plan: Plan
     results: tuple[AccountResult, ...]
-    provisioning_key: ProvisioningKey | None = None
 
     @property
     def ok(self) -> bool:
@@ -193,14 +192,8 @@ class ApplyReport:
             "ok": self.ok,
             "totals": self.plan.totals(),
             "accounts": [r.as_dict() for r in self.results],
-            "provisioning_key": (
-                {
-                    "user": self.provisioning_key.user_name,
-                    "access_key_id": self.provisioning_key.access_key_id,
-                }
-                if self.provisioning_key
-                else None
-            ),
+            # Created after the report (keyless.services.federation.FederationResult).
+            "provisioning_key": None,
         }
 
 
@@ -367,42 +360,3 @@ class Provisioner:
                 fix="run `keyless apply` first so the user exists",
             ) from exc
         return ProvisioningKey(user_name=user, access_key_id=key_id, secret_access_key=secret)
-
-
-def plan_spec(
-    spec: FederationSpec,
-    connector: AwsConnector,
-    metadata_xml: bytes,
-    *,
-    accounts: Sequence[str] = (),
-    prune: bool = False,
-    adopt: bool = False,
-    parallel: int = DEFAULT_PARALLEL,
-    progress: Progress | None = None,
-) -> Plan:
-    """The plan for ``spec``: what apply would change in each account (reads only)."""
-    return Provisioner(spec, connector, metadata_xml, parallel=parallel).plan(
-        accounts=accounts, prune=prune, adopt=adopt, progress=progress
-    )
-
-
-def apply_spec(
-    spec: FederationSpec,
-    connector: AwsConnector,
-    metadata_xml: bytes,
-    *,
-    accounts: Sequence[str] = (),
-    prune: bool = False,
-    adopt: bool = False,
-    parallel: int = DEFAULT_PARALLEL,
-    create_provisioning_key: bool = False,
-    progress: Progress | None = None,
-) -> ApplyReport:
-    """Plan and apply ``spec`` without asking (the in-process ``apply --yes``)."""
-    provisioner = Provisioner(spec, connector, metadata_xml, parallel=parallel)
-    plan = provisioner.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
-    report = provisioner.apply(plan, progress=progress)
-    if create_provisioning_key and report.ok:
-        key = provisioner.create_provisioning_key()
-        report = ApplyReport(plan=report.plan, results=report.results, provisioning_key=key)
-    return report
