@@ -406,6 +406,10 @@ class OktaAdminClient:
         self.rate_limited = 0
         self._count_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the HTTP client (whoever built this client owns it)."""
+        self._http.close()
+
     # -- transport ------------------------------------------------------------------
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -238,10 +238,10 @@ def plan_command(
     target: TargetOption = "all",
 ) -> None:
     """Show what `apply` would change in every account and the Okta org (reads only)."""
-    federation = _open(
+    with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
-    )
-    plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
+    ) as federation:
+        plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
     if json_output:
         print_json(plan.as_dict())
     else:
@@ -275,23 +275,24 @@ def apply_command(
 ) -> None:
     """Apply the spec to every account (provider, roles, policies, the IdP's principal,
     aliases), then to the Okta org (the AWS app's settings, groups, assignments)."""
-    federation = _open(
+    with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
-    )
-    plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
-    if not json_output:
-        _render_plan(plan)
-    if (
-        plan.has_changes
-        and not yes
-        and not typer.confirm("\nApply these changes?", default=False, err=True)
-    ):
-        err.print("nothing applied")
-        raise typer.Exit(EXIT_FINDING)
-    with _progress("applying", len(plan.aws.accounts), quiet=not plan.aws.has_changes) as advance:
-        result = federation.apply(
-            plan, create_provisioning_key=create_provisioning_key, progress=advance
-        )
+    ) as federation:
+        plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
+        if not json_output:
+            _render_plan(plan)
+        if (
+            plan.has_changes
+            and not yes
+            and not typer.confirm("\nApply these changes?", default=False, err=True)
+        ):
+            err.print("nothing applied")
+            raise typer.Exit(EXIT_FINDING)
+        quiet = not plan.aws.has_changes
+        with _progress("applying", len(plan.aws.accounts), quiet=quiet) as advance:
+            result = federation.apply(
+                plan, create_provisioning_key=create_provisioning_key, progress=advance
+            )
     if result.key_not_sent is not None:
         err.print(
             f"[yellow]could not send the key to Okta ({escape(result.key_not_sent.message)}); "

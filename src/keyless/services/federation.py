@@ -152,7 +152,9 @@ class Federation:
 
     Built from its parts — the management account's connector, the IdP's
     metadata (None when only Okta is planned), the Okta side (None when not
-    managed) — by :func:`open_federation`, or directly by a test.
+    managed) — by :func:`open_federation`, or directly by a test. It owns the
+    Okta side's HTTP client: ``with open_federation(...) as federation:``, or
+    :meth:`close`.
     """
 
     def __init__(
@@ -169,6 +171,17 @@ class Federation:
         self.provisioner = Provisioner(spec, connector, metadata_xml, parallel=parallel)
         self.okta = okta
         self.target = target
+
+    def close(self) -> None:
+        """Close the Okta side's HTTP client (boto3's clients need no closing)."""
+        if self.okta is not None:
+            self.okta.client.close()
+
+    def __enter__(self) -> Federation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def accounts_to_read(self, accounts: Sequence[str] = ()) -> int:
         """How many accounts :meth:`plan` reads (none with ``--target okta``)."""
@@ -261,8 +274,10 @@ def plan_federation(
     adopt: bool = False,
     progress: Progress | None = None,
 ) -> FederationPlan:
-    """What ``apply`` would change in every account and the Okta org (reads only)."""
-    return federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
+    """What ``apply`` would change in every account and the Okta org (reads only);
+    ``federation`` is closed afterwards."""
+    with federation:
+        return federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
 
 
 def apply_federation(
@@ -274,8 +289,10 @@ def apply_federation(
     create_provisioning_key: bool = False,
     progress: Progress | None = None,
 ) -> FederationResult:
-    """Plan and apply on both sides without asking (the in-process ``apply --yes``)."""
-    plan = federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
-    return federation.apply(
-        plan, create_provisioning_key=create_provisioning_key, progress=progress
-    )
+    """Plan and apply on both sides without asking (the in-process ``apply --yes``);
+    ``federation`` is closed afterwards."""
+    with federation:
+        plan = federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
+        return federation.apply(
+            plan, create_provisioning_key=create_provisioning_key, progress=progress
+        )
