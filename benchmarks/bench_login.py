@@ -33,12 +33,12 @@ KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def provision(lab: LabInfo) -> None:
-    from keyless.services.provision import apply_spec
+    from keyless.services.federation import apply_federation, open_federation
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
-    report = apply_spec(spec, lab.connector(), lab.idp_metadata(spec))
-    assert report.ok, report
+    result = apply_federation(open_federation(spec, lab.composition()))
+    assert result.ok, result.as_dict()
 
 
 def configure_command(profile: str, state_dir: object, user: str) -> list[str]:

@@ -3,7 +3,7 @@
 - ``lab``: a started :class:`keyless_lab.runtime.Lab` for ``examples/acme.yaml`` in a
   temporary state dir, for the whole session; yields its :class:`LabInfo`.
 - ``provisioned_lab``: the same lab with the SAML provider and the spec's roles
-  created in every account by ``keyless.services.provision.apply_spec`` (what
+  created in every account by ``keyless.services.federation.apply_federation`` (what
   ``keyless apply --lab --yes`` runs), so logins can take roles.
 
 Both are session-scoped: one lab (two servers, one child process) serves every
@@ -115,9 +115,9 @@ def lab_idp_settings(lab: LabInfo) -> Iterator[Callable[..., None]]:
 @pytest.fixture(scope="session")
 def provisioned_lab(lab: LabInfo) -> LabInfo:
     """The session's lab with the SAML provider and the spec's roles in every account."""
-    from keyless.services.provision import apply_spec
+    from keyless.services.federation import apply_federation, open_federation
 
     spec = load_spec(ACME)
-    report = apply_spec(spec, lab.connector(), lab.idp_metadata(spec))
-    assert report.ok, report
+    result = apply_federation(open_federation(spec, lab.composition()))
+    assert result.ok, result.as_dict()
     return lab

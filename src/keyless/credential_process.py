@@ -50,9 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(cached[1] + "\n")
         return EXIT_OK
     # Slow path: only now pay for the login machinery.
+    from keyless.errors import KeylessError
     from keyless.services.wiring import refresh_for_process
 
-    return refresh_for_process(profile)
+    try:
+        credentials = refresh_for_process(profile)
+    except KeylessError as error:
+        sys.stderr.write(f"keyless: error: {error.message}\n")
+        if error.fix:
+            sys.stderr.write(f"  fix: {error.fix}\n")
+        return error.exit_code
+    sys.stdout.write(credentials.process_json() + "\n")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

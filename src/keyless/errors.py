@@ -13,7 +13,8 @@ error's ``exit_code``; ``--verbose`` adds the cause chain (``raise ... from``).
     ├── DeniedError                  exit 1: a refusal the user asked about
     │                                (an IdP or AWS said no)
     ├── RemoteError                  exit 5: a service could not be reached
-    │                                or answered nonsense
+    │   │                            or answered nonsense
+    │   └── UnreachableError         no answer at all: refused, DNS, TLS, timeout
     ├── LoginRequiredError           exit 4: a refresh needs a person and there
     │                                is no terminal (credential-process)
     └── LabError                     the embedded lab cannot start or is busy
@@ -123,6 +124,14 @@ class RemoteError(KeylessError):
     """A remote service could not be reached or answered something unusable."""
 
     exit_code = EXIT_REMOTE
+
+
+class UnreachableError(RemoteError):
+    """A service gave no answer at all: connection refused, DNS, TLS, proxy or timeout.
+
+    Every HTTP client keyless builds maps its transport failures to this one
+    error (:func:`keyless.adapters.http.unreachable`).
+    """
 
 
 class LoginRequiredError(KeylessError):

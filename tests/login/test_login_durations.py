@@ -60,7 +60,7 @@ def long_session_lab(tmp_path_factory: pytest.TempPathFactory, derived_spec: Pat
     no role limits: the client asks STS for what the IdP allows and learns the
     role's limit from STS's refusal, as it does with real Okta and AWS.
     """
-    from keyless.services.provision import apply_spec
+    from keyless.services.federation import apply_federation, open_federation
     from keyless.spec import load_spec
     from keyless_lab.runtime import Lab
 
@@ -68,8 +68,9 @@ def long_session_lab(tmp_path_factory: pytest.TempPathFactory, derived_spec: Pat
     instance = Lab(spec, state_dir=tmp_path_factory.mktemp("long-session-lab"))
     info = instance.start()
     try:
-        report = apply_spec(spec, info.connector(), info.idp_metadata(spec), accounts=["acme-dev"])
-        assert report.ok, report
+        federation = open_federation(spec, info.composition())
+        result = apply_federation(federation, accounts=["acme-dev"])
+        assert result.ok, result.as_dict()
         yield info
     finally:
         instance.stop()

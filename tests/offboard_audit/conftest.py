@@ -3,14 +3,12 @@ sign in), so nothing they do leaks into the session-wide lab the other areas sha
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from keyless.services.provision import apply_spec
+from keyless.services.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from offboard_support import ACME
 
@@ -24,11 +22,8 @@ def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     instance = Lab(spec, state_dir=tmp_path_factory.mktemp("lab"), spec_path=ACME)
     info = instance.start()
     try:
-        trust = ssl.create_default_context(cafile=info.ca_bundle)
-        with httpx.Client(verify=trust) as http:
-            metadata = info.idp_metadata(spec, http=http)
-        report = apply_spec(spec, info.connector(), metadata)
-        assert report.ok, report
+        result = apply_federation(open_federation(spec, info.composition()))
+        assert result.ok, result.as_dict()
         yield info
     finally:
         instance.stop()

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keyless.adapters.okta_admin import OktaAdminClient, make_admin_http
-from keyless.services.okta_side import OktaSide, okta_target
+from keyless.services.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from keyless_lab.runtime import Lab
 from okta_support import OktaLab, acme_with_okta
@@ -54,13 +53,9 @@ def blank_okta_lab(tmp_path: Path) -> Iterator[OktaLab]:
 def configured(okta_lab: OktaLab) -> OktaLab:
     """The lab's Okta side applied in-process (the AWS side is not needed here)."""
     spec = load_spec(okta_lab.spec_path)
-    target = okta_target(spec, known=okta_lab.info.okta_org())
-    assert target is not None
-    http = make_admin_http(ca_bundle=okta_lab.info.ca_bundle)
-    try:
-        side = OktaSide(spec, target, OktaAdminClient(target.org_url, target.auth, http=http))
-        result = side.apply(side.plan())
-        assert result.status == "applied", result.error
-    finally:
-        http.close()
+    federation = open_federation(spec, okta_lab.info.composition(), target="okta")
+    result = apply_federation(federation)
+    assert result.okta is not None
+    assert result.okta.status == "applied", result.okta.error
+    assert result.aws.results == ()  # --target okta touches no account
     return okta_lab

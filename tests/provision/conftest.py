@@ -141,6 +141,9 @@ def make_federation(
         for mapping in data["group_mappings"]:
             if mapping["accounts"] != "all":
                 mapping["accounts"] = sorted({alias[a] for a in mapping["accounts"]})
+        # acme's expected keys name acme-management: the new management account here.
+        for expected in data.get("expected_access_keys") or ():
+            expected["account"] = alias.get(expected["account"], str(accounts[0]["alias"]))
         metadata_path = tmp_path / "idp-metadata.xml"
         metadata_path.write_bytes(metadata_xml)
         data["identity_provider"]["metadata"] = {"file": metadata_path.name}

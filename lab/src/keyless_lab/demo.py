@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import shutil
-import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -132,14 +131,13 @@ def run_demo(
     require_lab_extras()
     try:
         import boto3
-        import httpx
         import pyotp
         from botocore.exceptions import ClientError
 
         from keyless.adapters.secrets import FileSecretStore
+        from keyless.services.federation import apply_federation, open_federation
         from keyless.services.okta_signin import LoginInputs
         from keyless.services.profiles import Settings
-        from keyless.services.provision import apply_spec
         from keyless.services.wiring import fetch_assertion_with_kept_session
         from keyless.services.wiring import login_and_cache as login
         from keyless_lab.runtime import Lab
@@ -183,11 +181,8 @@ def run_demo(
                 )
             )
 
-            # -- provision: the same service `keyless apply --lab --yes` runs ----------
-            trust = ssl.create_default_context(cafile=info.ca_bundle)
-            with httpx.Client(verify=trust) as http:
-                metadata = info.idp_metadata(spec, http=http)
-            applied = apply_spec(spec, info.connector(), metadata)
+            # -- provision: the same use case `keyless apply --lab --yes` runs -------
+            applied = apply_federation(open_federation(spec, info.composition()))
             totals = applied.plan.totals()
             step(
                 DemoStep(
@@ -196,9 +191,9 @@ def run_demo(
                     tuple(
                         f"{r.account.alias:<16} {r.status}: {len(r.applied)} changes"
                         + (f" — {r.error}" if r.error else "")
-                        for r in applied.results
+                        for r in applied.aws.results
                     ),
-                    {"totals": totals, "accounts": [r.as_dict() for r in applied.results]},
+                    {"totals": totals, "accounts": [r.as_dict() for r in applied.aws.results]},
                     ok=applied.ok,
                 )
             )

@@ -11,8 +11,9 @@ scripts and tests read it back as a :class:`LabInfo`. Its accounts are
 sees the file's dictionaries.
 
 This is the lab's side of the boundary. The services do not import it (they
-are the same code for real AWS and Okta): the CLI and the lab hand them plain
-values — an endpoint URL, a CA bundle, a key — taken from here.
+are the same code for real AWS and Okta): :meth:`LabInfo.composition` hands
+keyless's composition root (:mod:`keyless.services.compose`) the same
+connection file ``--lab`` reads, and everything is built there.
 
 Standard library only at import, so a CLI command that merely reads the
 lab's state imports neither the lab's servers nor boto3.
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import httpx
 
     from keyless.adapters.aws import AwsConnector
+    from keyless.adapters.connection_file import Connection
+    from keyless.services.compose import Composition
     from keyless.services.okta_side import KnownOrg
     from keyless.spec.model import FederationSpec
 
@@ -111,35 +114,45 @@ class LabInfo:
             defaults["oidc_client_id"] = self.oidc_client_id
         return defaults
 
-    def connector(self, *, region: str = "us-east-1") -> AwsConnector:
-        """A connector for the lab's management account with its bootstrap key (``apply --lab``)."""
-        from keyless.services.provision import connect
+    def connection(self) -> Connection:
+        """This file as keyless reads it: a connection file (what ``--lab`` loads)."""
+        from keyless.adapters.connection_file import Connection
 
         key = self.bootstrap_key
-        return connect(
-            endpoint_url=self.aws_endpoint_url,
-            ca_bundle=self.ca_bundle or None,
+        return Connection(
+            path=self.state_dir / LAB_FILE,
+            idp_url=self.idp_url,
+            app_id=self.app_id,
+            app_url=self.app_url,
+            metadata_url=self.metadata_url,
+            aws_endpoint_url=self.aws_endpoint_url,
+            ca_bundle=self.ca_bundle,
             access_key_id=key.access_key_id,
             secret_access_key=key.secret_access_key,
-            region=region,
+            okta_api_token=self.okta_api_token,
+            oidc_client_id=self.oidc_client_id,
+            spec_path=self.spec_path,
         )
+
+    def composition(self, *, region: str = "us-east-1") -> Composition:
+        """keyless's composition root pointed at this lab, as ``--lab`` points it."""
+        from keyless.services.compose import Composition
+
+        return Composition(connection=self.connection(), region=region)
+
+    def connector(self, *, region: str = "us-east-1") -> AwsConnector:
+        """A connector for the lab's management account with its bootstrap key (``apply --lab``)."""
+        return self.composition(region=region).aws_connector()
 
     def idp_metadata(self, spec: FederationSpec, *, http: httpx.Client | None = None) -> bytes:
         """The lab IdP's SAML metadata (what ``apply --lab`` puts in every account)."""
-        from keyless.services.provision import load_metadata
-
-        return load_metadata(spec, url=self.metadata_url, ca_bundle=self.ca_bundle, http=http)
+        return self.composition().idp_metadata(spec, http=http)
 
     def okta_org(self) -> KnownOrg:
         """The lab's Okta org, app and admin token, for `plan`/`apply --lab`, offboard, audit."""
-        from keyless.services.okta_side import KnownOrg
-
-        return KnownOrg(
-            org_url=self.idp_url,
-            app_id=self.app_id,
-            ca_bundle=self.ca_bundle or None,
-            api_token=self.okta_api_token or None,
-        )
+        known = self.composition().known_org()
+        assert known is not None  # a composition from a connection file always knows its org
+        return known
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document (paths as strings, users' factors as lists)."""

@@ -271,7 +271,7 @@ class Lab:
             engine=self._idp.idp.settings.engine,
             app_policy=self._idp.idp.settings.app_policy,
             oidc_client_id=self._idp.oidc_client_id,
-            lock_file=str(self.state_dir / LOCK_FILE),
+            lock_file=LOCK_FILE,  # beside lab.json: a copied file is a stopped lab's
         )
         self.info.save()
         return self.info

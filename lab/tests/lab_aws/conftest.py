@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from keyless.saml.model import RolePair
-from keyless.services.provision import apply_spec, connect
+from keyless.services.federation import Federation, apply_federation
+from keyless.services.provision import connect
 from keyless.spec import load_spec
 from keyless_lab.aws import LabAwsProcess
 from keyless_lab.runtime import lab_accounts
@@ -64,8 +65,8 @@ def aws_lab(tmp_path_factory: pytest.TempPathFactory, idp_key: SigningKey) -> It
             access_key_id=process.bootstrap_credentials["aws_access_key_id"],
             secret_access_key=process.bootstrap_credentials["aws_secret_access_key"],
         )
-        report = apply_spec(spec, connector, metadata)
-        assert report.ok, report
+        result = apply_federation(Federation(spec, connector, metadata))
+        assert result.ok, result.as_dict()
         yield AwsLab(
             url=process.url,
             ca_bundle=str(tls.ca_cert),

@@ -32,7 +32,7 @@ import boto3
 import pyotp
 import pytest
 
-from keyless.services.provision import apply_spec
+from keyless.services.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from keyless_lab.runtime import Lab
 from lab_fixtures import ACME
@@ -58,8 +58,8 @@ def lab_on_443(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     info = lab.start()
     try:
         # As `keyless apply --lab` provisions it.
-        report = apply_spec(spec, info.connector(), info.idp_metadata(spec))
-        assert report.ok, report
+        result = apply_federation(open_federation(spec, info.composition()))
+        assert result.ok, result.as_dict()
         yield info
     finally:
         lab.stop()

@@ -20,8 +20,9 @@ The file (JSON object; unknown keys are ignored, so a writer may add its own):
 ``okta_api_token``       an Okta admin API token (``SSWS``), optional
 ``oidc_client_id``       a native OIDC app for the device flow, optional
 ``spec_path``            the federation spec the environment serves, optional
-``lock_file``            optional: a file the serving process holds a lock on while
-                         it runs; an unlocked one means the file's URLs are stale
+``lock_file``            optional: a file (relative to the connection file's
+                         directory) the serving process holds a lock on while it
+                         runs; a missing or unlocked one means the URLs are stale
 =======================  ============================================================
 
 Standard library only at import: reading the file must not pull in boto3.
@@ -103,7 +104,7 @@ def load_connection(directory: Path) -> Connection:
         if not isinstance(data, dict):
             raise TypeError("not a JSON object")
         lock_file = data.get("lock_file")
-        if lock_file and _stale(Path(str(lock_file))):
+        if lock_file and _stale(directory / str(lock_file)):
             raise LabError(
                 f"no lab is running in {directory} "
                 f"(its {CONNECTION_FILE} is from one that stopped)",

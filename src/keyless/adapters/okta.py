@@ -23,15 +23,12 @@ failures.
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import re
-import ssl
 import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from keyless.adapters.http import httpx
+from keyless.adapters.http import DEFAULT_TIMEOUT, httpx, make_client, unreachable_errors
 from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
 from keyless.errors import DeniedError, RemoteError
 
@@ -50,36 +47,15 @@ def _parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _tls_context(ca_bundle: str) -> ssl.SSLContext:
-    # One context per CA file per process: building one costs tens of
-    # milliseconds, and a sign-in opens an Okta client and an STS client.
-    # Contexts are safe to share between clients and threads. The file's
-    # identity is part of the key, so a CA file rewritten in place (a lab
-    # started again) is read again.
-    try:
-        info = os.stat(ca_bundle)
-    except OSError:
-        return ssl.create_default_context(cafile=ca_bundle)  # raises the usual error
-    return _context_for(ca_bundle, info.st_ino, info.st_mtime_ns, info.st_size)
-
-
-@functools.lru_cache(maxsize=8)
-def _context_for(ca_bundle: str, inode: int, mtime_ns: int, size: int) -> ssl.SSLContext:
-    del inode, mtime_ns, size  # the cache key only
-    return ssl.create_default_context(cafile=ca_bundle)
-
-
 def make_http_client(
-    *, ca_bundle: str | None = None, timeout: float = 30.0, user_agent: str = USER_AGENT
+    *, ca_bundle: str | None = None, timeout: float = DEFAULT_TIMEOUT, user_agent: str = USER_AGENT
 ) -> httpx.Client:
-    """An httpx client for an Okta org: the system CAs, or only ``ca_bundle`` when given."""
-    context = _tls_context(ca_bundle) if ca_bundle else True
-    return httpx.Client(
-        verify=context,
+    """An httpx client for an Okta org (:func:`keyless.adapters.http.make_client`'s rules)."""
+    return make_client(
+        ca_bundle=ca_bundle,
         timeout=timeout,
-        headers={"User-Agent": user_agent, "Accept": "application/json"},
-        follow_redirects=False,
-        trust_env=False,  # no proxy or CA from the environment unless passed in
+        user_agent=user_agent,
+        headers={"Accept": "application/json"},
     )
 
 
@@ -130,23 +106,11 @@ class OktaClient:
                 fix="check the org URL; report this to your Okta administrator",
             )
         try:
-            return self._http.request(method, target, json=json, data=data, headers=headers)
-        except httpx.ConnectError as exc:
-            if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc).upper():
-                raise RemoteError(
-                    f"the TLS certificate of {self.org_url} is not trusted: {exc}",
-                    fix="pass --ca-bundle (or set it with `keyless configure`) when the org "
-                    "uses a private CA",
-                ) from exc
-            raise RemoteError(
-                f"cannot reach the Okta org at {self.org_url}: {exc}",
+            with unreachable_errors(
+                f"the Okta org at {self.org_url}",
                 fix="check the org URL (`keyless configure --org-url`), your network and VPN",
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise RemoteError(
-                f"the Okta org at {self.org_url} did not answer in time",
-                fix="retry; check your network and VPN",
-            ) from exc
+            ):
+                return self._http.request(method, target, json=json, data=data, headers=headers)
         except httpx.HTTPError as exc:
             raise RemoteError(
                 f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"

@@ -50,10 +50,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from keyless.adapters.http import DEFAULT_TIMEOUT, httpx, unreachable_errors
 from keyless.adapters.okta import make_http_client
 from keyless.errors import EXIT_FINDING, ConfigError, RemoteError
 
@@ -406,6 +406,10 @@ class OktaAdminClient:
         self.rate_limited = 0
         self._count_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the HTTP client (whoever built this client owns it)."""
+        self._http.close()
+
     # -- transport ------------------------------------------------------------------
 
     def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -420,12 +424,11 @@ class OktaAdminClient:
             with self._count_lock:
                 self.calls += 1
             try:
-                response = self._http.request(method, target, **kwargs)
-            except httpx.ConnectError as exc:
-                raise RemoteError(
-                    f"cannot reach the Okta org at {self.org_url}: {exc}",
-                    fix="check okta org URL in the spec, the network, and the CA bundle",
-                ) from exc
+                with unreachable_errors(
+                    f"the Okta org at {self.org_url}",
+                    fix="check the Okta org URL in the spec, the network, and the CA bundle",
+                ):
+                    response = self._http.request(method, target, **kwargs)
             except httpx.HTTPError as exc:
                 raise RemoteError(f"talking to {self.org_url} failed: {exc}", fix="retry") from exc
             if response.status_code != 429 or attempt == self.max_retries:
@@ -681,8 +684,10 @@ class OktaAdminClient:
         return [f for f in body if isinstance(f, dict)] if isinstance(body, list) else []
 
 
-def make_admin_http(*, ca_bundle: str | None = None, timeout: float = 30.0) -> httpx.Client:
-    """An httpx client for the management API: system CAs, or only ``ca_bundle``."""
+def make_admin_http(
+    *, ca_bundle: str | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> httpx.Client:
+    """An httpx client for the management API (:func:`keyless.adapters.http.make_client`)."""
     return make_http_client(ca_bundle=ca_bundle, timeout=timeout, user_agent=USER_AGENT)
 
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyless.adapters.http import httpx
-from keyless.adapters.okta import make_http_client
+from keyless.adapters.http import httpx, make_client, unreachable
 from keyless.core.aws import ca_bundle_for
 from keyless.core.credentials import AwsCredentials, parse_expiration
 from keyless.core.ports import StsApi, StsError
@@ -85,22 +84,19 @@ class UnsignedSts:
         # Retried only when the request never left (connection refused or
         # timed out while connecting): an STS that refuses replayed assertions
         # (the lab's does) must not see one twice.
+        service = f"AWS STS at {self.endpoint_url}"
+        fix = "check your network; for the lab check that `keyless lab up` is running"
         for attempt in (1, 2):
             try:
                 return self._http.post(self.endpoint_url, data=form, headers=headers)
             except httpx.ConnectError as exc:
                 if attempt == 2:
-                    raise _unreachable(self.endpoint_url, exc) from exc
+                    raise unreachable(service, exc, fix=fix) from exc
+            except httpx.TransportError as exc:
+                raise unreachable(service, exc, fix=fix) from exc
             except httpx.HTTPError as exc:
-                raise _unreachable(self.endpoint_url, exc) from exc
+                raise RemoteError(f"talking to {service} failed: {exc}", fix=fix) from exc
         raise AssertionError("unreachable")
-
-
-def _unreachable(endpoint: str, exc: Exception) -> RemoteError:
-    return RemoteError(
-        f"cannot reach AWS STS at {endpoint}: {exc}",
-        fix="check your network; for the lab check that `keyless lab up` is running",
-    )
 
 
 def _parse(response: httpx.Response, endpoint: str) -> Any:
@@ -134,7 +130,7 @@ class StsClients:
         """A client for ``endpoint_url`` (or AWS's endpoint in ``region``)."""
         trust = ca_bundle_for(endpoint_url, self.ca_bundle)
         if trust not in self._clients:
-            self._clients[trust] = make_http_client(ca_bundle=trust)
+            self._clients[trust] = make_client(ca_bundle=trust)
         return UnsignedSts(endpoint_url or default_endpoint(region), http=self._clients[trust])
 
     def close(self) -> None:

@@ -21,10 +21,7 @@ from keyless.cli.provision import (
     ParallelOption,
     ProfileOption,
     SpecOption,
-    _load_lab,
-    connector_for,
-    known_org,
-    metadata_for,
+    composition_for,
 )
 from keyless.errors import EXIT_FINDING, InputError
 from keyless.files import PUBLIC, write_atomic
@@ -41,13 +38,13 @@ from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.adapters.connection_file import Connection
+    from keyless.services.compose import Composition
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "blue", "info": "dim"}
 
 
 def okta_audit_seam(
-    spec: FederationSpec, lab: Connection | None
+    spec: FederationSpec, composition: Composition
 ) -> tuple[OktaAuditSource | None, str]:
     """The Okta side of the audit for ``spec``, or None and why it is skipped.
 
@@ -55,12 +52,11 @@ def okta_audit_seam(
     """
     from keyless.errors import KeylessError
     from keyless.services.okta_people import OktaOrgAudit, OktaUnavailable
-    from keyless.services.okta_side import connect_okta, okta_org
 
-    if spec.identity_provider.kind != "okta" and lab is None:
+    if spec.identity_provider.kind != "okta" and composition.connection is None:
         return None, f"the spec configures no Okta org (kind {spec.identity_provider.kind!r})"
     try:
-        return OktaOrgAudit(connect_okta(okta_org(spec, known=known_org(lab))), spec), ""
+        return OktaOrgAudit(composition.okta_admin(composition.okta_org(spec)), spec), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -139,10 +135,10 @@ def audit_command(
     if output is not None and output.is_dir():
         raise InputError(f"--output {output} is a directory", fix="name a file")
     spec = load_spec(spec_file)
-    info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = connector_for(info, profile)
-    metadata = metadata_for(spec, spec_file, info)
-    okta, skipped = okta_audit_seam(spec, info)
+    composition = composition_for(lab=lab, lab_dir=lab_dir, profile=profile)
+    connector = composition.aws_connector()
+    metadata = composition.idp_metadata(spec, spec_dir=spec_file.parent)
+    okta, skipped = okta_audit_seam(spec, composition)
     auditor = Auditor(
         spec,
         connector,

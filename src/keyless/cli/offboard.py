@@ -22,9 +22,7 @@ from keyless.cli.provision import (
     ParallelOption,
     ProfileOption,
     SpecOption,
-    _load_lab,
-    connector_for,
-    known_org,
+    composition_for,
 )
 from keyless.errors import EXIT_FINDING, InputError
 from keyless.files import PUBLIC, write_atomic
@@ -33,10 +31,10 @@ from keyless.spec import load_spec
 from keyless.spec.model import FederationSpec
 
 if TYPE_CHECKING:
-    from keyless.adapters.connection_file import Connection
+    from keyless.services.compose import Composition
 
 
-def okta_seam(spec: FederationSpec, lab: Connection | None) -> tuple[OktaOffboarding | None, str]:
+def okta_seam(spec: FederationSpec, composition: Composition) -> tuple[OktaOffboarding | None, str]:
     """The Okta step for ``spec``, or None and why it is skipped.
 
     An Okta org (or the lab's) is always acted on; when keyless cannot reach it
@@ -45,15 +43,14 @@ def okta_seam(spec: FederationSpec, lab: Connection | None) -> tuple[OktaOffboar
     """
     from keyless.errors import KeylessError
     from keyless.services.okta_people import OktaOrgOffboarding, OktaUnavailable
-    from keyless.services.okta_side import connect_okta, okta_org
 
-    if spec.identity_provider.kind != "okta" and lab is None:
+    if spec.identity_provider.kind != "okta" and composition.connection is None:
         return None, (
             f"the spec configures no Okta org (identity_provider.kind is "
             f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
         )
     try:
-        return OktaOrgOffboarding(connect_okta(okta_org(spec, known=known_org(lab)))), ""
+        return OktaOrgOffboarding(composition.okta_admin(composition.okta_org(spec))), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -152,9 +149,9 @@ def offboard_command(
     if report_file is not None and report_file.is_dir():
         raise InputError(f"--report {report_file} is a directory", fix="name a file")
     spec = load_spec(spec_file)
-    info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    connector = connector_for(info, profile)
-    okta, skipped = okta_seam(spec, info)
+    composition = composition_for(lab=lab, lab_dir=lab_dir, profile=profile)
+    connector = composition.aws_connector()
+    okta, skipped = okta_seam(spec, composition)
     offboarder = Offboarder(
         spec, connector, okta=okta, okta_skipped_reason=skipped, parallel=parallel
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,17 +20,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError, KeylessError
-from keyless.plan.diff import AccountPlan, Change, Plan
+from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError
+from keyless.plan.diff import AccountPlan, Change
 from keyless.plan.okta import OktaPlan
 from keyless.services import provision
+from keyless.services.compose import Composition
+from keyless.services.federation import (
+    Federation,
+    FederationPlan,
+    FederationResult,
+    check_target,
+    open_federation,
+)
 from keyless.spec import load_spec
-from keyless.spec.model import Account, FederationSpec
+from keyless.spec.model import Account
 
 if TYPE_CHECKING:
-    from keyless.adapters.aws import AwsConnector
-    from keyless.adapters.connection_file import Connection
-    from keyless.services.okta_side import KnownOrg, OktaApplyResult, OktaSide
+    from keyless.services.okta_side import OktaApplyResult
 
 
 SpecOption = Annotated[
@@ -65,7 +71,6 @@ TargetOption = Annotated[
         help="Which side: aws, okta (the spec's `okta:` section), or all (AWS first, then Okta).",
     ),
 ]
-TARGETS = ("all", "aws", "okta")
 ParallelOption = Annotated[
     int, typer.Option("--parallel", min=1, max=64, help="Accounts worked on at once.")
 ]
@@ -80,46 +85,15 @@ ACTION_STYLE = {
 }
 
 
-def _load_lab(lab_dir: Path | None) -> Connection:
-    """The connection file ``--lab``/``--lab-dir`` names (see keyless.adapters.connection_file)."""
-    from keyless.adapters.connection_file import load_connection
+def composition_for(*, lab: bool, lab_dir: Path | None, profile: str | None) -> Composition:
+    """Where AWS and Okta are: the connection file ``--lab``/``--lab-dir`` names, or ``--profile``.
+
+    Callers have already refused ``--profile`` with ``--lab``.
+    """
     from keyless.cli.lab_dir import resolve_lab_dir
 
-    return load_connection(resolve_lab_dir(lab_dir))
-
-
-def connector_for(info: Connection | None, profile: str | None) -> AwsConnector:
-    """The management account's connector: the connection file's endpoint and key, or a profile."""
-    if info is None:
-        return provision.connect(profile=profile)
-    return provision.connect(
-        endpoint_url=info.aws_endpoint_url,
-        ca_bundle=info.ca_bundle or None,
-        access_key_id=info.access_key_id,
-        secret_access_key=info.secret_access_key,
-        region="us-east-1",
-    )
-
-
-def metadata_for(spec: FederationSpec, spec_file: Path, info: Connection | None) -> bytes:
-    """The IdP's SAML metadata: served at the connection file's URL, or as the spec says."""
-    if info is None:
-        return provision.load_metadata(spec, spec_dir=spec_file.parent)
-    return provision.load_metadata(spec, url=info.metadata_url, ca_bundle=info.ca_bundle or None)
-
-
-def known_org(info: Connection | None) -> KnownOrg | None:
-    """The Okta org, app and admin token a connection file names (None without one)."""
-    if info is None:
-        return None
-    from keyless.services.okta_side import KnownOrg
-
-    return KnownOrg(
-        org_url=info.idp_url,
-        app_id=info.app_id,
-        ca_bundle=info.ca_bundle or None,
-        api_token=info.okta_api_token or None,
-    )
+    connection_dir = resolve_lab_dir(lab_dir) if (lab or lab_dir) else None
+    return Composition.from_options(profile=profile, connection_dir=connection_dir)
 
 
 @contextmanager
@@ -143,7 +117,7 @@ def _progress(label: str, total: int, *, quiet: bool = False) -> Iterator[provis
         yield advance
 
 
-def _prepare(
+def _open(
     spec_file: Path,
     *,
     lab: bool,
@@ -151,72 +125,25 @@ def _prepare(
     profile: str | None,
     parallel: int,
     target: str = "all",
-) -> tuple[FederationSpec, provision.Provisioner, OktaSide | None]:
+) -> Federation:
+    """Options checked in one place, then the federation wired to where they point."""
     if profile and (lab or lab_dir):
         raise InputError("--profile and --lab are exclusive", fix="pass one of them")
-    if target not in TARGETS:
-        raise InputError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+    checked = check_target(target)
     spec = load_spec(spec_file)
-    info = _load_lab(lab_dir) if (lab or lab_dir) else None
-    okta = _okta_side(spec, info, target)
-    connector = connector_for(info, profile)
-    metadata = None if target == "okta" else metadata_for(spec, spec_file, info)
-    return spec, provision.Provisioner(spec, connector, metadata, parallel=parallel), okta
-
-
-def _okta_side(spec: FederationSpec, info: Connection | None, target: str) -> OktaSide | None:
-    """The Okta side to plan and apply, or None (``--target aws``, or no `okta:` section)."""
-    if target == "aws":
-        return None
-    from keyless.adapters.secrets import open_secret_store
-    from keyless.services import okta_side
-
-    where = okta_side.okta_target(
-        spec,
-        known=known_org(info),
-        keyring_get=lambda key: open_secret_store().get(key),
+    composition = composition_for(lab=lab, lab_dir=lab_dir, profile=profile)
+    return open_federation(
+        spec, composition, spec_dir=spec_file.parent, target=checked, parallel=parallel
     )
-    if where is None:
-        if target == "okta":
-            raise InputError(
-                f"the spec {spec.name!r} has no `okta:` section: keyless manages no Okta side",
-                fix="add `okta: {auth: api_token}` to the spec (see README, The Okta side)",
-            )
-        return None
-    return okta_side.OktaSide(spec, where, okta_side.connect_okta(where))
 
 
-def _plan_both(
-    provisioner: provision.Provisioner,
-    okta: OktaSide | None,
-    *,
-    target: str,
-    accounts: list[str],
-    prune: bool,
-    adopt: bool,
-) -> tuple[Plan, OktaPlan | None]:
-    """The AWS plan (empty with ``--target okta``) and the Okta plan (None when not managed)."""
-    if target == "okta":
-        plan = Plan(spec_name=provisioner.spec.name, accounts=(), prune=prune, adopt=adopt)
-    else:
-        selected = provisioner.select(accounts)
-        with _progress("reading accounts", len(selected)) as advance:
-            plan = provisioner.plan(accounts=accounts, prune=prune, adopt=adopt, progress=advance)
-    okta_plan = okta.plan(adopt=adopt, prune=prune) if okta is not None else None
-    return plan, okta_plan
-
-
-def _plan_document(plan: Plan, okta_plan: OktaPlan | None, target: str) -> dict[str, Any]:
-    """One plan document for both sides (``plan --json``)."""
-    document = plan.as_dict()
-    document["target"] = target
-    document["okta"] = okta_plan.as_dict() if okta_plan is not None else None
-    if okta_plan is not None:
-        for change in okta_plan.changes:
-            document["totals"][change.action] += 1
-        document["totals"]["errors"] += 1 if okta_plan.error else 0
-        document["has_changes"] = plan.has_changes or bool(okta_plan.pending)
-    return document
+def _plan(
+    federation: Federation, *, accounts: list[str], prune: bool, adopt: bool
+) -> FederationPlan:
+    """Both sides' plans, with a progress bar while the accounts are read."""
+    reading = federation.accounts_to_read(accounts)
+    with _progress("reading accounts", reading, quiet=federation.target == "okta") as advance:
+        return federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=advance)
 
 
 def _render_okta(okta_plan: OktaPlan) -> None:
@@ -275,18 +202,18 @@ def _render_account(account_plan: AccountPlan) -> None:
     )
 
 
-def _render_plan(plan: Plan, okta_plan: OktaPlan | None = None, target: str = "all") -> None:
-    for account_plan in plan.accounts:
+def _render_plan(plan: FederationPlan) -> None:
+    for account_plan in plan.aws.accounts:
         _render_account(account_plan)
-    if okta_plan is not None:
-        _render_okta(okta_plan)
-    totals = _plan_document(plan, okta_plan, target)["totals"]
+    if plan.okta is not None:
+        _render_okta(plan.okta)
+    totals = plan.totals()
     out.print(
         f"\n[bold]Plan:[/] {totals['create']} to create, "
         f"{totals['update'] + totals['replace']} to change, "
         f"{totals['delete']} to delete; {totals['conflict']} conflict(s) left alone, "
         f"{totals['orphan']} not in the spec (kept; --prune deletes); "
-        f"{totals['errors']} account(s) unreadable, across {len(plan.accounts)} account(s)."
+        f"{totals['errors']} account(s) unreadable, across {len(plan.aws.accounts)} account(s)."
     )
 
 
@@ -311,19 +238,17 @@ def plan_command(
     target: TargetOption = "all",
 ) -> None:
     """Show what `apply` would change in every account and the Okta org (reads only)."""
-    _spec, provisioner, okta = _prepare(
+    with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
-    )
-    plan, okta_plan = _plan_both(
-        provisioner, okta, target=target, accounts=account or [], prune=prune, adopt=adopt
-    )
+    ) as federation:
+        plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
     if json_output:
-        print_json(_plan_document(plan, okta_plan, target))
+        print_json(plan.as_dict())
     else:
-        _render_plan(plan, okta_plan, target)
-    if plan.has_errors or (okta_plan is not None and okta_plan.error):
+        _render_plan(plan)
+    if plan.has_errors:
         raise typer.Exit(EXIT_FINDING)
-    if detailed_exitcode and (plan.has_changes or (okta_plan is not None and okta_plan.pending)):
+    if detailed_exitcode and plan.has_changes:
         raise typer.Exit(EXIT_CHANGES)
 
 
@@ -350,99 +275,83 @@ def apply_command(
 ) -> None:
     """Apply the spec to every account (provider, roles, policies, the IdP's principal,
     aliases), then to the Okta org (the AWS app's settings, groups, assignments)."""
-    _spec, provisioner, okta = _prepare(
+    with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
-    )
-    plan, okta_plan = _plan_both(
-        provisioner, okta, target=target, accounts=account or [], prune=prune, adopt=adopt
-    )
-    if not json_output:
-        _render_plan(plan, okta_plan, target)
-    okta_pending = okta_plan is not None and bool(okta_plan.pending)
-    if (
-        (plan.has_changes or okta_pending)
-        and not yes
-        and not typer.confirm("\nApply these changes?", default=False, err=True)
-    ):
-        err.print("nothing applied")
-        raise typer.Exit(EXIT_FINDING)
-    with _progress("applying", len(plan.accounts), quiet=not plan.has_changes) as advance:
-        report = provisioner.apply(plan, progress=advance)
-    # AWS first (the providers exist before the app names them), then Okta, whatever
-    # happened in AWS: each side's completed changes are kept and reported.
-    okta_result = okta.apply(okta_plan) if okta is not None and okta_plan is not None else None
-    key = None
-    sent_to_okta = False
-    if create_provisioning_key and report.ok:
-        key = provisioner.create_provisioning_key()
-        if okta is not None and okta_result is not None and okta_result.status != "failed":
-            # Straight into the app's API integration: the secret is then never printed.
-            try:
-                okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
-                sent_to_okta = True
-            except KeylessError as error:
-                err.print(
-                    f"[yellow]could not send the key to Okta ({escape(error.message)}); "
-                    "it is printed instead[/]"
-                )
+    ) as federation:
+        plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
+        if not json_output:
+            _render_plan(plan)
+        if (
+            plan.has_changes
+            and not yes
+            and not typer.confirm("\nApply these changes?", default=False, err=True)
+        ):
+            err.print("nothing applied")
+            raise typer.Exit(EXIT_FINDING)
+        quiet = not plan.aws.has_changes
+        with _progress("applying", len(plan.aws.accounts), quiet=quiet) as advance:
+            result = federation.apply(
+                plan, create_provisioning_key=create_provisioning_key, progress=advance
+            )
+    if result.key_not_sent is not None:
+        err.print(
+            f"[yellow]could not send the key to Okta ({escape(result.key_not_sent.message)}); "
+            "it is printed instead[/]"
+        )
     if json_output:
-        document = report.as_dict()
-        document["okta"] = okta_result.as_dict() if okta_result is not None else None
-        if okta_result is not None and okta_result.status == "failed":
-            document["ok"] = False
-        if key is not None:
-            # The report was made before the key existed (regression: this indexed None).
-            document["provisioning_key"] = {
-                "user": key.user_name,
-                "access_key_id": key.access_key_id,
-                "sent_to_okta": sent_to_okta,
-            }
-            if not sent_to_okta:
-                document["provisioning_key"]["secret_access_key"] = key.secret_access_key
-        print_json(document)
+        print_json(result.as_dict())
     else:
-        out.print()
-        for result in report.results:
-            header = f"[bold]{result.account.alias}[/] ({result.account.id})"
-            if result.status == "failed":
-                out.print(f"{header}: [bold red]FAILED[/] {result.error}")
-                if result.fix:
-                    out.print(f"  fix: {result.fix}", markup=False)
-            elif result.status == "applied":
-                out.print(f"{header}: [green]applied[/] {len(result.applied)} change(s)")
-            else:
-                out.print(f"{header}: [green]up to date[/]")
-            for change in result.skipped:
-                out.print(f"  [dim]left alone: {change.action} {change.resource} {change.name}[/]")
-        if okta_result is not None:
-            _render_okta_result(okta_result)
-        if key is not None and sent_to_okta:
-            out.print(
-                f"provisioning key {key.access_key_id} of {key.user_name}: sent to Okta's API "
-                "integration (the secret was not printed)",
-                markup=False,
-            )
-        elif key is not None:
-            err.print(
-                "[bold yellow]The provisioning user's secret access key follows. It is shown "
-                "once: paste it into Okta's AWS app (Provisioning > API integration) and "
-                "do not store it anywhere else.[/]"
-            )
-            out.print(f"user:              {key.user_name}", markup=False)
-            out.print(f"access key id:     {key.access_key_id}", markup=False)
-            out.print(f"secret access key: {key.secret_access_key}", markup=False)
-    if not report.ok:
-        failed = ", ".join(f"{r.account.alias} ({r.account.id})" for r in report.failed_accounts())
+        _render_result(result)
+    if not result.aws_ok:
+        failed = ", ".join(
+            f"{r.account.alias} ({r.account.id})" for r in result.aws.failed_accounts()
+        )
         err.print(f"[bold red]apply failed in:[/] {failed}; the other accounts were applied")
         raise typer.Exit(EXIT_FINDING)
-    if okta_result is not None and okta_result.status == "failed":
+    if result.okta is not None and result.okta_failed:
         err.print(
-            f"[bold red]apply failed in the Okta org:[/] {escape(okta_result.error or '')}"
+            f"[bold red]apply failed in the Okta org:[/] {escape(result.okta.error or '')}"
             + ("" if target == "okta" else "; the AWS side was applied")
         )
-        if okta_result.fix:
-            err.print(f"  fix: {okta_result.fix}", markup=False)
+        if result.okta.fix:
+            err.print(f"  fix: {result.okta.fix}", markup=False)
         raise typer.Exit(EXIT_FINDING)
+
+
+def _render_result(result: FederationResult) -> None:
+    """What apply did, for people: every account, the Okta org, the provisioning key."""
+    out.print()
+    for account_result in result.aws.results:
+        account = account_result.account
+        header = f"[bold]{account.alias}[/] ({account.id})"
+        if account_result.status == "failed":
+            out.print(f"{header}: [bold red]FAILED[/] {account_result.error}")
+            if account_result.fix:
+                out.print(f"  fix: {account_result.fix}", markup=False)
+        elif account_result.status == "applied":
+            out.print(f"{header}: [green]applied[/] {len(account_result.applied)} change(s)")
+        else:
+            out.print(f"{header}: [green]up to date[/]")
+        for change in account_result.skipped:
+            out.print(f"  [dim]left alone: {change.action} {change.resource} {change.name}[/]")
+    if result.okta is not None:
+        _render_okta_result(result.okta)
+    key = result.provisioning_key
+    if key is not None and result.key_sent_to_okta:
+        out.print(
+            f"provisioning key {key.access_key_id} of {key.user_name}: sent to Okta's API "
+            "integration (the secret was not printed)",
+            markup=False,
+        )
+    elif key is not None:
+        err.print(
+            "[bold yellow]The provisioning user's secret access key follows. It is shown "
+            "once: paste it into Okta's AWS app (Provisioning > API integration) and "
+            "do not store it anywhere else.[/]"
+        )
+        out.print(f"user:              {key.user_name}", markup=False)
+        out.print(f"access key id:     {key.access_key_id}", markup=False)
+        out.print(f"secret access key: {key.secret_access_key}", markup=False)
 
 
 def _render_okta_result(result: OktaApplyResult) -> None:

@@ -240,13 +240,17 @@ def console_url(
             "sessionToken": credentials.session_token,
         }
     )
-    import httpx
+    from keyless.adapters.http import httpx, make_client, unreachable_errors
 
-    # trust_env=False: no proxy or CA from the environment, as for Okta.
-    client = http or httpx.Client(timeout=30.0, trust_env=False)
+    # No proxy or CA from the environment (keyless.adapters.http): the query holds the secret.
+    client = http or make_client()
     token: object = None
     try:
-        response = client.get(federation, params={"Action": "getSigninToken", "Session": session})
+        # detail=False: httpx's messages may hold the URL, and with it the secret.
+        with unreachable_errors(f"the AWS federation endpoint {federation}", detail=False):
+            response = client.get(
+                federation, params={"Action": "getSigninToken", "Session": session}
+            )
         problem = f"HTTP {response.status_code}"
         if response.status_code == 200:
             body = response.json()
@@ -396,11 +400,12 @@ def logout(
 
 
 def _end_okta_session(settings: Settings, session_id: str) -> None:
-    from keyless.adapters.okta import OktaClient, make_http_client
+    from keyless.adapters.okta import OktaClient
+    from keyless.services.compose import okta_http
 
     assert settings.org_url is not None
     try:
-        http = make_http_client(ca_bundle=settings.ca_bundle, timeout=5.0)
+        http = okta_http(settings, timeout=5.0)
     except OSError:
         return
     with http:

@@ -1,11 +1,11 @@
-"""Plan and apply a federation spec across every account: the service behind `keyless plan|apply`.
+"""The AWS side of a federation: plan and apply a spec across every account.
 
-In-process use (``keyless demo``, tests)::
-
-    connector = connect(profile="mgmt")                     # or an endpoint URL and a key
-    metadata = load_metadata(spec, spec_dir=spec_file.parent)  # the IdP's metadata XML
-    report = apply_spec(spec, connector, metadata)          # plan + apply, no questions
-    assert report.ok, report.failed_accounts()
+:mod:`keyless.services.federation` is the use case callers run (``keyless
+plan|apply``, ``keyless demo``, tests): it orders this side before the Okta
+org's and returns one result. This module is that use case's AWS half — the
+:class:`Provisioner` — and its inputs: :func:`connect` (the management
+account) and :func:`load_metadata` (the IdP's metadata XML), both normally
+built by :mod:`keyless.services.compose`.
 
 The same code runs against the lab: the CLI (``--lab``, reading a connection
 file, :mod:`keyless.adapters.connection_file`) only fills in an endpoint URL,
@@ -19,13 +19,11 @@ plan is recomputed from what IAM holds each time.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from botocore.exceptions import ClientError
 
 from keyless.adapters.aws import (
@@ -36,6 +34,7 @@ from keyless.adapters.aws import (
     explain_error_and_fix,
     management_session,
 )
+from keyless.adapters.http import httpx, make_client, unreachable_errors
 from keyless.core.credentials import mask
 from keyless.errors import ConfigError, InputError, RemoteError
 from keyless.plan.desired import DesiredAccount, desired_account
@@ -97,7 +96,7 @@ def load_metadata(
     """
     source = spec.identity_provider.metadata
     if url is not None:
-        document = _download(url, verify=ca_bundle or True, http=http)
+        document = _download(url, ca_bundle=ca_bundle or None, http=http)
     elif source is not None and source.file is not None:
         path = Path(source.file)
         if not path.is_absolute() and spec_dir is not None:
@@ -110,7 +109,7 @@ def load_metadata(
                 fix="check identity_provider.metadata.file in the spec (relative to the spec file)",
             ) from exc
     elif source is not None and source.url is not None:
-        document = _download(source.url, verify=True, http=http)
+        document = _download(source.url, ca_bundle=None, http=http)
     else:
         raise ConfigError(
             f"the spec {spec.name!r} names no IdP metadata (identity_provider.kind is "
@@ -121,20 +120,15 @@ def load_metadata(
     return document
 
 
-def _download(url: str, *, verify: str | bool, http: httpx.Client | None) -> bytes:
-    # A CA bundle path becomes an SSL context: httpx deprecates verify=<path>.
-    trust: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-    )
-    client = http or httpx.Client(verify=trust, timeout=30.0, follow_redirects=False)
+def _download(url: str, *, ca_bundle: str | None, http: httpx.Client | None) -> bytes:
+    client = http or make_client(ca_bundle=ca_bundle)
+    fix = "check the URL (the app's Sign On tab) or that the lab is up (`keyless lab up`)"
     try:
-        response = client.get(url)
+        with unreachable_errors(f"the IdP metadata at {url}", fix=fix):
+            response = client.get(url)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise RemoteError(
-            f"cannot download the IdP metadata from {url}: {exc}",
-            fix="check the URL (the app's Sign On tab) or that the lab is up (`keyless lab up`)",
-        ) from exc
+        raise RemoteError(f"cannot download the IdP metadata from {url}: {exc}", fix=fix) from exc
     finally:
         if http is None:
             client.close()
@@ -184,7 +178,6 @@ class ApplyReport:
 
     plan: Plan
     results: tuple[AccountResult, ...]
-    provisioning_key: ProvisioningKey | None = None
 
     @property
     def ok(self) -> bool:
@@ -200,14 +193,8 @@ class ApplyReport:
             "ok": self.ok,
             "totals": self.plan.totals(),
             "accounts": [r.as_dict() for r in self.results],
-            "provisioning_key": (
-                {
-                    "user": self.provisioning_key.user_name,
-                    "access_key_id": self.provisioning_key.access_key_id,
-                }
-                if self.provisioning_key
-                else None
-            ),
+            # Created after the report (keyless.services.federation.FederationResult).
+            "provisioning_key": None,
         }
 
 
@@ -361,42 +348,3 @@ class Provisioner:
                 fix="run `keyless apply` first so the user exists",
             ) from exc
         return ProvisioningKey(user_name=user, access_key_id=key_id, secret_access_key=secret)
-
-
-def plan_spec(
-    spec: FederationSpec,
-    connector: AwsConnector,
-    metadata_xml: bytes,
-    *,
-    accounts: Sequence[str] = (),
-    prune: bool = False,
-    adopt: bool = False,
-    parallel: int = DEFAULT_PARALLEL,
-    progress: Progress | None = None,
-) -> Plan:
-    """The plan for ``spec``: what apply would change in each account (reads only)."""
-    return Provisioner(spec, connector, metadata_xml, parallel=parallel).plan(
-        accounts=accounts, prune=prune, adopt=adopt, progress=progress
-    )
-
-
-def apply_spec(
-    spec: FederationSpec,
-    connector: AwsConnector,
-    metadata_xml: bytes,
-    *,
-    accounts: Sequence[str] = (),
-    prune: bool = False,
-    adopt: bool = False,
-    parallel: int = DEFAULT_PARALLEL,
-    create_provisioning_key: bool = False,
-    progress: Progress | None = None,
-) -> ApplyReport:
-    """Plan and apply ``spec`` without asking (the in-process ``apply --yes``)."""
-    provisioner = Provisioner(spec, connector, metadata_xml, parallel=parallel)
-    plan = provisioner.plan(accounts=accounts, prune=prune, adopt=adopt, progress=progress)
-    report = provisioner.apply(plan, progress=progress)
-    if create_provisioning_key and report.ok:
-        key = provisioner.create_provisioning_key()
-        report = ApplyReport(plan=report.plan, results=report.results, provisioning_key=key)
-    return report

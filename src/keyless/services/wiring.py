@@ -1,9 +1,11 @@
 """The one place that builds the login side's ports and providers, and writes the cache.
 
-Services take their I/O as arguments (:mod:`keyless.core.ports`); this module
-chooses the real ones — the Okta client over httpx, unsigned STS over httpx,
-the keyring or 0600 files, the terminal — and is the only code that stores
-into the credential_process cache:
+Services take their I/O as arguments (:mod:`keyless.core.ports`); the real
+ones — the Okta client over httpx, unsigned STS over httpx, the keyring or
+0600 files — come from :mod:`keyless.services.compose`, and this module puts
+them together for the login side. It prints nothing (the CLI and
+:mod:`keyless.credential_process` render what it returns) and is the only code
+that stores into the credential_process cache:
 
 - :func:`login_and_cache`: ``keyless login`` (sign in, write files, cache);
 - :class:`CachedProvider` around :class:`LoginProvider`: ``credential-process``,
@@ -29,8 +31,7 @@ from typing import Literal
 from keyless.adapters.cache_file import MIN_REMAINING_SECONDS
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.locks import FileLock
-from keyless.adapters.okta import OktaClient, make_http_client
-from keyless.adapters.secrets import open_secret_store
+from keyless.adapters.okta import OktaClient
 from keyless.adapters.sts import StsClients
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import (
@@ -41,7 +42,7 @@ from keyless.core.ports import (
     SecretStore,
     StsFactory,
 )
-from keyless.errors import KeylessError
+from keyless.services import compose
 from keyless.services.assertion import UnverifiedAssertion, read_unverified_assertion
 from keyless.services.login import LoginResult, login
 from keyless.services.okta_flows import choose_flow
@@ -66,7 +67,7 @@ def okta_api(
             yield okta_client
         return
     org_url, _ = settings.require_org()
-    with make_http_client(ca_bundle=settings.ca_bundle) as http:
+    with compose.okta_http(settings) as http:
         okta = OktaClient(org_url, http=http)
         with _cookie_jar(settings, okta, secrets):
             yield okta
@@ -164,10 +165,10 @@ def login_and_cache(
     profile prefers (:attr:`LoginResult.cached`).
     """
     settings.require_org()
-    secrets = secrets if secrets is not None else open_secret_store()
+    secrets = secrets if secrets is not None else compose.secret_store()
     own_sts = None
     if sts_factory is None:
-        own_sts = sts_factory = StsClients(settings.ca_bundle)
+        own_sts = sts_factory = compose.sts_clients(settings)
     try:
         with okta_api(settings, okta_client, secrets=secrets) as okta:
             pages = saml_pages(
@@ -211,7 +212,7 @@ class LoginProvider:
 
     def retrieve(self) -> AwsCredentials:
         """Log in (normally through the kept Okta session) and return the role's credentials."""
-        secrets = open_secret_store()
+        secrets = compose.secret_store()
         with (
             okta_api(self.settings, secrets=secrets) as okta,
             _sts_clients(self.settings) as sts,
@@ -226,7 +227,7 @@ class LoginProvider:
 
 @contextmanager
 def _sts_clients(settings: Settings) -> Iterator[StsClients]:
-    clients = StsClients(settings.ca_bundle)
+    clients = compose.sts_clients(settings)
     try:
         yield clients
     finally:
@@ -300,7 +301,7 @@ def fetch_assertion_with_kept_session(
     so callers that must not prompt (the demo, scripts) fail with the login
     command to run.
     """
-    secrets = secrets if secrets is not None else open_secret_store()
+    secrets = secrets if secrets is not None else compose.secret_store()
     with okta_api(settings, okta_client, secrets=secrets) as okta:
         page = ClassicSessionPages(okta, secrets, clock=clock).kept_page(settings)
     return read_unverified_assertion(page)
@@ -320,16 +321,12 @@ def open_prompter(*, mode: Literal["login", "credential-process"], profile: str)
     return TerminalPrompter(tty)
 
 
-def refresh_for_process(profile: str) -> int:
-    """The slow path of ``keyless credential-process``: refresh, print, return the exit code."""
-    try:
-        settings = resolve_settings(profile)
-        prompter = open_prompter(mode="credential-process", profile=profile)
-        credentials = credentials_for(settings, prompter=prompter)
-    except KeylessError as error:
-        sys.stderr.write(f"keyless: error: {error.message}\n")
-        if error.fix:
-            sys.stderr.write(f"  fix: {error.fix}\n")
-        return error.exit_code
-    sys.stdout.write(credentials.process_json() + "\n")
-    return 0
+def refresh_for_process(profile: str) -> AwsCredentials:
+    """The slow path of ``keyless credential-process``: the profile's credentials, from
+    the cache while fresh, else through a login that asks only when a terminal is there.
+
+    Raises :class:`~keyless.errors.KeylessError`; the caller prints and exits.
+    """
+    settings = resolve_settings(profile)
+    prompter = open_prompter(mode="credential-process", profile=profile)
+    return credentials_for(settings, prompter=prompter)
