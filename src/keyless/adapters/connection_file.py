@@ -108,7 +108,7 @@ def load_connection(directory: Path) -> Connection:
             raise LabError(
                 f"no lab is running in {directory} "
                 f"(its {CONNECTION_FILE} is from one that stopped)",
-                fix="start it in another shell: `keyless lab up --spec FILE`",
+                fix=start,
             )
         keys = data["bootstrap_credentials"]
         client = data.get("oidc_client_id")
