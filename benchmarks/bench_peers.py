@@ -5,8 +5,9 @@
 Every row is the wall time of whole new processes, end to end, as a stopwatch
 around the command in a shell sees it (spawn, interpreter start, imports, the
 network round trips to the lab, writing files, exit); the figure reported is
-the **median of ``--runs`` processes** (7 by default), with the fastest and
-slowest beside it, and the output says so. Both tools run under the same
+the **median of ``--runs`` processes** (7 by default; five times as many
+for the few-millisecond ``credential-process`` row and its floor), with the
+fastest and slowest beside it, and the output says so. Both tools run under the same
 conditions: the same interpreter and environment (yours, less ``AWS_*``,
 ``KEYLESS_*``, ``OKTA_*``, ``XDG_*`` and proxy variables, with a throwaway
 home), the same lab, fresh lab users made before either is timed, no
@@ -241,7 +242,9 @@ def run_rows(tmp: Path, env: dict[str, str], runs: int) -> dict[str, list[float]
         samples["  the same, in-process (login_and_cache)"] = in_process_again
         floor: list[float] = []
         process: list[float] = []
-        for _ in range(runs):
+        # A few milliseconds each, where one scheduling hiccup is a tenth: five times
+        # the samples for the same steadiness of the median.
+        for _ in range(CREDENTIAL_PROCESS_SAMPLES * runs):
             floor.append(timed([sys.executable, "-c", "pass"], env)[0])
             process.append(timed([KEYLESS, "credential-process", "--profile", "c0"], env)[0])
         samples[FLOOR_AGAIN] = floor
@@ -249,6 +252,7 @@ def run_rows(tmp: Path, env: dict[str, str], runs: int) -> dict[str, list[float]
     return samples
 
 
+CREDENTIAL_PROCESS_SAMPLES = 5  # x --runs, for credential-process and its python -c pass
 KEYLESS_FULL = "keyless login: full sign-in (password + TOTP)"
 PEER_FULL = "aws-okta-processor authenticate: full sign-in"
 FLOOR_AGAIN = "python -c pass (again, beside credential-process)"
@@ -258,12 +262,15 @@ CREDENTIAL_PROCESS = "keyless credential-process (from cache)"
 def report(samples: dict[str, list[float]], runs: int, bytecode: str) -> None:
     """Each row's median (and range), then the ratios of medians beside the targets."""
     rows = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"new processes, end to end: median of {runs} runs per row, one lab, one machine")
+    print(
+        f"new processes, end to end: the median of n processes per row (n = --runs = {runs}, "
+        f"{CREDENTIAL_PROCESS_SAMPLES}x for the last two rows), one lab, one machine"
+    )
     print(bytecode)
-    print(f"{'':<52} {'median ms':>9} {'min-max':>15}")
+    print(f"{'':<52} {'median ms':>9} {'min-max':>11} {'n':>4}")
     for name, values in samples.items():
         spread = f"{min(values):.0f}-{max(values):.0f}"
-        print(f"{name:<52} {rows[name]:>9.1f} {spread:>15}")
+        print(f"{name:<52} {rows[name]:>9.1f} {spread:>11} {len(values):>4}")
     peer_help = rows["aws-okta-processor --help"]
     peer_full = rows[PEER_FULL]
     floor = rows[FLOOR_AGAIN]
