@@ -21,7 +21,8 @@ The cache file (0600, one per profile, three lines) is defined in
 :mod:`keyless.services.wiring`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` on credential-process's cached path: importing
+# __future__ cost more than this module (annotations here are valid at run time anyway).
 
 import os
 import sys

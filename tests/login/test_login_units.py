@@ -340,7 +340,8 @@ def test_hot_path_answers_from_cache_without_heavy_imports() -> None:
 
 def test_cached_answer_through_the_console_script_imports_only_the_cache_reader() -> None:
     """The whole of keyless that ``keyless credential-process`` loads to answer from its
-    cache; not :mod:`keyless.errors` (a third of what keyless added to Python's start)."""
+    cache; not :mod:`keyless.errors` (a third of what keyless added to Python's start),
+    nor ``__future__``."""
     CredentialCache().store("fastest", _creds(60))
     probe = (
         "import atexit, sys; "
@@ -361,6 +362,8 @@ def test_cached_answer_through_the_console_script_imports_only_the_cache_reader(
         "keyless.core",
         "keyless.core.paths",
     }
+    # Importing __future__ (for annotations) cost more than any of these modules.
+    assert "__future__" not in result.stderr.split()
 
 
 def test_stale_cache_without_terminal_names_the_login_command() -> None:
