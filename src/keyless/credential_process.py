@@ -5,8 +5,10 @@ An AWS profile with ``credential_process = keyless credential-process
 process. While the cached credentials of ``NAME`` have more than
 :data:`MIN_REMAINING_SECONDS` left, it answers from the cache importing only
 ``os``, ``sys`` and ``time`` — not even ``json`` or ``datetime``: no boto3,
-typer, rich, pydantic or httpx — which keeps it near the cost of starting
-Python at all.
+typer, rich, pydantic or httpx, and not :mod:`keyless.errors` either (its
+exception classes were a third of what this answer added to starting Python;
+success is ``os.EX_OK``, which ``EXIT_OK`` equals) — which keeps it near the
+cost of starting Python at all.
 
 Otherwise it imports the login service, takes the profile's cross-process
 lock, looks at the cache again (another process may have just refreshed it),
@@ -19,14 +21,14 @@ The cache file (0600, one per profile, three lines) is defined in
 :mod:`keyless.services.wiring`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` on credential-process's cached path: importing
+# __future__ cost more than this module (annotations here are valid at run time anyway).
 
 import os
 import sys
 import time
 
 from keyless.adapters.cache_file import MIN_REMAINING_SECONDS, read_cached
-from keyless.errors import EXIT_OK, EXIT_USAGE
 
 _USAGE = "usage: keyless credential-process --profile NAME\n"
 
@@ -37,18 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     profile = os.environ.get("KEYLESS_PROFILE") or "default"
     if args and args[0] in ("-h", "--help"):
         sys.stdout.write(_USAGE)
-        return EXIT_OK
+        return os.EX_OK
     if len(args) == 2 and args[0] in ("--profile", "-p"):
         profile = args[1]
     elif len(args) == 1 and args[0].startswith("--profile="):
         profile = args[0].split("=", 1)[1]
     elif args:
+        from keyless.errors import EXIT_USAGE
+
         sys.stderr.write(_USAGE)
         return EXIT_USAGE
     cached = read_cached(profile)
     if cached is not None and cached[0] - time.time() > MIN_REMAINING_SECONDS and cached[1]:
         sys.stdout.write(cached[1] + "\n")
-        return EXIT_OK
+        return os.EX_OK
     # Slow path: only now pay for the login machinery.
     from keyless.errors import KeylessError
     from keyless.services.wiring import refresh_for_process
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"  fix: {error.fix}\n")
         return error.exit_code
     sys.stdout.write(credentials.process_json() + "\n")
-    return EXIT_OK
+    return os.EX_OK
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ applies on 3 would apply during an outage.
 
 from __future__ import annotations
 
-EXIT_OK = 0
+EXIT_OK = 0  # os.EX_OK: credential-process's cached answer returns that, not importing this
 EXIT_FINDING = 1  # a finding or denial the user asked about
 EXIT_USAGE = 2  # usage error or bad input
 # `plan --detailed-exitcode`: changes are pending. Terraform uses 2 for this, but 2 is

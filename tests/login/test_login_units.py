@@ -21,7 +21,7 @@ from keyless.adapters.credentials_file import IniDocument, read_ini, update_ini
 from keyless.adapters.locks import FileLock
 from keyless.adapters.secrets import FileSecretStore, keyring_may_exist, open_secret_store
 from keyless.core.credentials import AwsCredentials
-from keyless.errors import EXIT_LOGIN_REQUIRED, ConfigError, InputError
+from keyless.errors import EXIT_LOGIN_REQUIRED, EXIT_OK, ConfigError, InputError
 from keyless.saml.model import RolePair
 from keyless.services.access import child_environment, render_env
 from keyless.services.assertion import read_unverified_assertion
@@ -336,6 +336,34 @@ def test_hot_path_answers_from_cache_without_heavy_imports() -> None:
     )
     probe = subprocess.run([PYTHON, "-c", check], capture_output=True, text=True, check=True)
     assert probe.stderr == "[]"
+
+
+def test_cached_answer_through_the_console_script_imports_only_the_cache_reader() -> None:
+    """The whole of keyless that ``keyless credential-process`` loads to answer from its
+    cache; not :mod:`keyless.errors` (a third of what keyless added to Python's start),
+    nor ``__future__``."""
+    CredentialCache().store("fastest", _creds(60))
+    probe = (
+        "import atexit, sys; "
+        "atexit.register(lambda: sys.stderr.write(' '.join(sorted(sys.modules)))); "
+        "sys.argv = ['keyless', 'credential-process', '--profile', 'fastest']; "
+        "from keyless.cli.main import run; run()"
+    )
+    result = subprocess.run([PYTHON, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.returncode == os.EX_OK == EXIT_OK, result.stderr
+    assert json.loads(result.stdout)["AccessKeyId"] == "ASIAEXAMPLEKEY1234"
+    assert {name for name in result.stderr.split() if name.startswith("keyless")} == {
+        "keyless",
+        "keyless.cli",
+        "keyless.cli.main",
+        "keyless.credential_process",
+        "keyless.adapters",
+        "keyless.adapters.cache_file",
+        "keyless.core",
+        "keyless.core.paths",
+    }
+    # Importing __future__ (for annotations) cost more than any of these modules.
+    assert "__future__" not in result.stderr.split()
 
 
 def test_stale_cache_without_terminal_names_the_login_command() -> None:

@@ -13,7 +13,8 @@ so the hot path needs no parser::
     {"RoleArn": ..., "AccountId": ...}   <- what whoami shows
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` on credential-process's cached path: importing
+# __future__ cost more than this module (annotations here are valid at run time anyway).
 
 import os
 

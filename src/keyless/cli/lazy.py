@@ -14,6 +14,10 @@ typer 0.2x writes Python types (``<str>``, ``<bool>`` even on a flag, which
 reads as if it took a value), and plain text rather than rich panels, which
 spares every ``--help`` and usage error the import of rich (a third of
 ``keyless login --help``'s time).
+
+And it converts the values people type without pydantic where that gives the
+same value (:class:`PlainConversion`): typer 0.2x builds a pydantic adapter
+for every parameter of the command that runs, which was a fifth of a sign-in.
 """
 
 from __future__ import annotations
@@ -87,6 +91,64 @@ def conventional_metavars(command: Any) -> None:
         conventional_metavars(sub)
 
 
+class PlainConversion:
+    """typer's conversion of a parameter's value, for the values that need no pydantic.
+
+    typer 0.2x converts every value (an absent option's ``None`` too) through a
+    pydantic ``TypeAdapter`` it builds per parameter on first use: importing
+    pydantic and building ``keyless login``'s adapters took 55 ms of a 265 ms
+    sign-in, to hand back the very strings click had parsed. Here ``None``, a
+    ``str`` parameter's string and a plain ``int`` parameter's int or ASCII
+    decimal digits convert directly, to what typer's adapter returns for them
+    (``tests/cli/test_startup.py`` compares the two); any other value — a
+    range, a path, a choice, a malformed number, and so every error message —
+    goes to typer's own conversion, built only then.
+    """
+
+    def __init__(self, param: Any) -> None:
+        descriptor = param.type_descriptor
+        info = descriptor.parameter_info
+        plain = info.parser is None and not (descriptor.is_path or descriptor.is_file)
+        self._str = plain and descriptor.annotation is str
+        self._int = plain and descriptor.annotation is int and info.min is None and info.max is None
+        self._typer_conversion = param.get_runtime_param  # typer's own, built on first call
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        """``value`` converted as typer converts it."""
+        if value is None:
+            return None  # typer's answer for a single-valued parameter, before any adapter
+        if self._str and type(value) is str:
+            return value
+        if self._int:
+            if type(value) is int:
+                return value
+            if type(value) is str and _decimal(value):
+                return int(value)
+        return self._typer_conversion().coerce(value, param=param, ctx=ctx)
+
+
+def _decimal(text: str) -> bool:
+    """An optional minus and at most 18 ASCII digits: what ``int()`` and pydantic read alike."""
+    digits = text[1:] if text.startswith("-") else text
+    return 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()
+
+
+def plain_conversions(command: Any) -> None:
+    """Give ``command``'s single-valued typer parameters (and its subcommands')
+    :class:`PlainConversion`."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "type_descriptor", None) is None or not hasattr(
+            param, "get_runtime_param"
+        ):
+            continue  # click's own parameter, or a typer without runtime conversion
+        if param.multiple or param.nargs != 1:
+            continue  # lists and tuples: typer's conversion
+        conversion = PlainConversion(param)
+        vars(param)["get_runtime_param"] = lambda conversion=conversion: conversion
+    for sub in getattr(command, "commands", {}).values():
+        plain_conversions(sub)
+
+
 class DeferredCommand(typer.core.TyperCommand):
     """A command known by name and help until it runs; then the real one takes over."""
 
@@ -100,6 +162,7 @@ class DeferredCommand(typer.core.TyperCommand):
         if self._real is None:
             self._real = self.entry.load()
             conventional_metavars(self._real)
+            plain_conversions(self._real)
         return self._real
 
     def make_context(
@@ -121,6 +184,7 @@ class LazyGroup(typer.core.TyperGroup):
         for entry in COMMANDS:
             self.commands.setdefault(entry.name, DeferredCommand(entry))
         conventional_metavars(self)
+        plain_conversions(self)
 
 
 # Old option names (without their leading dashes) -> the name they now mean. Here,

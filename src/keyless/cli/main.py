@@ -6,7 +6,8 @@ nothing heavy (no typer, rich, boto3, pydantic, httpx) before the typer app
 in :mod:`keyless.cli.app` is even imported. Every other command goes to the app.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` on credential-process's cached path: importing
+# __future__ cost more than this module (annotations here are valid at run time anyway).
 
 import sys
 

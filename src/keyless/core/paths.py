@@ -24,7 +24,8 @@ path, where even ``pathlib`` is an import too many. Callers that want a
 when called, so a test (or a user) that changes a variable is obeyed at once.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` on credential-process's cached path: importing
+# __future__ cost more than this module (annotations here are valid at run time anyway).
 
 import os
 
