@@ -106,9 +106,9 @@ def main() -> None:
         import pyotp
 
         from keyless.errors import KeylessError
-        from keyless.services.okta_signin import LoginInputs
-        from keyless.services.profiles import resolve_settings
-        from keyless.services.wiring import login_and_cache as login
+        from keyless.services.login.okta_signin import LoginInputs
+        from keyless.services.login.profiles import resolve_settings
+        from keyless.services.login.wiring import login_and_cache as login
         from keyless.spec import load_spec
         from keyless_lab.idp.directory import Directory
         from keyless_lab.runtime import Lab

@@ -6,7 +6,7 @@ Starts a lab for examples/acme.yaml in a temporary state dir, provisions it,
 and for each run creates a fresh lab user (TOTP codes are single-use) and
 measures:
 
-- the in-process login (``keyless.services.wiring.login_and_cache``): Okta authn, TOTP
+- the in-process login (``keyless.services.login.wiring.login_and_cache``): Okta authn, TOTP
   verify, session, the AWS app's SAML page, AssumeRoleWithSAML, files written;
 - a second login within the Okta session (nothing asked);
 - the ``keyless login`` command end to end (a new process, imports included).
@@ -33,7 +33,7 @@ KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
 def provision(lab: LabInfo) -> None:
-    from keyless.services.federation import apply_federation, open_federation
+    from keyless.services.provision.federation import apply_federation, open_federation
     from keyless.spec import load_spec
 
     spec = load_spec(REPO / "examples" / "acme.yaml")
@@ -88,9 +88,9 @@ def main() -> None:
         import pyotp
 
         from keyless.errors import KeylessError
-        from keyless.services.okta_signin import LoginInputs
-        from keyless.services.profiles import resolve_settings
-        from keyless.services.wiring import login_and_cache
+        from keyless.services.login.okta_signin import LoginInputs
+        from keyless.services.login.profiles import resolve_settings
+        from keyless.services.login.wiring import login_and_cache
         from keyless.spec import load_spec
         from keyless_lab.idp.directory import Directory
         from keyless_lab.runtime import Lab

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
 from keyless.plan.okta import desired_okta
-from keyless.services.okta_side import OktaSide, OktaTarget
+from keyless.services.okta.side import OktaSide, OktaTarget
 from keyless.spec import load_spec_text
 from keyless.spec.model import FederationSpec
 from keyless_lab.idp.appstate import ALL_SCOPES

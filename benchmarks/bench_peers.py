@@ -143,8 +143,8 @@ def run_rows(tmp: Path, env: dict[str, str], runs: int) -> dict[str, list[float]
     import pyotp
 
     from keyless.adapters.terminal import NonInteractivePrompter
-    from keyless.services.profiles import resolve_settings
-    from keyless.services.wiring import login_and_cache
+    from keyless.services.login.profiles import resolve_settings
+    from keyless.services.login.wiring import login_and_cache
     from keyless.spec import load_spec
     from keyless_lab.idp.directory import Directory
     from keyless_lab.runtime import Lab

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from keyless.services.provision import DEFAULT_PARALLEL, Provisioner
+from keyless.services.provision.accounts import DEFAULT_PARALLEL, Provisioner
 from lab_federation import BenchLab, provisioned_lab
 
 CALLS_PER_ACCOUNT = 5  # AssumeRole, then ListRoles, GetAccountAuthorizationDetails,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint, management_session
-from keyless.services.provision import Provisioner
+from keyless.services.provision.accounts import Provisioner
 from keyless.spec import load_spec_text
 from keyless.spec.model import FederationSpec
 from keyless_lab.aws import LabAwsProcess

@@ -3,7 +3,7 @@
 - ``lab``: a started :class:`keyless_lab.runtime.Lab` for ``examples/acme.yaml`` in a
   temporary state dir, for the whole session; yields its :class:`LabInfo`.
 - ``provisioned_lab``: the same lab with the SAML provider and the spec's roles
-  created in every account by ``keyless.services.federation.apply_federation`` (what
+  created in every account by ``keyless.services.provision.federation.apply_federation`` (what
   ``keyless apply --lab --yes`` runs), so logins can take roles.
 
 Both are session-scoped: one lab (two servers, one child process) serves every
@@ -115,7 +115,7 @@ def lab_idp_settings(lab: LabInfo) -> Iterator[Callable[..., None]]:
 @pytest.fixture(scope="session")
 def provisioned_lab(lab: LabInfo) -> LabInfo:
     """The session's lab with the SAML provider and the spec's roles in every account."""
-    from keyless.services.federation import apply_federation, open_federation
+    from keyless.services.provision.federation import apply_federation, open_federation
 
     spec = load_spec(ACME)
     result = apply_federation(open_federation(spec, lab.composition()))

@@ -123,8 +123,8 @@ def audit_events(lab: Any) -> list[dict[str, Any]]:
 
 def configure_in_process(lab: Any, profile: str, user: LabUser) -> None:
     """What ``keyless configure --lab`` does, without paying for a process each time."""
-    from keyless.services.access import configure as configure_service
-    from keyless.services.profiles import resolve_settings
+    from keyless.services.login.access import configure as configure_service
+    from keyless.services.login.profiles import resolve_settings
 
     flags = {
         **lab.profile_defaults(),

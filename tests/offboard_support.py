@@ -12,9 +12,9 @@ from typing import Any
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.core.credentials import AwsCredentials
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings
-from keyless.services.wiring import login_and_cache
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings
+from keyless.services.login.wiring import login_and_cache
 from keyless_lab.idp.directory import Directory
 from lab_fixtures import fresh_totp
 

@@ -15,9 +15,9 @@ import yaml
 
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings
-from keyless.services.wiring import login_and_cache
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings
+from keyless.services.login.wiring import login_and_cache
 from keyless_lab.idp.directory import Directory
 from keyless_lab.info import LabInfo
 from keyless_lab.runtime import Lab

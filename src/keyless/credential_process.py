@@ -18,7 +18,7 @@ asked. When a question is needed and there is no terminal, it exits with
 
 The cache file (0600, one per profile, three lines) is defined in
 :mod:`keyless.adapters.cache_file` and written only by
-:mod:`keyless.services.wiring`.
+:mod:`keyless.services.login.wiring`.
 """
 
 # No `from __future__ import annotations` on credential-process's cached path: importing
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return os.EX_OK
     # Slow path: only now pay for the login machinery.
     from keyless.errors import KeylessError
-    from keyless.services.wiring import refresh_for_process
+    from keyless.services.login.wiring import refresh_for_process
 
     try:
         credentials = refresh_for_process(profile)

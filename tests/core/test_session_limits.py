@@ -18,7 +18,7 @@ from keyless.core.aws import (
     SESSION_LIMITS_TEXT,
 )
 from keyless.errors import InputError
-from keyless.services.profiles import resolve_settings
+from keyless.services.login.profiles import resolve_settings
 from keyless.spec.model import FederatedRole, Session
 
 EDGES = [

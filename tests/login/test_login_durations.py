@@ -23,8 +23,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from keyless.services.profiles import resolve_settings
-from keyless.services.wiring import fetch_assertion_with_kept_session
+from keyless.services.login.profiles import resolve_settings
+from keyless.services.login.wiring import fetch_assertion_with_kept_session
 from lab_fixtures import ACME
 from login_support import LabUser, add_lab_user, audit_events, configure, keyless
 
@@ -60,7 +60,7 @@ def long_session_lab(tmp_path_factory: pytest.TempPathFactory, derived_spec: Pat
     no role limits: the client asks STS for what the IdP allows and learns the
     role's limit from STS's refusal, as it does with real Okta and AWS.
     """
-    from keyless.services.federation import apply_federation, open_federation
+    from keyless.services.provision.federation import apply_federation, open_federation
     from keyless.spec import load_spec
     from keyless_lab.runtime import Lab
 

@@ -29,7 +29,7 @@ NOT_ON_THE_SIGN_IN_PATH = (
     "boto3",
     "botocore",
     "moto",
-    "keyless.services.provision",
+    "keyless.services.provision.accounts",
     "keyless.adapters.aws",
     "keyless.plan",
     "keyless.cli.provision",
@@ -112,5 +112,5 @@ def test_sign_in_and_refresh_import_no_provisioning_code(
     refreshed, modules = run_probed("credential-process", "--profile", "lean")
     assert refreshed.returncode == 0, refreshed.stderr
     assert '"AccessKeyId"' in refreshed.stdout
-    assert "keyless.services.wiring" in modules
+    assert "keyless.services.login.wiring" in modules
     assert _unwanted(modules) == set()

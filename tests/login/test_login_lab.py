@@ -20,9 +20,9 @@ import pytest
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.okta import OktaClient, make_http_client
 from keyless.errors import DeniedError, KeylessError
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import resolve_settings
-from keyless.services.wiring import login_and_cache
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import resolve_settings
+from keyless.services.login.wiring import login_and_cache
 from login_support import (
     AWS,
     KEYLESS,

@@ -29,10 +29,10 @@ from keyless.adapters.secrets import FileSecretStore
 from keyless.core.credentials import AwsCredentials
 from keyless.core.okta import OktaSession
 from keyless.errors import ConfigError, InputError, KeylessError, RemoteError
-from keyless.services import access
-from keyless.services.access import console_url, render_env
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings, resolve_settings
+from keyless.services.login import access
+from keyless.services.login.access import console_url, render_env
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings, resolve_settings
 
 ACCESS_KEY = "ASIAEXAMPLEKEY1234"
 SECRET_KEY = "wJalrXUtnFEMIsecretKEYdoNOTprint"

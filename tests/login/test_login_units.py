@@ -23,11 +23,11 @@ from keyless.adapters.secrets import FileSecretStore, keyring_may_exist, open_se
 from keyless.core.credentials import AwsCredentials
 from keyless.errors import EXIT_LOGIN_REQUIRED, EXIT_OK, ConfigError, InputError
 from keyless.saml.model import RolePair
-from keyless.services.access import child_environment, render_env
-from keyless.services.assertion import read_unverified_assertion
-from keyless.services.profiles import Settings, resolve_settings, save_profile
-from keyless.services.roles import SpecHints, select_roles
-from keyless.services.wiring import CachedProvider
+from keyless.services.login.access import child_environment, render_env
+from keyless.services.login.assertion import read_unverified_assertion
+from keyless.services.login.profiles import Settings, resolve_settings, save_profile
+from keyless.services.login.roles import SpecHints, select_roles
+from keyless.services.login.wiring import CachedProvider
 from keyless_lab.saml.build import build_response
 from keyless_lab.saml.keys import SigningKey
 

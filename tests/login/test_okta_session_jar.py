@@ -23,9 +23,9 @@ from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.okta_cookies import restore
 from keyless.adapters.secrets import FileSecretStore
 from keyless.errors import KeylessError
-from keyless.services.okta_session import jar_key, load_session, session_key, store_session
-from keyless.services.profiles import resolve_settings
-from keyless.services.wiring import login_and_cache
+from keyless.services.login.okta_session import jar_key, load_session, session_key, store_session
+from keyless.services.login.profiles import resolve_settings
+from keyless.services.login.wiring import login_and_cache
 from login_support import LabUser
 
 pytestmark = [

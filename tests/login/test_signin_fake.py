@@ -5,8 +5,8 @@ by shape (no patching): a scripted Okta (``FakeOkta``), a scripted STS
 (``FakeSts``), a prompter that answers from a script and records what it was
 told, an in-memory secret store, a fake clock and a fake monotonic clock that
 ``sleep`` advances. Each test drives one branch of the transaction diagram in
-:mod:`keyless.services.okta_signin`, or one refusal of
-:func:`keyless.services.login.login`. The real Okta client and STS are
+:mod:`keyless.services.login.okta_signin`, or one refusal of
+:func:`keyless.services.login.service.login`. The real Okta client and STS are
 exercised against the lab in ``test_login_lab.py``.
 """
 
@@ -35,10 +35,10 @@ from keyless.errors import (
     LoginRequiredError,
     RemoteError,
 )
-from keyless.services.login import LoginResult, login
-from keyless.services.okta_session import ClassicSessionPages, load_session, session_key
-from keyless.services.okta_signin import PUSH_TIMEOUT, LoginInputs, OktaSignIn, password_key
-from keyless.services.profiles import Settings
+from keyless.services.login.okta_session import ClassicSessionPages, load_session, session_key
+from keyless.services.login.okta_signin import PUSH_TIMEOUT, LoginInputs, OktaSignIn, password_key
+from keyless.services.login.profiles import Settings
+from keyless.services.login.service import LoginResult, login
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ORG = "https://acme.okta.example"
@@ -679,9 +679,9 @@ def test_sts_refusals_become_errors_with_a_fix(code: str, error: str, exit_code:
 
 
 def test_logout_forgets_the_session_its_cookie_jar_and_the_device_flow_tokens() -> None:
-    from keyless.services.access import logout
-    from keyless.services.okta_flows import tokens_key
-    from keyless.services.okta_session import jar_key
+    from keyless.services.login.access import logout
+    from keyless.services.login.okta_flows import tokens_key
+    from keyless.services.login.okta_session import jar_key
 
     profile = settings(oidc_client_id="0oaclient")
     secrets = MemorySecrets()

@@ -22,9 +22,9 @@ import pytest
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.secrets import FileSecretStore
 from keyless.errors import KeylessError
-from keyless.services.okta_flows import page_state_token
-from keyless.services.profiles import resolve_settings
-from keyless.services.wiring import login_and_cache
+from keyless.services.login.okta_flows import page_state_token
+from keyless.services.login.profiles import resolve_settings
+from keyless.services.login.wiring import login_and_cache
 from login_support import LabUser, audit_events, directory
 
 pytestmark = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from keyless.services.federation import apply_federation, open_federation
+from keyless.services.provision.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from offboard_support import ACME
 

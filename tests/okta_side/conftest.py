@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keyless.services.federation import apply_federation, open_federation
+from keyless.services.provision.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from keyless_lab.runtime import Lab
 from okta_support import OktaLab, acme_with_okta

@@ -9,7 +9,7 @@ import pytest
 
 from keyless.adapters.okta import OktaClient
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, OktaApiError, make_admin_http
-from keyless.services.okta_people import audit_okta, offboard_okta_user
+from keyless.services.okta.people import audit_okta, offboard_okta_user
 from keyless.spec import load_spec
 from lab_fixtures import fresh_totp
 from okta_support import OktaLab

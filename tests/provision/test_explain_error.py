@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from keyless.adapters.aws import AwsConnector, explain_error, explain_error_and_fix
 from keyless.errors import RemoteError, explain
-from keyless.services.provision import Provisioner
+from keyless.services.provision.accounts import Provisioner
 from keyless.spec import Account, load_spec
 
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"

@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings
-from keyless.services.wiring import fetch_assertion_with_kept_session, login_and_cache
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings
+from keyless.services.login.wiring import fetch_assertion_with_kept_session, login_and_cache
 from keyless.spec import grants_for_groups, load_spec, role_arn, saml_provider_arn
 from keyless_lab.idp.directory import Directory
 from lab_fixtures import fresh_totp

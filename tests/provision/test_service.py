@@ -9,8 +9,8 @@ import pytest
 
 from keyless.adapters.aws import AwsConnector, AwsEndpoint
 from keyless.errors import InputError
-from keyless.services.federation import Federation, apply_federation, plan_federation
-from keyless.services.provision import Provisioner, load_metadata
+from keyless.services.provision.accounts import Provisioner, load_metadata
+from keyless.services.provision.federation import Federation, apply_federation, plan_federation
 from keyless.spec import load_spec
 from provision_support import Federation as Fed
 

@@ -18,7 +18,7 @@ from keyless.saml.metadata import IdpMetadata
 from keyless.saml.model import RolePair
 from keyless.saml.roles import parse_role_value, read_role_values
 from keyless.saml.verify import verify_response
-from keyless.services.assertion import read_unverified_assertion
+from keyless.services.login.assertion import read_unverified_assertion
 from keyless_lab.saml.build import build_response, encode_response
 from keyless_lab.saml.keys import SigningKey
 from keyless_lab.signin import read_roles

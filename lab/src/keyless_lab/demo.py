@@ -135,11 +135,11 @@ def run_demo(
         from botocore.exceptions import ClientError
 
         from keyless.adapters.secrets import FileSecretStore
-        from keyless.services.federation import apply_federation, open_federation
-        from keyless.services.okta_signin import LoginInputs
-        from keyless.services.profiles import Settings
-        from keyless.services.wiring import fetch_assertion_with_kept_session
-        from keyless.services.wiring import login_and_cache as login
+        from keyless.services.login.okta_signin import LoginInputs
+        from keyless.services.login.profiles import Settings
+        from keyless.services.login.wiring import fetch_assertion_with_kept_session
+        from keyless.services.login.wiring import login_and_cache as login
+        from keyless.services.provision.federation import apply_federation, open_federation
         from keyless_lab.runtime import Lab
     except ModuleNotFoundError as exc:
         raise LabError(

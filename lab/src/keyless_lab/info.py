@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from keyless.adapters.aws import AwsConnector
     from keyless.adapters.connection_file import Connection
     from keyless.services.compose import Composition
-    from keyless.services.okta_side import KnownOrg
+    from keyless.services.okta.side import KnownOrg
     from keyless.spec.model import FederationSpec
 
 LAB_FILE = "lab.json"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from keyless.saml.model import RolePair
-from keyless.services.federation import Federation, apply_federation
-from keyless.services.provision import connect
+from keyless.services.provision.accounts import connect
+from keyless.services.provision.federation import Federation, apply_federation
 from keyless.spec import load_spec
 from keyless_lab.aws import LabAwsProcess
 from keyless_lab.runtime import lab_accounts

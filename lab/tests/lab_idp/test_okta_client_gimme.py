@@ -32,7 +32,7 @@ import boto3
 import pyotp
 import pytest
 
-from keyless.services.federation import apply_federation, open_federation
+from keyless.services.provision.federation import apply_federation, open_federation
 from keyless.spec import load_spec
 from keyless_lab.runtime import Lab
 from lab_fixtures import ACME

@@ -1,7 +1,7 @@
 """The credential cache: one 0600 file per profile (format in :mod:`keyless.adapters.cache_file`).
 
 These are short-lived STS credentials, the same kind the AWS CLI keeps in
-``~/.aws/cli/cache``. Only :mod:`keyless.services.wiring` stores into it.
+``~/.aws/cli/cache``. Only :mod:`keyless.services.login.wiring` stores into it.
 """
 
 from __future__ import annotations

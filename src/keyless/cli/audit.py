@@ -51,7 +51,7 @@ def okta_audit_seam(
     An org keyless cannot read (no API token, say) becomes a finding that says so.
     """
     from keyless.errors import KeylessError
-    from keyless.services.okta_people import OktaOrgAudit, OktaUnavailable
+    from keyless.services.okta.people import OktaOrgAudit, OktaUnavailable
 
     if spec.identity_provider.kind != "okta" and composition.connection is None:
         return None, f"the spec configures no Okta org (kind {spec.identity_provider.kind!r})"
@@ -150,7 +150,7 @@ def audit_command(
     )
     report = auditor.run(period=timedelta(days=days))
     if output_format == "html":
-        from keyless.services.audit_html import render_html
+        from keyless.services.audit.html import render_html
 
         text = render_html(report)
     elif output_format == "json":

@@ -1,7 +1,7 @@
 """``keyless configure|login|credential-process|exec|env|console|whoami|logout``.
 
 Thin commands: each parses options, calls one service in
-:mod:`keyless.services.wiring` or :mod:`keyless.services.access`, renders.
+:mod:`keyless.services.login.wiring` or :mod:`keyless.services.login.access`, renders.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ _DURATION_HELP = f"Session seconds ({MIN_SESSION_SECONDS}-{MAX_SESSION_SECONDS})
 
 
 def _settings(profile: str | None, flags: dict[str, Any]) -> Any:
-    from keyless.services.profiles import resolve_settings
+    from keyless.services.login.profiles import resolve_settings
 
     return resolve_settings(profile, {k: v for k, v in flags.items() if v is not None})
 
 
 def _prompter(mode: Literal["login", "credential-process"], profile: str) -> Prompter:
-    from keyless.services.wiring import open_prompter
+    from keyless.services.login.wiring import open_prompter
 
     return open_prompter(mode=mode, profile=profile)
 
@@ -94,8 +94,12 @@ def configure(
 ) -> None:
     """Write a keyless profile and its ~/.aws/config credential_process profile."""
     from keyless.cli.output import err
-    from keyless.services.access import configure as configure_service
-    from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
+    from keyless.services.login.access import configure as configure_service
+    from keyless.services.login.profiles import (
+        default_profile_name,
+        load_profiles,
+        resolve_settings,
+    )
 
     flags: dict[str, Any] = {
         "org_url": org_url,
@@ -178,8 +182,8 @@ def login(
     json_output: JsonOpt = False,
 ) -> None:
     """Sign in to Okta (or reuse the session) and get AWS credentials for a role."""
-    from keyless.services.okta_signin import LoginInputs
-    from keyless.services.wiring import login_and_cache
+    from keyless.services.login.okta_signin import LoginInputs
+    from keyless.services.login.wiring import login_and_cache
 
     settings = _settings(
         profile,
@@ -240,8 +244,8 @@ def exec_command(
     profile: ProfileOpt = None,
 ) -> None:
     """Run a command with fresh AWS_* variables for a profile: keyless exec -p NAME -- CMD..."""
-    from keyless.services.access import child_environment
-    from keyless.services.wiring import credentials_for
+    from keyless.services.login.access import child_environment
+    from keyless.services.login.wiring import credentials_for
 
     command = list(ctx.args)
     if command[:1] == ["--"]:
@@ -267,8 +271,8 @@ def env(
     fmt: Annotated[str, typer.Option("--format", help="sh, fish, powershell or dotenv.")] = "sh",
 ) -> None:
     """Print the AWS_* variables of a profile for a shell (this prints secrets)."""
-    from keyless.services.access import ENV_FORMATS, aws_variables, render_env
-    from keyless.services.wiring import credentials_for
+    from keyless.services.login.access import ENV_FORMATS, aws_variables, render_env
+    from keyless.services.login.wiring import credentials_for
 
     if fmt not in ENV_FORMATS:
         raise InputError(f"unknown format {fmt!r}", fix=f"use one of: {', '.join(ENV_FORMATS)}")
@@ -284,8 +288,8 @@ def console(
 ) -> None:
     """A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."""
     from keyless.cli.output import err
-    from keyless.services.access import console_url
-    from keyless.services.wiring import credentials_for
+    from keyless.services.login.access import console_url
+    from keyless.services.login.wiring import credentials_for
 
     settings = _settings(profile, {})
     credentials = credentials_for(settings, prompter=_prompter("login", settings.profile))
@@ -302,7 +306,7 @@ def console(
 def whoami(json_output: JsonOpt = False) -> None:
     """Each keyless profile: its role, account and the time left."""
     from keyless.cli.output import err, out
-    from keyless.services.access import whoami as whoami_service
+    from keyless.services.login.access import whoami as whoami_service
 
     statuses = whoami_service()
     if json_output:
@@ -337,8 +341,12 @@ def logout(
 ) -> None:
     """Forget the Okta session and the cached and written credentials."""
     from keyless.cli.output import err
-    from keyless.services.access import logout as logout_service
-    from keyless.services.profiles import default_profile_name, load_profiles, resolve_settings
+    from keyless.services.login.access import logout as logout_service
+    from keyless.services.login.profiles import (
+        default_profile_name,
+        load_profiles,
+        resolve_settings,
+    )
 
     if all_profiles and profile:
         raise InputError("--all and --profile exclude each other", fix="give one of them")

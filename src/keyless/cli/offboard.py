@@ -42,7 +42,7 @@ def okta_seam(spec: FederationSpec, composition: Composition) -> tuple[OktaOffbo
     offboarding that left the person active in Okta never exits 0.
     """
     from keyless.errors import KeylessError
-    from keyless.services.okta_people import OktaOrgOffboarding, OktaUnavailable
+    from keyless.services.okta.people import OktaOrgOffboarding, OktaUnavailable
 
     if spec.identity_provider.kind != "okta" and composition.connection is None:
         return None, (

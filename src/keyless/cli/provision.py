@@ -23,9 +23,9 @@ from keyless.cli.output import err, out, print_json
 from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError
 from keyless.plan.diff import AccountPlan, Change
 from keyless.plan.okta import OktaPlan
-from keyless.services import provision
 from keyless.services.compose import Composition
-from keyless.services.federation import (
+from keyless.services.provision import accounts as provision
+from keyless.services.provision.federation import (
     Federation,
     FederationPlan,
     FederationResult,
@@ -36,7 +36,7 @@ from keyless.spec import load_spec
 from keyless.spec.model import Account
 
 if TYPE_CHECKING:
-    from keyless.services.okta_side import OktaApplyResult
+    from keyless.services.okta.side import OktaApplyResult
 
 
 SpecOption = Annotated[

@@ -2,7 +2,7 @@
 
 Plain values shared by the Okta client (:mod:`keyless.adapters.okta`, which
 builds them from Okta's JSON) and the sign-in state machine
-(:mod:`keyless.services.okta_signin`, which acts on them). Standard library only.
+(:mod:`keyless.services.login.okta_signin`, which acts on them). Standard library only.
 Field meanings follow Okta's Authentication API reference (``/api/v1/authn``
 transaction model: ``status``, ``stateToken``, ``_embedded.factors``,
 ``factorResult``, ``_links.next``, ``correctAnswer``).

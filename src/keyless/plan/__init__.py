@@ -3,7 +3,7 @@
 ``desired`` derives what every account should hold from a spec and the IdP's
 metadata; ``state`` is what an account holds (read by the AWS adapter);
 ``diff`` turns the two into ordered changes, each with the IAM operations that
-make it. Nothing here talks to AWS: ``keyless.services.provision`` does.
+make it. Nothing here talks to AWS: ``keyless.services.provision.accounts`` does.
 """
 
 from keyless.plan.desired import (

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from keyless.adapters.okta_admin import OktaAdminClient
     from keyless.adapters.sts import StsClients
     from keyless.core.ports import SecretStore
-    from keyless.services.okta_side import KnownOrg, OktaSide, OktaTarget
-    from keyless.services.profiles import Settings
+    from keyless.services.login.profiles import Settings
+    from keyless.services.okta.side import KnownOrg, OktaSide, OktaTarget
     from keyless.spec.model import FederationSpec
 
 DEFAULT_REGION = "us-east-1"
@@ -114,7 +114,7 @@ class Composition:
     def aws_connector(self) -> AwsConnector:
         """The management account's connector: the connection file's endpoint and key,
         or the profile (the standard AWS chain without one)."""
-        from keyless.services.provision import connect
+        from keyless.services.provision.accounts import connect
 
         info = self.connection
         if info is None:
@@ -135,7 +135,7 @@ class Composition:
         http: httpx.Client | None = None,
     ) -> bytes:
         """The IdP's SAML metadata: served at the connection file's URL, or as the spec says."""
-        from keyless.services.provision import load_metadata
+        from keyless.services.provision.accounts import load_metadata
 
         info = self.connection
         if info is None:
@@ -146,7 +146,7 @@ class Composition:
         """The Okta org, app and admin token the connection file names (None without one)."""
         if self.connection is None:
             return None
-        from keyless.services.okta_side import KnownOrg
+        from keyless.services.okta.side import KnownOrg
 
         info = self.connection
         return KnownOrg(
@@ -159,19 +159,19 @@ class Composition:
     def okta_org(self, spec: FederationSpec) -> OktaTarget:
         """The spec's Okta org and credentials, whether or not keyless manages its app
         (``offboard`` and ``audit``); the token from the environment or the keyring."""
-        from keyless.services.okta_side import okta_org
+        from keyless.services.okta.side import okta_org
 
         return okta_org(spec, known=self.known_org(), keyring_get=_keyring_get)
 
     def okta_admin(self, target: OktaTarget) -> OktaAdminClient:
         """A management client for ``target`` over a client from the HTTP factory."""
-        from keyless.services.okta_side import connect_okta
+        from keyless.services.okta.side import connect_okta
 
         return connect_okta(target)
 
     def okta_side(self, spec: FederationSpec) -> OktaSide | None:
         """The spec's Okta side for ``plan``/``apply``; None when the spec leaves Okta alone."""
-        from keyless.services.okta_side import OktaSide, okta_target
+        from keyless.services.okta.side import OktaSide, okta_target
 
         target = okta_target(spec, known=self.known_org(), keyring_get=_keyring_get)
         if target is None:

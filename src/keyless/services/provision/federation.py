@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from keyless.errors import InputError, KeylessError
 from keyless.plan.diff import Plan
 from keyless.services.compose import Composition
-from keyless.services.provision import (
+from keyless.services.provision.accounts import (
     DEFAULT_PARALLEL,
     ApplyReport,
     Progress,
@@ -43,7 +43,7 @@ from keyless.spec.model import FederationSpec
 if TYPE_CHECKING:
     from keyless.adapters.aws import AwsConnector
     from keyless.plan.okta import OktaPlan
-    from keyless.services.okta_side import OktaApplyResult, OktaSide
+    from keyless.services.okta.side import OktaApplyResult, OktaSide
 
 Target = Literal["all", "aws", "okta"]
 TARGETS: tuple[Target, ...] = ("all", "aws", "okta")

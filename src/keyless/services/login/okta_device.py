@@ -1,4 +1,4 @@
-"""Okta Identity Engine's device flow as a :class:`~keyless.services.okta_session.SamlPageSource`.
+"""Okta Identity Engine's device flow, as a :class:`~.okta_session.SamlPageSource`.
 
 The OAuth 2.0 device authorization grant on the org's native OIDC app
 (RFC 8628), then the web SSO token exchange for the AWS app (RFC 8693 with
@@ -31,17 +31,17 @@ from keyless.adapters.okta_oauth import (
 from keyless.core.credentials import Clock, utcnow
 from keyless.core.ports import Prompter, SecretStore
 from keyless.errors import ConfigError, DeniedError
-from keyless.services.okta_flows import DEVICE_SETUP, app_id_of, tokens_key
-from keyless.services.okta_session import SamlPages
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings
+from keyless.services.login.okta_flows import DEVICE_SETUP, app_id_of, tokens_key
+from keyless.services.login.okta_session import SamlPages
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings
 
 # Kept tokens with less than this left are not worth an exchange.
 _TOKEN_MARGIN = timedelta(seconds=30)
 
 
 class DeviceFlowPages:
-    """:class:`~keyless.services.okta_session.SamlPageSource` for Identity Engine orgs.
+    """:class:`~keyless.services.login.okta_session.SamlPageSource` for Identity Engine orgs.
 
     ``person_reads_output`` says whether whoever started this run reads what it
     prints even without a terminal (``keyless login``: yes; a credential

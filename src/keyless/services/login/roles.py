@@ -12,7 +12,7 @@ from keyless.core.ports import Prompter
 from keyless.errors import ConfigError, InputError
 from keyless.files import private_dir, read_private, write_atomic
 from keyless.saml.model import RolePair
-from keyless.services.profiles import Settings
+from keyless.services.login.profiles import Settings
 
 
 @dataclass(frozen=True)

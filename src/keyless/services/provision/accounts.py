@@ -1,6 +1,6 @@
 """The AWS side of a federation: plan and apply a spec across every account.
 
-:mod:`keyless.services.federation` is the use case callers run (``keyless
+:mod:`keyless.services.provision.federation` is the use case callers run (``keyless
 plan|apply``, ``keyless demo``, tests): it orders this side before the Okta
 org's and returns one result. This module is that use case's AWS half — the
 :class:`Provisioner` — and its inputs: :func:`connect` (the management
@@ -193,7 +193,7 @@ class ApplyReport:
             "ok": self.ok,
             "totals": self.plan.totals(),
             "accounts": [r.as_dict() for r in self.results],
-            # Created after the report (keyless.services.federation.FederationResult).
+            # Created after the report (keyless.services.provision.federation.FederationResult).
             "provisioning_key": None,
         }
 

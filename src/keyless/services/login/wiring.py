@@ -13,9 +13,9 @@ that stores into the credential_process cache:
   profile's lock);
 - :func:`fetch_assertion_with_kept_session`: a fresh assertion, asking nothing.
 
-Which :class:`~keyless.services.okta_session.SamlPageSource` a profile uses is
+Which :class:`~keyless.services.login.okta_session.SamlPageSource` a profile uses is
 decided in :func:`saml_pages`: Okta Classic with a kept session, or Identity
-Engine's device flow (:mod:`keyless.services.okta_device`). The Okta client's
+Engine's device flow (:mod:`keyless.services.login.okta_device`). The Okta client's
 cookie jar is restored and kept around it in :func:`okta_api`.
 """
 
@@ -43,12 +43,12 @@ from keyless.core.ports import (
     StsFactory,
 )
 from keyless.services import compose
-from keyless.services.assertion import UnverifiedAssertion, read_unverified_assertion
-from keyless.services.login import LoginResult, login
-from keyless.services.okta_flows import choose_flow
-from keyless.services.okta_session import ClassicSessionPages, SamlPageSource, jar_key
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings, resolve_settings
+from keyless.services.login.assertion import UnverifiedAssertion, read_unverified_assertion
+from keyless.services.login.okta_flows import choose_flow
+from keyless.services.login.okta_session import ClassicSessionPages, SamlPageSource, jar_key
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings, resolve_settings
+from keyless.services.login.service import LoginResult, login
 
 
 @contextmanager
@@ -103,7 +103,7 @@ def saml_pages(
 ) -> SamlPageSource:
     """How ``settings`` gets to the AWS app's SAML page: the profile's ``auth_flow``
     (``auto``: the device flow on an Identity Engine org when the profile names an
-    OIDC client id, Classic otherwise; :func:`keyless.services.okta_flows.choose_flow`).
+    OIDC client id, Classic otherwise; :func:`keyless.services.login.okta_flows.choose_flow`).
 
     ``person_reads_output``: whoever runs this reads what it prints even without
     a terminal (``keyless login``), so the device flow may show its URL.
@@ -122,7 +122,7 @@ def saml_pages(
         return engine[0]
 
     if oauth is not None and choose_flow(settings, pipeline) == "device":
-        from keyless.services.okta_device import DeviceFlowPages
+        from keyless.services.login.okta_device import DeviceFlowPages
 
         return DeviceFlowPages(
             oauth,

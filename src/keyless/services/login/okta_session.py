@@ -1,7 +1,7 @@
 """Getting the AWS app's SAML form page: through a kept Okta session, or after a sign-in.
 
 This is the seam between "how the user signs in" and "what keyless does with
-the assertion". :func:`keyless.services.login.login` asks a
+the assertion". :func:`keyless.services.login.service.login` asks a
 :class:`SamlPageSource` for :class:`SamlPages` and never talks to Okta itself,
 so another sign-in flow (Okta Identity Engine's device authorization grant,
 a browser) plugs in as a second implementation of the same protocol:
@@ -14,8 +14,8 @@ per org and user, shared by every profile of that user; while it lives, the
 app page opens with no question asked (refreshed at Okta when close to its
 end); otherwise :class:`OktaSignIn` signs in and the new session is kept. An
 app's Classic step-up is finished with the same factor verification.
-:class:`keyless.services.okta_device.DeviceFlowPages` is the one for
-Identity Engine's device flow; :func:`keyless.services.wiring.saml_pages`
+:class:`keyless.services.login.okta_device.DeviceFlowPages` is the one for
+Identity Engine's device flow; :func:`keyless.services.login.wiring.saml_pages`
 picks one per profile.
 """
 
@@ -33,9 +33,9 @@ from keyless.core.credentials import Clock, parse_expiration, utcnow
 from keyless.core.okta import OktaSession, SessionExpiredError
 from keyless.core.ports import OktaApi, Prompter, SecretStore
 from keyless.errors import DeniedError, LoginRequiredError, RemoteError
-from keyless.services.okta_flows import classic_step_up, identity_engine_refusal
-from keyless.services.okta_signin import LoginInputs, OktaSignIn
-from keyless.services.profiles import Settings
+from keyless.services.login.okta_flows import classic_step_up, identity_engine_refusal
+from keyless.services.login.okta_signin import LoginInputs, OktaSignIn
+from keyless.services.login.profiles import Settings
 
 # A kept session with less than this left is not worth trying: it could
 # expire between the app page and the STS call.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from keyless.core.okta import AuthnState, Factor, OktaSession
 from keyless.core.ports import OktaApi, Prompter, SecretStore
 from keyless.errors import DeniedError, InputError, KeylessError, RemoteError
-from keyless.services.profiles import Settings
+from keyless.services.login.profiles import Settings
 
 # How long a push may wait for an answer before keyless gives up (Okta's own
 # push expires after five minutes).

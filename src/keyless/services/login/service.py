@@ -1,17 +1,17 @@
 """``keyless login``, orchestrated: SAML page, role, AssumeRoleWithSAML, credentials files.
 
 Every piece of I/O is a port handed in (:mod:`keyless.core.ports`); the
-defaults are built in :mod:`keyless.services.wiring`, which is also the only
+defaults are built in :mod:`keyless.services.login.wiring`, which is also the only
 writer of the credential_process cache. The flow:
 
-1. a :class:`~keyless.services.okta_session.SamlPageSource` gives the AWS
+1. a :class:`~keyless.services.login.okta_session.SamlPageSource` gives the AWS
    app's SAML form page — through a kept Okta session (nothing asked), or
-   after a sign-in (:mod:`keyless.services.okta_signin`), or through
-   Identity Engine's device flow (:mod:`keyless.services.okta_device`);
-2. the page's roles are read, unverified (:mod:`keyless.services.assertion`);
+   after a sign-in (:mod:`keyless.services.login.okta_signin`), or through
+   Identity Engine's device flow (:mod:`keyless.services.login.okta_device`);
+2. the page's roles are read, unverified (:mod:`keyless.services.login.assertion`);
    an assertion issued more than five minutes away from this clock is refused
    here with a fix, before AWS refuses it with a puzzle;
-3. a role is picked (:mod:`keyless.services.roles`) by ``--role``/``--account``
+3. a role is picked (:mod:`keyless.services.login.roles`) by ``--role``/``--account``
    (alias from the spec, or id) or by the person;
 4. ``AssumeRoleWithSAML`` through the :class:`~keyless.core.ports.StsApi` for
    the role's partition (or the configured endpoint), the duration capped by
@@ -39,11 +39,11 @@ from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import Prompter, StsApi, StsError, StsFactory
 from keyless.errors import DeniedError, KeylessError, RemoteError
 from keyless.saml.model import RolePair
-from keyless.services.assertion import UnverifiedAssertion, read_unverified_assertion
-from keyless.services.okta_session import SamlPageSource
-from keyless.services.okta_signin import LoginInputs
-from keyless.services.profiles import Settings
-from keyless.services.roles import SpecHints, cached_role, select_roles, written_profile_name
+from keyless.services.login.assertion import UnverifiedAssertion, read_unverified_assertion
+from keyless.services.login.okta_session import SamlPageSource
+from keyless.services.login.okta_signin import LoginInputs
+from keyless.services.login.profiles import Settings
+from keyless.services.login.roles import SpecHints, cached_role, select_roles, written_profile_name
 
 # AWS accepts an assertion within its NotBefore/NotOnOrAfter window with a
 # few minutes' leeway; beyond this, this computer's clock is the problem.
@@ -175,7 +175,7 @@ def login(
     ``write_files`` writes the credentials-file profile(s). The result names
     the role whose credentials the profile's cache should hold
     (:attr:`LoginResult.cached`); storing them is the caller's
-    (:func:`keyless.services.wiring.login_and_cache`). Raises KeylessError
+    (:func:`keyless.services.login.wiring.login_and_cache`). Raises KeylessError
     subclasses with a fix.
     """
     settings.require_org()

@@ -63,7 +63,7 @@ class Settings:
     aws_endpoint_url: str | None = None
     region: str | None = None
     write_profile: str | None = None
-    # How to sign in to Okta (keyless.services.okta_flows): auto, classic or device;
+    # How to sign in to Okta (keyless.services.login.okta_flows): auto, classic or device;
     # the native OIDC app's client id and the AWS app's id for the device flow.
     auth_flow: str | None = None
     oidc_client_id: str | None = None

@@ -26,10 +26,10 @@ from keyless.core.aws import ca_bundle_for, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import SecretStore
 from keyless.errors import InputError, RemoteError
-from keyless.services.okta_flows import tokens_key
-from keyless.services.okta_session import jar_key, load_session, session_key
-from keyless.services.okta_signin import password_key
-from keyless.services.profiles import Settings, load_profiles, resolve_settings, save_profile
+from keyless.services.login.okta_flows import tokens_key
+from keyless.services.login.okta_session import jar_key, load_session, session_key
+from keyless.services.login.okta_signin import password_key
+from keyless.services.login.profiles import Settings, load_profiles, resolve_settings, save_profile
 
 EXEC_MARKER = "KEYLESS_EXEC_PROFILE"
 ENV_FORMATS = ("sh", "fish", "powershell", "dotenv")

@@ -1,10 +1,10 @@
 """Which way ``keyless login`` gets the AWS app's SAML form from Okta, as orgs run it today.
 
 Two ways, chosen per profile by ``auth_flow`` (``auto``, ``classic``, ``device``)
-in :func:`keyless.services.wiring.saml_pages`:
+in :func:`keyless.services.login.wiring.saml_pages`:
 
 - **classic**: the Authentication API (``/api/v1/authn``, factors, a session),
-  then the app link — :class:`keyless.services.okta_session.ClassicSessionPages`.
+  then the app link — :class:`keyless.services.login.okta_session.ClassicSessionPages`.
   When the AWS app has its own MFA policy, a Classic org answers the link with
   its *Extra Verification* page; :func:`classic_step_up` finishes it as Okta's
   Authentication API describes (``SESSION_STEP_UP``, then
@@ -12,7 +12,7 @@ in :func:`keyless.services.wiring.saml_pages`:
 - **device**: on an Identity Engine org (``/.well-known/okta-organization``
   says ``pipeline: idx``), the OAuth device authorization grant on a native
   OIDC app, then the web SSO token exchange for the AWS app and
-  ``/login/token/sso`` (:class:`keyless.services.okta_device.DeviceFlowPages`).
+  ``/login/token/sso`` (:class:`keyless.services.login.okta_device.DeviceFlowPages`).
   The browser does the sign-in and MFA, so every authenticator Okta offers works.
 
 ``auto`` picks the device flow on an Identity Engine org when the profile
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from keyless.core.okta import AuthnState, OktaSession, SessionExpiredError
 from keyless.core.ports import OktaApi
 from keyless.errors import ConfigError, DeniedError, KeylessError
-from keyless.services.profiles import Settings
+from keyless.services.login.profiles import Settings
 
 # The Extra Verification page hands its transaction to the widget in JavaScript:
 # ``var stateToken = '00…\x2D…';`` (gimme-aws-creds reads it the same way).
