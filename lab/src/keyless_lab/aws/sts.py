@@ -65,6 +65,8 @@ STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 MAX_ASSERTION_CHARS = 100_000
 
 _ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]+$")
+# A managed policy: the account's own, or AWS's ("arn:aws:iam::aws:policy/...").
+_POLICY_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
 _PROVIDER_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:saml-provider/[\w.-]+$")
 
 
@@ -140,7 +142,7 @@ def session_policy_parameters(
             "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_POLICY_ARNS}"
         )
-    if any(not IAM_ARN.fullmatch(arn) or ":policy/" not in arn for arn in arns):
+    if any(not _POLICY_ARN.match(arn) for arn in arns):
         raise _validation("Request ARN is invalid")
     return inline, arns
 
