@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -108,7 +108,7 @@ def test_bob_cannot_read_write_or_repolicy_a_management_bucket(
     bucket globally, so a dev session read and overwrote management's object and set
     its bucket policy. Cross-account, the bucket's policy must allow too."""
     s3 = _s3(aws_lab, bob)
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: s3.get_object(Bucket=management_bucket, Key="secret.txt"),
         lambda: s3.put_object(Bucket=management_bucket, Key="secret.txt", Body=b"bob was here"),
         lambda: s3.put_bucket_policy(
@@ -122,7 +122,8 @@ def test_bob_cannot_read_write_or_repolicy_a_management_bucket(
                 }
             ),
         ),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(ClientError) as caught:
             call()
         assert _code(caught) == "AccessDenied"
