@@ -326,6 +326,11 @@ class Gate:
                 if key in issued.principal_tags
             }
             source_identity = issued.source_identity
+            if isinstance(issued, RoleSession):
+                # AssumeRole's temporary credentials carry the key, false without MFA
+                # (IAM User Guide, "AWS global condition context keys",
+                # aws:MultiFactorAuthPresent); the lab verifies no MFA codes.
+                context["aws:MultiFactorAuthPresent"] = ["false"]
             if source_identity is not None:
                 context["aws:SourceIdentity"] = [source_identity]
             if issued.session_policy is not None or issued.policy_arns:
