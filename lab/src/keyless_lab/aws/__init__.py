@@ -3,11 +3,16 @@
 - :mod:`~keyless_lab.aws.process` starts and stops it (:class:`LabAwsProcess`);
 - :mod:`~keyless_lab.aws.server` is what runs inside: moto's WSGI app behind
   :class:`~keyless_lab.aws.server.LabAwsFront`;
-- :mod:`~keyless_lab.aws.sts` is the strict ``AssumeRoleWithSAML``, which reads
+- :mod:`~keyless_lab.aws.request` reads each request once, and
+  :mod:`~keyless_lab.aws.derive` turns that reading into what IAM decides: actions,
+  resource ARNs, the resource's owner and policy;
+- :mod:`~keyless_lab.aws.sts` is the strict ``AssumeRoleWithSAML`` (and ``AssumeRole``,
+  with session policies, tags and source identity), which reads
   the provider's metadata (:mod:`~keyless_lab.aws.saml_provider`) and verifies the
   response itself (:mod:`~keyless_lab.aws.saml_response`);
 - :mod:`~keyless_lab.aws.enforce` and :mod:`~keyless_lab.aws.permissions`
-  authenticate and authorize every other call, with IAM's condition operators as
+  authenticate and authorize every other call (AWS's evaluation flowchart, with a
+  hook for organization policies), with IAM's condition operators as
   :mod:`~keyless_lab.aws.conditions` reads them;
 
 Everything here is written from AWS's documentation and never imports keyless's

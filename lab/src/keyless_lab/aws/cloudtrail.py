@@ -112,22 +112,27 @@ def _user_identity(caller: Any) -> dict[str, Any]:
         }
     role_id = userid.split(":", 1)[0]
     issued = (caller.context.get("aws:TokenIssueTime") or [""])[0]
+    session_context: dict[str, Any] = {
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": role_id,
+            "arn": caller.role_arn,
+            "accountId": caller.account_id,
+            "userName": caller.name,
+        },
+        "attributes": {"creationDate": issued, "mfaAuthenticated": "false"},
+    }
+    if getattr(caller, "source_identity", None):
+        # CloudTrail userIdentity element: sessionContext.sourceIdentity, "the source
+        # identity ... set when the role was assumed", carried by every chained session.
+        session_context["sourceIdentity"] = caller.source_identity
     return {
         "type": "AssumedRole",
         "principalId": userid,
         "arn": caller.arn,
         "accountId": caller.account_id,
         "accessKeyId": caller.access_key_id,
-        "sessionContext": {
-            "sessionIssuer": {
-                "type": "Role",
-                "principalId": role_id,
-                "arn": caller.role_arn,
-                "accountId": caller.account_id,
-                "userName": caller.name,
-            },
-            "attributes": {"creationDate": issued, "mfaAuthenticated": "false"},
-        },
+        "sessionContext": session_context,
     }
 
 
@@ -253,6 +258,8 @@ class CloudTrailLog:
                 "audience": answer.get("Audience", ""),
                 "nameQualifier": qualifier,
             }
+            if answer.get("SourceIdentity"):
+                record["responseElements"]["sourceIdentity"] = answer["SourceIdentity"]
         self._add(account, record)
 
     def _assume_role(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
@@ -269,6 +276,8 @@ class CloudTrailLog:
                 "roleArn": role_arn,
                 "roleSessionName": facts.params.get("RoleSessionName", ""),
             }
+            if facts.params.get("SourceIdentity"):
+                record["requestParameters"]["sourceIdentity"] = facts.params["SourceIdentity"]
             if facts.error is not None:
                 record["errorCode"] = facts.error.code
                 record["errorMessage"] = facts.error.message
@@ -285,6 +294,8 @@ class CloudTrailLog:
                         "arn": answer.get("Arn", ""),
                     },
                 }
+                if answer.get("SourceIdentity"):
+                    record["responseElements"]["sourceIdentity"] = answer["SourceIdentity"]
             record["resources"] = [
                 {"accountId": match[2] if match else "", "type": "AWS::IAM::Role", "ARN": role_arn}
             ]

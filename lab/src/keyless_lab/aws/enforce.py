@@ -6,10 +6,23 @@ Every signed request is checked as AWS checks it before moto sees it:
    STS issued) and is active; a session's token matches and has not expired;
 2. the SigV4 signature is the one the key's secret produces, and was made in
    the last 15 minutes;
-3. the caller's identity policies (inline, attached, groups; the role's for a
-   session), its permissions boundary and its session policy allow the action
-   (:mod:`keyless_lab.aws.permissions`); ``sts:AssumeRole`` also needs the
-   target role's trust policy.
+3. every check the request derives (:mod:`keyless_lab.aws.derive`: action,
+   resource, owning account, resource policy) is allowed by
+   :func:`keyless_lab.aws.permissions.evaluate` over the caller's identity
+   policies (inline, attached, groups; the role's for a session), permissions
+   boundary and session policies, the resource's policy (an S3 bucket policy, a
+   role's trust policy), and the organization policies hook (``organization_policies``,
+   default: none apply).
+
+The payload hash is the lab's: for every service but S3 it is the SHA-256 of the
+body received, whatever ``x-amz-content-sha256`` says (SigV4 "Create a canonical
+request": "HashedPayload ... Hex(SHA256Hash(<payload>))"); S3 alone accepts
+``UNSIGNED-PAYLOAD`` and ``STREAMING-UNSIGNED-PAYLOAD-TRAILER``, and a hex hash
+there must be the body's (``XAmzContentSHA256Mismatch``; Amazon S3 API Reference,
+"Authenticating Requests: Using the Authorization Header", "Signature
+Calculations for the Authorization Header: Transferring Payload in a Single
+Chunk"). Signed streaming uploads (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD``) would
+need each chunk's signature checked; the lab refuses them.
 
 A session's role policies are read on every request, not when the session was
 issued: as in AWS, a Deny attached to a role stops sessions already issued at
@@ -25,21 +38,31 @@ Condition as a Deny); this module replaces them for every principal.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from keyless_lab.aws.derive import Check, not_modelled
 from keyless_lab.aws.errors import AwsError
-from keyless_lab.aws.permissions import decide, parse_document, trust_allows
-from keyless_lab.aws.sts import SamlSession
+from keyless_lab.aws.permissions import (
+    OrganizationPolicies,
+    Principal,
+    Query,
+    evaluate,
+    no_organization_policies,
+    parse_document,
+)
+from keyless_lab.aws.sts import RoleSession, SamlSession
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
@@ -48,8 +71,29 @@ _AUTH = re.compile(
 _MAX_CLOCK_SKEW = timedelta(minutes=15)
 _INVALID_KEY = "The security token included in the request is invalid."
 _EXPIRED = "The security token included in the request is expired"
-# Calls AWS answers for any valid credentials, whatever the policies say.
-_ALWAYS_ALLOWED = frozenset({"sts:getcalleridentity"})
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# x-amz-content-sha256 values S3 takes in place of the body's hash; the signed
+# streaming variants carry per-chunk signatures the lab does not check.
+_S3_UNSIGNED = frozenset({"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"})
+_S3_SIGNED_STREAMING = frozenset(
+    {
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+    }
+)
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class IssuedSession(Protocol):
+    """What the lab's STS remembers of a session beyond moto's record of it."""
+
+    principal_tags: Mapping[str, str]
+    transitive_tag_keys: tuple[str, ...]
+    source_identity: str | None
+    session_policy: tuple[Mapping[str, Any], ...] | None
+    policy_arns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,8 +121,22 @@ class Caller:
     region: str
     policies: tuple[tuple[Mapping[str, Any], ...], ...]
     boundary: tuple[Mapping[str, Any], ...] | None
-    session_policy: tuple[Mapping[str, Any], ...] | None
+    # Inline and managed session policies, one set; None when the session has none.
+    session_policies: tuple[tuple[Mapping[str, Any], ...], ...] | None
     context: dict[str, list[str]] = field(default_factory=dict)
+    source_identity: str | None = None  # set once, carried into chained sessions
+    transitive_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def principal(self) -> Principal:
+        """The caller as :func:`keyless_lab.aws.permissions.evaluate` takes it."""
+        return Principal(
+            arn=self.arn,
+            account_id=self.account_id,
+            identity_policies=self.policies,
+            role_arn=self.role_arn,
+            boundary=self.boundary,
+            session_policies=self.session_policies,
+        )
 
 
 @lru_cache(maxsize=1024)
@@ -101,11 +159,13 @@ class Gate:
     def __init__(
         self,
         *,
-        saml_sessions: Mapping[str, SamlSession],
+        sessions: Mapping[str, IssuedSession] | Mapping[str, SamlSession | RoleSession],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         partition: str = "aws",
+        organization_policies: OrganizationPolicies = no_organization_policies,
     ) -> None:
-        self._saml_sessions = saml_sessions
+        self._sessions: Mapping[str, IssuedSession] = sessions  # type: ignore[assignment]
+        self._organization_policies = organization_policies
         self._clock = clock
         self._partition = partition
 
@@ -233,7 +293,7 @@ class Gate:
             region=region,
             policies=tuple(policies),
             boundary=None,
-            session_policy=None,
+            session_policies=None,
             context=context,
         )
 
@@ -252,18 +312,39 @@ class Gate:
                 boundary = _statements(_managed_document(policy)) if policy else ()
             for tag in role.tags or []:
                 context[f"aws:PrincipalTag/{tag['Key']}"] = [tag["Value"]]
-        saml = self._saml_sessions.get(assumed.access_key_id)
-        session_policy = saml.session_policy if saml else None
-        if saml is not None:
+        issued = self._sessions.get(assumed.access_key_id)
+        session_policies: list[tuple[Mapping[str, Any], ...]] | None = None
+        source_identity: str | None = None
+        transitive: dict[str, str] = {}
+        if issued is not None:
             # Session tags override the role's tags of the same key.
-            for key, value in saml.principal_tags.items():
+            for key, value in issued.principal_tags.items():
                 context[f"aws:PrincipalTag/{key}"] = [value]
-            if saml.source_identity is not None:
-                context["aws:SourceIdentity"] = [saml.source_identity]
+            transitive = {
+                key: issued.principal_tags[key]
+                for key in issued.transitive_tag_keys
+                if key in issued.principal_tags
+            }
+            source_identity = issued.source_identity
+            if isinstance(issued, RoleSession):
+                # AssumeRole's temporary credentials carry the key, false without MFA
+                # (IAM User Guide, "AWS global condition context keys",
+                # aws:MultiFactorAuthPresent); the lab verifies no MFA codes.
+                context["aws:MultiFactorAuthPresent"] = ["false"]
+            if source_identity is not None:
+                context["aws:SourceIdentity"] = [source_identity]
+            if issued.session_policy is not None or issued.policy_arns:
+                # Managed session policies are read now, as the role's own are.
+                session_policies = [issued.session_policy or ()] if issued.session_policy else []
+                for arn in issued.policy_arns:
+                    policy = iam.managed_policies.get(arn)
+                    session_policies.append(
+                        _statements(_managed_document(policy)) if policy else ()
+                    )
         # moto stamps the session's key when it issues it: that is the token's issue time.
-        issued = assumed.access_key.create_date
-        if issued.tzinfo is None:
-            issued = issued.replace(tzinfo=UTC)
+        issue_time = assumed.access_key.create_date
+        if issue_time.tzinfo is None:
+            issue_time = issue_time.replace(tzinfo=UTC)
         context.update(
             {
                 "aws:PrincipalArn": [assumed.role_arn],
@@ -271,7 +352,7 @@ class Gate:
                 "aws:PrincipalType": ["AssumedRole"],
                 # role-id:RoleSessionName, as AWS documents aws:userid for a role session.
                 "aws:userid": [assumed.user_id],
-                "aws:TokenIssueTime": [issued.strftime("%Y-%m-%dT%H:%M:%SZ")],
+                "aws:TokenIssueTime": [issue_time.strftime("%Y-%m-%dT%H:%M:%SZ")],
             }
         )
         return Caller(
@@ -285,8 +366,10 @@ class Gate:
             region=region,
             policies=tuple(policies),
             boundary=boundary,
-            session_policy=session_policy,
+            session_policies=tuple(session_policies) if session_policies is not None else None,
             context=context,
+            source_identity=source_identity,
+            transitive_tags=transitive,
         )
 
     def _check_signature(
@@ -334,7 +417,8 @@ class Gate:
         aws_request.context["timestamp"] = amz_date
         signer = S3SigV4Auth if service == "s3" else SigV4Auth
         auth = signer(Credentials("", secret, token), service, region)
-        canonical = auth.canonical_request(aws_request)
+        payload_hash = _payload_hash(request, service)
+        canonical = _canonical_request(auth, aws_request, payload_hash)
         expected = auth.signature(auth.string_to_sign(aws_request, canonical), aws_request)
         if not hmac.compare_digest(expected, parsed["signature"]):
             raise AwsError(
@@ -343,106 +427,85 @@ class Gate:
                 "provided. Check your AWS Secret Access Key and signing method. Consult the "
                 "service documentation for details.",
             )
+        if (
+            service == "s3"
+            and _HEX_SHA256.match(payload_hash)
+            and not hmac.compare_digest(payload_hash, hashlib.sha256(request.body).hexdigest())
+        ):
+            raise AwsError(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                400,
+            )
 
     # -- authorization --------------------------------------------------------------
 
-    def authorize(self, caller: Caller, *, action: str, resource: str) -> None:
-        """Raise AccessDenied unless ``caller``'s policies allow ``action`` on ``resource``."""
-        if action.lower() in _ALWAYS_ALLOWED:
-            return
-        decision = decide(
-            caller.policies,
-            boundary=caller.boundary,
-            action=action,
-            resource=resource,
-            context=caller.context,
+    def authorize(self, caller: Caller, checks: Sequence[Check]) -> None:
+        """Raise AccessDenied unless IAM allows every check of the request."""
+        principal = caller.principal()
+        for check in checks:
+            context = dict(caller.context)
+            context.update({key: list(values) for key, values in check.context.items()})
+            decision = evaluate(
+                principal,
+                Query(
+                    action=check.action,
+                    resource=check.resource,
+                    resource_account=check.resource_account,
+                    context=context,
+                    resource_policy=check.resource_policy,
+                ),
+                organization_policies=self._organization_policies,
+            )
+            if decision.allowed:
+                continue
+            message = (
+                f"User: {caller.arn} is not authorized to perform: {check.action} on "
+                f"resource: {check.resource}"
+            )
+            if not (check.resource_policy is not None and check.resource_policy.required):
+                # STS does not say why a trust policy refused (AWS's AssumeRole message).
+                message += f" because {decision.reason}"
+            raise AwsError("AccessDenied", message)
+
+
+def _payload_hash(request: SignedRequest, service: str) -> str:
+    """The HashedPayload of the canonical request, as the service computes it."""
+    body_hash = hashlib.sha256(request.body).hexdigest() if request.body else _EMPTY_SHA256
+    if service != "s3":
+        return body_hash
+    claimed = request.headers.get("x-amz-content-sha256")
+    if claimed is None:
+        raise AwsError(
+            "InvalidRequest", "Missing required header for this request: x-amz-content-sha256", 400
         )
-        if decision.allowed and caller.session_policy is not None:
-            decision = decide(
-                (caller.session_policy,),
-                boundary=None,
-                action=action,
-                resource=resource,
-                context=caller.context,
-            )
-            if not decision.allowed:
-                decision = type(decision)(False, f"no session policy allows the {action} action")
-        if not decision.allowed:
-            raise AwsError(
-                "AccessDenied",
-                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
-                f"{resource} because {decision.reason}",
-            )
-
-    def authorize_assume_role(self, caller: Caller, params: Mapping[str, str]) -> None:
-        """``sts:AssumeRole``: identity policies, then the target role's trust policy."""
-        from moto.iam.models import iam_backends
-
-        role_arn = params.get("RoleArn", "")
-        self.authorize(caller, action="sts:AssumeRole", resource=role_arn)
-        denied = AwsError(
-            "AccessDenied",
-            f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: "
-            f"{role_arn}",
-        )
-        parts = role_arn.split(":")
-        if len(parts) < 6 or not parts[4].isdigit():
-            raise AwsError("ValidationError", f"{role_arn} is invalid")
-        iam = dict.get(iam_backends.get(parts[4], {}), self._partition)
-        role = next((r for r in iam.roles.values() if r.arn == role_arn), None) if iam else None
-        if role is None:
-            raise denied
-        candidates = {caller.arn, f"arn:{self._partition}:iam::{caller.account_id}:root"}
-        candidates.add(caller.account_id)
-        if caller.role_arn:
-            candidates.add(caller.role_arn)
-        context: dict[str, Sequence[str]] = dict(caller.context)
-        if params.get("ExternalId"):
-            context["sts:ExternalId"] = [params["ExternalId"]]
-        if params.get("RoleSessionName"):
-            context["sts:RoleSessionName"] = [params["RoleSessionName"]]
-        if not trust_allows(
-            role.assume_role_policy_document,
-            caller_candidates=candidates,
-            action="sts:AssumeRole",
-            resource=role_arn,
-            context=context,
-        ):
-            raise denied
-        duration = params.get("DurationSeconds")
-        if (
-            duration
-            and duration.isdigit()
-            and int(duration) > int(role.max_session_duration or 3600)
-        ):
-            raise AwsError(
-                "ValidationError",
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-            )
+    if claimed in _S3_UNSIGNED or _HEX_SHA256.match(claimed):
+        return claimed
+    if claimed in _S3_SIGNED_STREAMING:
+        raise not_modelled(f"x-amz-content-sha256: {claimed} (per-chunk signatures)")
+    raise AwsError(
+        "InvalidArgument",
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.",
+        400,
+    )
 
 
-def iam_resource(
-    account_id: str, action: str, params: Mapping[str, str], partition: str = "aws"
-) -> str:
-    """The ARN an IAM action acts on, from its parameters; ``*`` when it names none."""
-    from moto.iam.models import iam_backends
+def _canonical_request(auth: SigV4Auth, request: AWSRequest, payload_hash: str) -> str:
+    """botocore's canonical request with the payload hash the service computed.
 
-    prefix = f"arn:{partition}:iam::{account_id}"
-    iam = dict.get(iam_backends.get(account_id, {}), partition)
-    if params.get("PolicyArn"):
-        return params["PolicyArn"]
-    if params.get("SAMLProviderArn"):
-        return params["SAMLProviderArn"]
-    if action.lower() == "iam:createsamlprovider" and params.get("Name"):
-        return f"{prefix}:saml-provider/{params['Name']}"
-    if params.get("RoleName"):
-        name = params["RoleName"]
-        role = next((r for r in iam.roles.values() if r.name == name), None) if iam else None
-        return role.arn if role else f"{prefix}:role{params.get('Path', '/')}{name}"
-    if params.get("UserName"):
-        name = params["UserName"]
-        user = iam.users.get(name) if iam else None
-        return user.arn if user else f"{prefix}:user{params.get('Path', '/')}{name}"
-    if params.get("GroupName"):
-        return f"{prefix}:group{params.get('Path', '/')}{params['GroupName']}"
-    return "*"
+    botocore takes the client's ``X-Amz-Content-SHA256`` header as the hash
+    whenever it is present; a server must not.
+    """
+    headers_to_sign = auth.headers_to_sign(request)
+    return "\n".join(
+        [
+            str(request.method).upper(),
+            # S3 signs the path as sent; the others normalize it (botocore's override).
+            auth._normalize_url_path(urlsplit(request.url).path),  # type: ignore[attr-defined]
+            auth.canonical_query_string(request),
+            auth.canonical_headers(headers_to_sign) + "\n",
+            auth.signed_headers(headers_to_sign),
+            payload_hash,
+        ]
+    )

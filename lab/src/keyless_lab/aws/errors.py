@@ -33,6 +33,9 @@ STATUS: dict[str, int] = {
     "PackedPolicyTooLarge": 400,
     "IncompleteSignature": 400,
     "InvalidAction": 400,
+    "NotImplemented": 501,
+    "XAmzContentSHA256Mismatch": 400,
+    "AuthorizationHeaderMalformed": 400,
 }
 
 # The JSON protocol's spelling of the same errors.

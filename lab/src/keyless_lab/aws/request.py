@@ -17,8 +17,16 @@ request it built itself from what it read (:func:`environ_for_moto`):
 - JSON-protocol services (Organizations, CloudTrail): ``POST /`` with
   ``X-Amz-Target`` naming exactly the authorized operation and the JSON body
   re-serialized so that no reading of it as a query string finds a parameter;
-- REST services (S3) take their action from the method and path, which moto
-  reads as the front does; they are authorized for the whole service.
+- REST services (S3) are read path-style from the method, path and subresource
+  (:func:`keyless_lab.aws.derive.read_s3`), a request naming two subresources is
+  refused, and moto gets the same method, path and query with a canonical Host
+  (``localhost``), so neither a virtual-hosted bucket nor a region in the Host can
+  route it elsewhere.
+
+The endpoint a request names must agree with its signed credential scope
+(:func:`check_endpoint`): AWS answers a request signed for us-east-1 but sent
+to ``cloudtrail.ap-south-1.amazonaws.com`` with ``Credential should be scoped
+to a valid region``; moto would have acted in ap-south-1.
 
 What cannot be read one way is refused with the error AWS gives (the Query
 API's common errors: ``InvalidAction``, ``MissingAction``,
@@ -38,10 +46,11 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import botocore.session
 
+from keyless_lab.aws.derive import S3Call, not_modelled, read_s3
 from keyless_lab.aws.enforce import SignedRequest
 from keyless_lab.aws.errors import AwsError, Protocol
 
@@ -66,7 +75,19 @@ SERVED: Mapping[str, str] = {
 # account from the access key) and when. Everything else is dropped, so no header
 # can stand in for a parameter (moto reads headers as parameters when nothing else
 # is there) or pick an account (``x-moto-account-id``).
-_FORWARDED_HEADERS = ("HTTP_HOST", "HTTP_X_AMZ_DATE", "HTTP_X_AMZ_SECURITY_TOKEN")
+_FORWARDED_HEADERS = ("HTTP_X_AMZ_DATE", "HTTP_X_AMZ_SECURITY_TOKEN")
+# The Host moto sees: names no region (moto reads one from ``.<region>.amazonaws.com``
+# in the URL) and no bucket (it reads virtual-hosted buckets from the Host), so the
+# region is the one the front puts in the Authorization header: the signed scope's.
+CANONICAL_HOST = "localhost"
+# moto's own pattern for a region in a URL (moto/core/responses.py ``region_regex``).
+_MOTO_REGION = re.compile(r"\.(?P<region>[^.]+)\.amazonaws\.com")
+# An AWS endpoint host: <service>[.<region>].amazonaws.com[.cn] (AWS General Reference,
+# "AWS service endpoints").
+_AWS_HOST = re.compile(
+    r"^(?P<service>[a-z0-9-]+)(?:\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+))?"
+    r"\.amazonaws\.com(?:\.cn)?(?::\d+)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -157,9 +178,10 @@ class ApiCall:
 
     service: str  # SigV4 signing name: iam, sts, organizations, cloudtrail, s3
     protocol: Protocol
-    action: str | None  # the botocore operation name; None for a REST call (S3)
+    action: str | None  # the botocore operation name; for S3, the first IAM action's name
     params: Mapping[str, str] = field(default_factory=dict)  # query protocol parameters
     document: Mapping[str, Any] | None = None  # JSON protocol body
+    s3: S3Call | None = None  # an S3 REST request, read path-style
 
 
 @functools.lru_cache(maxsize=16)
@@ -193,8 +215,12 @@ def read_call(raw: RawRequest, service: str) -> ApiCall:
     protocol = protocol_of(service)
     if protocol == "rest-xml":
         # moto routes REST calls by method and path alone (it ignores Action and
-        # X-Amz-Target there); the front authorizes them for the whole service.
-        return ApiCall(service=service, protocol=protocol, action=None)
+        # X-Amz-Target there); the front reads them the same way.
+        query = parse_qsl(raw.query, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
+        s3 = read_s3(raw.method, raw.path, query, raw.headers, raw.body)
+        return ApiCall(
+            service=service, protocol=protocol, action=s3.actions[0][0].split(":", 1)[1], s3=s3
+        )
     body = _decoded_body(raw, protocol)
     if protocol == "json":
         return _read_json(raw, service, body)
@@ -471,10 +497,16 @@ def environ_for_moto(
     ``authorization`` and no header can pick an account or a region
     (``x-moto-account-id``; moto reads a region from the User-Agent).
     """
-    dropped = ("HTTP_X_MOTO_ACCOUNT_ID", "HTTP_USER_AGENT", "HTTP_AUTHORIZATION")
-    if call.action is None:
+    dropped = ("HTTP_X_MOTO_ACCOUNT_ID", "HTTP_USER_AGENT", "HTTP_AUTHORIZATION", "HTTP_HOST")
+    if call.protocol == "rest-xml":
         rest = {key: value for key, value in environ.items() if key not in dropped}
-        rest.update({"HTTP_AUTHORIZATION": authorization, "wsgi.input": io.BytesIO(body)})
+        rest.update(
+            {
+                "HTTP_AUTHORIZATION": authorization,
+                "HTTP_HOST": CANONICAL_HOST,
+                "wsgi.input": io.BytesIO(body),
+            }
+        )
         rest["CONTENT_LENGTH"] = str(len(body))
         return rest
     kept = {
@@ -496,6 +528,7 @@ def environ_for_moto(
     kept.update(
         {
             "HTTP_AUTHORIZATION": authorization,
+            "HTTP_HOST": CANONICAL_HOST,
             "REQUEST_METHOD": "POST",
             "PATH_INFO": "/",
             "RAW_URI": "/",
@@ -507,3 +540,46 @@ def environ_for_moto(
         }
     )
     return kept
+
+
+def check_endpoint(raw: RawRequest, *, service: str, region: str) -> None:
+    """Refuse a request whose endpoint names another region or service than its scope.
+
+    The lab's own address (an IP, ``localhost``, any name outside AWS's domains)
+    names none and serves every region. An AWS endpoint host must name the scope's
+    service and region, as AWS requires: ``SignatureDoesNotMatch: Credential should
+    be scoped to a valid region, not 'us-east-1'.`` (query and JSON services; STS
+    API Reference, "Common Errors"; SigV4 "Elements of an AWS API request
+    signature": "the Region ... must match the endpoint"), and S3's
+    ``AuthorizationHeaderMalformed: ... the region 'us-east-1' is wrong; expecting
+    'ap-south-1'`` (Amazon S3 API Reference, "Error responses").
+    """
+    host = raw.headers.get("host", "").lower()
+    if host.endswith((".amazonaws.com", ".amazonaws.com.cn")) or ".amazonaws.com:" in host:
+        match = _AWS_HOST.match(host)
+        if match is None:
+            # A virtual-hosted bucket or a dual-stack/FIPS endpoint: the lab reads path-style only.
+            raise not_modelled(f"The endpoint {host!r}")
+        named_region = match["region"] or "us-east-1"
+        if named_region != region:
+            if service == "s3":
+                raise AwsError(
+                    "AuthorizationHeaderMalformed",
+                    f"The authorization header is malformed; the region '{region}' is wrong; "
+                    f"expecting '{named_region}'",
+                    400,
+                )
+            raise AwsError(
+                "SignatureDoesNotMatch",
+                f"Credential should be scoped to a valid region, not '{region}'. ",
+            )
+        if match["service"] != service:
+            raise AwsError(
+                "SignatureDoesNotMatch",
+                f"Credential should be scoped to correct service: '{match['service']}'. ",
+            )
+    if service == "s3":
+        # moto would take a region from ".<region>.amazonaws.com" anywhere in the URL.
+        found = _MOTO_REGION.search(unquote(raw.path) + "?" + unquote(raw.query))
+        if found is not None and found["region"] != region:
+            raise not_modelled("An S3 path naming an AWS regional endpoint")

@@ -5,7 +5,9 @@ expects. For each request the front
 
 - reads the request once (:mod:`keyless_lab.aws.request`): service, action and
   parameters, refusing anything that could be read two ways;
-- answers ``AssumeRoleWithSAML`` itself (:class:`~keyless_lab.aws.sts.StrictSts`);
+- answers ``AssumeRoleWithSAML`` and, once authorized, ``AssumeRole`` itself
+  (:class:`~keyless_lab.aws.sts.StrictSts`), keeping each session's session
+  policies, tags and source identity;
 - refuses moto's unauthenticated control API (``/moto-api``, reset included);
 - authenticates and authorizes everything else (:class:`~keyless_lab.aws.enforce.Gate`)
   on that reading, and only then hands moto a request *built from it*, so moto
@@ -39,11 +41,13 @@ from keyless_lab.aws.cloudtrail import (
     LookupEventsApp,
     facts_of,
 )
-from keyless_lab.aws.enforce import Caller, Gate, iam_resource
+from keyless_lab.aws.derive import checks_for
+from keyless_lab.aws.enforce import Caller, Gate
 from keyless_lab.aws.errors import AwsError, Protocol, render_error
 from keyless_lab.aws.request import (
     ApiCall,
     RawRequest,
+    check_endpoint,
     environ_for_moto,
     moto_authorization,
     protocol_of,
@@ -130,7 +134,19 @@ class LabAwsFront:
                 )
             caller = self._gate.authenticate(raw.signed())
             facts.caller = caller  # CloudTrail (issue 14)
-            self._authorize(caller, call)
+            check_endpoint(raw, service=service, region=caller.region)
+            # IAM's decision on exactly what moto (or the lab's STS) will run.
+            self._gate.authorize(caller, checks_for(call, caller))
+            if service == "sts" and call.action == "AssumeRole":
+                answer = self._sts.assume_role(
+                    call.params,
+                    caller_arn=caller.arn,
+                    caller_is_session=caller.kind == "assumed-role",
+                    source_identity=caller.source_identity,
+                    transitive_tags=caller.transitive_tags,
+                )
+                self._on_change()
+                return _Answer("200 OK", [("Content-Type", "text/xml")], [answer], call, caller)
             moto_environ = environ_for_moto(
                 environ,
                 call,
@@ -148,19 +164,6 @@ class LabAwsFront:
             return _Answer(f"{status} {_reason(status)}", headers, [payload], call, caller)
         moto_environ[ENVIRON_KEY] = facts  # CloudTrail (issue 14): LookupEvents is answered there
         return self._run(moto_environ, call, caller)
-
-    def _authorize(self, caller: Caller, call: ApiCall) -> None:
-        """IAM's decision on exactly the action moto will run (``call``)."""
-        action = f"{call.service}:{call.action or '*'}"
-        if action == "sts:AssumeRole":
-            # The trust policy of the role moto will assume, with the parameters it gets.
-            self._gate.authorize_assume_role(caller, call.params)
-            return
-        if call.service == "iam":
-            resource = iam_resource(caller.account_id, action, call.params)
-        else:
-            resource = "*"
-        self._gate.authorize(caller, action=action, resource=resource)
 
     def _run(self, environ: dict[str, Any], call: ApiCall, caller: Caller) -> _Answer:
         started: list[Any] = []
@@ -245,7 +248,7 @@ class LabAwsServer:
             self.bootstrap_credentials = bootstrap(self.accounts)
         self.sts = StrictSts(state_lock=self._lock)
         self.sts.sessions.update(restored.get("saml_sessions", {}))
-        gate = Gate(saml_sessions=self.sts.sessions)
+        gate = Gate(sessions=self.sts.sessions)
         # CloudTrail (issue 14): records each outcome, answers LookupEvents per account.
         self.cloudtrail = CloudTrailLog(accounts=[account.id for account in self.accounts])
         front = LabAwsFront(

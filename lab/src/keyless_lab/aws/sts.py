@@ -65,6 +65,8 @@ STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 MAX_ASSERTION_CHARS = 100_000
 
 _ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:role/[\w+=,.@/-]+$")
+# A managed policy: the account's own, or AWS's ("arn:aws:iam::aws:policy/...").
+_POLICY_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
 _PROVIDER_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::\d{12}:saml-provider/[\w.-]+$")
 
 
@@ -83,6 +85,66 @@ class SamlSession:
     principal_tags: Mapping[str, str] = field(default_factory=dict)
     source_identity: str | None = None
     session_policy: tuple[Mapping[str, Any], ...] | None = None
+    policy_arns: tuple[str, ...] = ()  # managed session policies, read at each request
+    transitive_tag_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """What the lab remembers about credentials it issued for ``AssumeRole``."""
+
+    access_key_id: str
+    account_id: str
+    role_arn: str
+    session_name: str
+    expiration: datetime
+    principal_tags: Mapping[str, str] = field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    session_policy: tuple[Mapping[str, Any], ...] | None = None
+    policy_arns: tuple[str, ...] = ()
+
+
+# [AR] https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+# SourceIdentity: "Length Constraints: Minimum length of 2. Maximum length of 64.
+# Pattern: [\w+=,.@-]*"; PolicyArns: "no more than 10"; Tags: "up to 50".
+_SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+MAX_POLICY_ARNS = 10
+MAX_SESSION_TAGS = 50
+# [AR] DurationSeconds: "Role chaining limits your AWS CLI or AWS API role session to a
+# maximum of one hour."
+CHAINED_MAX_DURATION = 3600
+
+
+def member_list(params: Mapping[str, str], prefix: str, suffix: str = "") -> list[str]:
+    """A query-protocol list: ``<prefix>.member.1<suffix>``, ``.2``... in order."""
+    values = []
+    index = 1
+    while f"{prefix}.member.{index}{suffix}" in params:
+        values.append(params[f"{prefix}.member.{index}{suffix}"])
+        index += 1
+    return values
+
+
+def session_policy_parameters(
+    params: Mapping[str, str],
+) -> tuple[tuple[Mapping[str, Any], ...] | None, tuple[str, ...]]:
+    """The inline ``Policy`` and the ``PolicyArns`` of an AssumeRole* call, validated."""
+    inline: tuple[Mapping[str, Any], ...] | None = None
+    if params.get("Policy"):
+        statements = parse_document(params["Policy"])
+        if not statements:
+            raise AwsError("MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+        inline = tuple(statements)
+    arns = tuple(member_list(params, "PolicyArns", ".arn"))
+    if len(arns) > MAX_POLICY_ARNS:
+        raise _validation(
+            "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_POLICY_ARNS}"
+        )
+    if any(not _POLICY_ARN.match(arn) for arn in arns):
+        raise _validation("Request ARN is invalid")
+    return inline, arns
 
 
 @dataclass
@@ -210,8 +272,16 @@ def saml_context(claims: Claims, provider_arn: str) -> dict[str, list[str]]:
     return context
 
 
+def access_denied_for(caller_arn: str, role_arn: str) -> AwsError:
+    """STS's refusal of an AssumeRole, which never says why [AR]."""
+    return AwsError(
+        "AccessDenied",
+        f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+    )
+
+
 class StrictSts:
-    """``AssumeRoleWithSAML`` as AWS STS answers it, backed by moto's IAM and STS state.
+    """``AssumeRoleWithSAML`` and ``AssumeRole`` as AWS STS answers them, over moto's state.
 
     ``state_lock`` serialises the moment credentials are recorded in moto with
     the lab's snapshots; verification itself runs outside it.
@@ -230,13 +300,14 @@ class StrictSts:
         self._used = used_assertions if used_assertions is not None else UsedAssertions()
         self._region = region
         self._metadata: dict[tuple[str, str], ProviderMetadata] = {}
-        self.sessions: dict[str, SamlSession] = {}
+        self.sessions: dict[str, SamlSession | RoleSession] = {}
 
     # -- the action ---------------------------------------------------------------
 
     def assume_role_with_saml(self, params: Mapping[str, str]) -> bytes:
         """Answer one request (form parameters); the XML body on success, else :class:`AwsError`."""
         role_arn, principal_arn, assertion, duration, session_policy = self._parameters(params)
+        _, policy_arns = session_policy_parameters(params)
         from moto.iam.models import iam_backends
 
         match = IAM_ARN.fullmatch(role_arn)
@@ -297,6 +368,8 @@ class StrictSts:
             principal_tags=dict(claims.principal_tags),
             source_identity=claims.source_identity,
             session_policy=session_policy,
+            policy_arns=policy_arns,
+            transitive_tag_keys=tuple(claims.transitive_tag_keys),
         )
         return _response_xml(
             issued,
@@ -335,6 +408,92 @@ class StrictSts:
                 context=context,
             ):
                 raise access_denied()
+
+    def assume_role(
+        self,
+        params: Mapping[str, str],
+        *,
+        caller_arn: str,
+        caller_is_session: bool,
+        source_identity: str | None,
+        transitive_tags: Mapping[str, str],
+    ) -> bytes:
+        """``AssumeRole`` for a caller IAM has already authorized ([AR]); the XML answer.
+
+        The session keeps its session policies, tags and source identity. A source
+        identity once set cannot change: a chained call naming another is refused, and
+        one naming none carries it on (IAM User Guide,
+        id_credentials_temp_control-access_monitor.html: "The value that is set
+        persists when a role is used to assume another role ... cannot be changed
+        during the role session"). Transitive tags are carried the same way
+        (id_session-tags.html, "Chaining roles with session tags").
+        """
+        from moto.iam.models import iam_backends
+
+        role_arn = params["RoleArn"]
+        match = IAM_ARN.fullmatch(role_arn)
+        if match is None or match["kind"] != "role":
+            raise _validation(f"{role_arn} is invalid")
+        iam = iam_backends[match["account"]][match["partition"]]
+        role = next((r for r in iam.roles.values() if r.arn == role_arn), None)
+        if role is None:
+            raise access_denied_for(caller_arn, role_arn)
+        requested = params.get("SourceIdentity")
+        if requested is not None and not _SOURCE_IDENTITY.match(requested):
+            raise _validation(
+                f"1 validation error detected: Value '{requested}' at 'sourceIdentity' failed "
+                "to satisfy constraint: Member must satisfy regular expression pattern: "
+                "[\\w+=,.@-]*"
+            )
+        if source_identity is not None and requested is not None and requested != source_identity:
+            raise AwsError(
+                "AccessDenied",
+                f"User: {caller_arn} is not authorized to perform: sts:SetSourceIdentity on "
+                f"resource: {role_arn}: the source identity of a role session cannot be changed",
+            )
+        duration = int(params.get("DurationSeconds") or DEFAULT_DURATION)
+        if caller_is_session and duration > CHAINED_MAX_DURATION:
+            raise _validation(
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                "assumed by role chaining."
+            )
+        if duration > int(role.max_session_duration or DEFAULT_DURATION):
+            raise _validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        inline, policy_arns = session_policy_parameters(params)
+        keys = member_list(params, "Tags", ".Key")
+        values = member_list(params, "Tags", ".Value")
+        if len(keys) > MAX_SESSION_TAGS:
+            raise _validation(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_SESSION_TAGS}"
+            )
+        tags = dict(transitive_tags)
+        tags.update(zip(keys, values, strict=False))
+        transitive_keys = tuple(
+            dict.fromkeys([*transitive_tags, *member_list(params, "TransitiveTagKeys")])
+        )
+        issued = self._issue(
+            account=match["account"],
+            role_arn=role_arn,
+            session_name=params["RoleSessionName"],
+            duration=duration,
+        )
+        kept = requested or source_identity
+        self.sessions[issued.access_key_id] = RoleSession(
+            access_key_id=issued.access_key_id,
+            account_id=match["account"],
+            role_arn=role_arn,
+            session_name=params["RoleSessionName"],
+            expiration=issued.expiration,
+            principal_tags=tags,
+            transitive_tag_keys=transitive_keys,
+            source_identity=kept,
+            session_policy=inline,
+            policy_arns=policy_arns,
+        )
+        return _assume_role_xml(issued, source_identity=kept)
 
     # -- pieces -------------------------------------------------------------------
 
@@ -381,14 +540,7 @@ class StrictSts:
                     f"failed to satisfy constraint: Member must have value less than or "
                     f"equal to {MAX_DURATION}"
                 )
-        session_policy: tuple[Mapping[str, Any], ...] | None = None
-        if params.get("Policy"):
-            statements = parse_document(params["Policy"])
-            if not statements:
-                raise AwsError(
-                    "MalformedPolicyDocument", "The policy is not in the valid JSON format."
-                )
-            session_policy = tuple(statements)
+        session_policy, _ = session_policy_parameters(params)
         return role_arn, principal_arn, params["SAMLAssertion"], duration, session_policy
 
     def _provider_metadata(self, arn: str, document: str) -> ProviderMetadata:
@@ -474,5 +626,32 @@ def _response_xml(
         "  </AssumeRoleWithSAMLResult>\n"
         f"  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>\n"
         "</AssumeRoleWithSAMLResponse>\n"
+    )
+    return text.encode()
+
+
+def _assume_role_xml(issued: IssuedCredentials, *, source_identity: str | None) -> bytes:
+    """[AR] Response Elements: AssumedRoleUser, Credentials, SourceIdentity."""
+    expiration = issued.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    extra = ""
+    if source_identity is not None:
+        extra = f"    <SourceIdentity>{escape(source_identity)}</SourceIdentity>\n"
+    text = (
+        f'<AssumeRoleResponse xmlns="{STS_NAMESPACE}">\n'
+        "  <AssumeRoleResult>\n"
+        f"{extra}"
+        "    <AssumedRoleUser>\n"
+        f"      <AssumedRoleId>{escape(issued.assumed_role_id)}</AssumedRoleId>\n"
+        f"      <Arn>{escape(issued.assumed_role_arn)}</Arn>\n"
+        "    </AssumedRoleUser>\n"
+        "    <Credentials>\n"
+        f"      <AccessKeyId>{issued.access_key_id}</AccessKeyId>\n"
+        f"      <SecretAccessKey>{escape(issued.secret_access_key)}</SecretAccessKey>\n"
+        f"      <SessionToken>{escape(issued.session_token)}</SessionToken>\n"
+        f"      <Expiration>{expiration}</Expiration>\n"
+        "    </Credentials>\n"
+        "  </AssumeRoleResult>\n"
+        f"  <ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>\n"
+        "</AssumeRoleResponse>\n"
     )
     return text.encode()
