@@ -38,6 +38,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from keyless_lab.aws.errors import AwsError
+from keyless_lab.aws.organizations import scp_decision
 from keyless_lab.aws.permissions import decide, parse_document, trust_allows
 from keyless_lab.aws.sts import SamlSession
 
@@ -367,6 +368,12 @@ class Gate:
             )
             if not decision.allowed:
                 decision = type(decision)(False, f"no session policy allows the {action} action")
+        if decision.allowed:
+            # SCPs bound a member account's principals, never the management account's.
+            scp = scp_decision(
+                caller.account_id, action=action, resource=resource, context=caller.context
+            )
+            decision = scp or decision
         if not decision.allowed:
             raise AwsError(
                 "AccessDenied",

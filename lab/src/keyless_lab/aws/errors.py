@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from xml.sax.saxutils import escape
 
@@ -33,6 +33,9 @@ STATUS: dict[str, int] = {
     "PackedPolicyTooLarge": 400,
     "IncompleteSignature": 400,
     "InvalidAction": 400,
+    # IAM answers its quotas with 409 Conflict (seen in AWS SDK errors: "Service: Iam,
+    # Status Code: 409 ... Error Code: LimitExceeded").
+    "LimitExceeded": 409,
 }
 
 # The JSON protocol's spelling of the same errors.
@@ -57,6 +60,9 @@ class AwsError(Exception):
     code: str
     message: str
     status: int = 0
+    # Members a JSON-protocol error carries beside the message (Organizations'
+    # ConstraintViolationException has a ``Reason``).
+    fields: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.code}: {self.message}")
@@ -80,7 +86,7 @@ def render_error(
     request_id = str(uuid.uuid4())
     if protocol == "json":
         code = _JSON_CODES.get(error.code, error.code)
-        body = json.dumps({"__type": code, "message": error.message}).encode()
+        body = json.dumps({"__type": code, "message": error.message, **error.fields}).encode()
         headers = [
             ("Content-Type", "application/x-amz-json-1.1"),
             ("x-amzn-RequestId", request_id),
