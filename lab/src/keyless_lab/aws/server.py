@@ -51,7 +51,14 @@ from keyless_lab.aws.request import (
     read_call,
     served,
 )
-from keyless_lab.aws.state import SNAPSHOT_NAME, configure_moto, load_snapshot, save_snapshot
+from keyless_lab.aws.state import (
+    SNAPSHOT_NAME,
+    check_state_dir,
+    configure_moto,
+    legacy_note,
+    load_snapshot,
+    save_snapshot,
+)
 from keyless_lab.aws.sts import StrictSts
 
 log = logging.getLogger(__name__)
@@ -268,6 +275,10 @@ class LabAwsServer:
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        check_state_dir(self.state_dir)  # issue 21: nothing read from a dir others can write
+        note = legacy_note(self.state_dir)
+        if note is not None:
+            log.warning("%s", note)
         restored = load_snapshot(self.snapshot_path) or {}
         with self._lock:
             self.bootstrap_credentials = bootstrap(self.accounts)
