@@ -46,7 +46,7 @@ def test_lab_up_refuses_a_world_writable_lab_dir_before_reading_anything(tmp_pat
     """Regression (issue 21, item 7): the planted pickle ran before any check."""
     shared = tmp_path / "shared"
     shared.mkdir()
-    os.chmod(shared, 0o777)
+    os.chmod(shared, 0o777)  # noqa: S103 - the shared directory under test
     marker = tmp_path / "pwned"
     _plant(shared, marker)
     up = subprocess.run(
@@ -121,7 +121,7 @@ def test_a_snapshot_others_may_write_is_refused(tmp_path: Path) -> None:
     state.mkdir(mode=0o700)
     with LabAwsProcess(accounts=accounts, state_dir=state):
         pass
-    os.chmod(state / "aws-state.json", 0o666)
+    os.chmod(state / "aws-state.json", 0o666)  # noqa: S103 - the planted file under test
     with pytest.raises(LabError) as caught:
         LabAwsProcess(accounts=accounts, state_dir=state).start()
     assert "only you can change" in str(caught.value)
