@@ -5,8 +5,10 @@ client credentials with private_key_jwt."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,6 +26,7 @@ from keyless.adapters.okta_admin import (
     make_admin_http,
     sign_client_assertion,
 )
+from keyless.errors import RemoteError
 from okta_support import OktaLab, acme_with_okta
 
 
@@ -211,3 +214,49 @@ def test_plan_with_a_service_app_from_the_environment(okta_lab: OktaLab, tmp_pat
     missing = okta_lab.keyless("plan", "--target", "okta", spec=spec)
     assert missing.returncode == 2
     assert "KEYLESS_OKTA_PRIVATE_KEY_FILE" in missing.stderr
+
+
+class _RepeatingNext(BaseHTTPRequestHandler):
+    """A list endpoint whose every page links to the same ``next`` page (and, past a
+    bound, fails, so a client that loops shows up as a failure rather than a hang)."""
+
+    served = 0
+
+    def do_GET(self) -> None:
+        type(self).served += 1
+        if type(self).served > 20:
+            self.send_response(500)
+            self.end_headers()
+            return
+        port = int(self.server.server_address[1])  # type: ignore[index]
+        body = json.dumps([{"id": f"00g{type(self).served}"}]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header(
+            "Link", f'<http://127.0.0.1:{port}/api/v1/groups?after=same&limit=1>; rel="next"'
+        )
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_a_repeated_next_link_stops_paging_with_an_error_naming_it() -> None:
+    """Regression (issue 21, item 8): the client looped forever on a repeated rel="next"."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RepeatingNext)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with httpx.Client() as transport:
+            client = OktaAdminClient(url, ApiToken("t"), http=transport)
+            with pytest.raises(RemoteError) as caught:
+                list(client.paged("/api/v1/groups", scope="okta.groups.read"))
+        assert f"{url}/api/v1/groups?after=same&limit=1" in str(caught.value)
+        assert "already read" in str(caught.value)
+        assert client.calls == 2  # the first page, the linked page, and no more
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -24,6 +24,7 @@ from keyless.core import paths
 from keyless.errors import LabError
 from keyless.spec.model import FederationSpec
 from keyless_lab.aws import LabAccount, LabAwsProcess, management_of
+from keyless_lab.aws.state import check_state_dir
 from keyless_lab.config import lab_section
 from keyless_lab.extras import require_lab_extras
 from keyless_lab.idp.admin import provider_arn
@@ -213,6 +214,8 @@ class Lab:
             raise LabError("this lab is already started", fix="call stop() first")
         require_lab_extras()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Before the lock file, the TLS keys or any state is touched (issue 21, item 7).
+        check_state_dir(self.state_dir)
         self._lock = _acquire(self.state_dir)
         try:
             return self._start()

@@ -122,7 +122,7 @@ def test_restart_keeps_iam_state_and_the_bootstrap_key(tmp_path: Path) -> None:
     with LabAwsProcess(accounts=accounts, state_dir=tmp_path) as first:
         clients(first).create_user(UserName="survivor")
         key = dict(first.bootstrap_credentials)
-    snapshot = tmp_path / "aws-state.pickle"
+    snapshot = tmp_path / "aws-state.json"
     assert stat.S_IMODE(snapshot.stat().st_mode) == 0o600
     with LabAwsProcess(accounts=accounts, state_dir=tmp_path) as second:
         assert second.bootstrap_credentials == key

@@ -280,11 +280,19 @@ def test_session_cookie_redirect_sets_cookies_and_refuses_other_origins(
         )
         assert evil.status_code == 403
         assert "sid" not in evil.cookies
-        for target in ("//evil.example/x", "https:/\\evil.example", "javascript:alert(1)"):
+        for target in ("//evil.example/x", "https:/\\evil.example"):
             refused = browser.get(
                 "/login/sessionCookieRedirect", params={"token": token, "redirectUrl": target}
             )
             assert refused.status_code == 403, target
+        # Not a web URL at all: Okta's validation error (issue 21, item 8), no cookies either.
+        refused = browser.get(
+            "/login/sessionCookieRedirect",
+            params={"token": token, "redirectUrl": "javascript:alert(1)"},
+        )
+        assert refused.status_code == 400
+        assert refused.json()["errorCode"] == "E0000001"
+        assert "sid" not in refused.cookies
         ok = browser.get(
             "/login/sessionCookieRedirect", params={"token": token, "redirectUrl": server.app_url}
         )

@@ -24,7 +24,9 @@ Authentication, Okta's two ways for a service:
 Neither secret ever comes from the spec: :func:`credentials_from_env` reads them
 from the environment or the keyring.
 
-Lists follow ``Link: <...>; rel="next"`` (cursor ``after``) to the end. A ``429``
+Lists follow ``Link: <...>; rel="next"`` (cursor ``after``) to the end, and stop
+with an error on a link to a page already read (a server repeating its ``next``
+would otherwise be paged forever). A ``429``
 is waited out until ``X-Rate-Limit-Reset`` (epoch seconds, Okta's rate-limit
 headers) and retried, with the clock and sleep injectable. Okta's error bodies
 (``errorCode``, ``errorSummary``, ``errorCauses``, ``errorId``) become
@@ -504,6 +506,8 @@ class OktaAdminClient:
         """Every item of a list, page by page through ``Link: <...>; rel="next"``."""
         query = {"limit": str(PAGE_LIMIT), **(params or {})}
         response = self.request("GET", path, scope=scope, params=query)
+        # Pages already read: a server that links back to one would page forever.
+        seen = {str(response.request.url)}
         while True:
             body = self._json(response)
             if not isinstance(body, list):
@@ -512,6 +516,14 @@ class OktaAdminClient:
             following = response.links.get("next", {}).get("url")
             if not following:
                 return
+            target = str(httpx.URL(self.org_url).join(following))
+            if target in seen:
+                raise RemoteError(
+                    f'{self.org_url} sent rel="next" {following} for a page of {path} '
+                    "already read; keyless stopped paging there rather than loop forever",
+                    fix="the org's list API is misbehaving: retry later, or report it to Okta",
+                )
+            seen.add(target)
             response = self.request("GET", following, scope=scope)
 
     # -- apps -----------------------------------------------------------------------

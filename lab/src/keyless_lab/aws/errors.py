@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from xml.sax.saxutils import escape
 
@@ -36,6 +36,9 @@ STATUS: dict[str, int] = {
     "NotImplemented": 501,
     "XAmzContentSHA256Mismatch": 400,
     "AuthorizationHeaderMalformed": 400,
+    # IAM answers its quotas with 409 Conflict (seen in AWS SDK errors: "Service: Iam,
+    # Status Code: 409 ... Error Code: LimitExceeded").
+    "LimitExceeded": 409,
 }
 
 # The JSON protocol's spelling of the same errors.
@@ -60,6 +63,9 @@ class AwsError(Exception):
     code: str
     message: str
     status: int = 0
+    # Members a JSON-protocol error carries beside the message (Organizations'
+    # ConstraintViolationException has a ``Reason``).
+    fields: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.code}: {self.message}")
@@ -83,7 +89,7 @@ def render_error(
     request_id = str(uuid.uuid4())
     if protocol == "json":
         code = _JSON_CODES.get(error.code, error.code)
-        body = json.dumps({"__type": code, "message": error.message}).encode()
+        body = json.dumps({"__type": code, "message": error.message, **error.fields}).encode()
         headers = [
             ("Content-Type", "application/x-amz-json-1.1"),
             ("x-amzn-RequestId", request_id),

@@ -21,6 +21,7 @@ from types import TracebackType
 
 from keyless.errors import LabError
 from keyless_lab.aws.bootstrap import LabAccount
+from keyless_lab.aws.state import SNAPSHOT_NAME, check_state_dir
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -78,6 +79,7 @@ class LabAwsProcess:
             # moto reads these; the lab decides them itself.
             if not key.startswith(("MOTO_", "AWS_", "TEST_SERVER_MODE"))
         }
+        check_state_dir(self.state_dir)  # before anything is written or read there (issue 21)
         log = (self.state_dir / "aws.log").open("ab")
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
@@ -104,7 +106,7 @@ class LabAwsProcess:
             raise LabError(
                 f"the lab's AWS endpoint did not start: {detail}",
                 fix=f"see {self.state_dir / 'aws.log'}; if the state is damaged, move "
-                f"{self.state_dir / 'aws-state.pickle'} away and start again",
+                f"{self.state_dir / SNAPSHOT_NAME} away and start again",
             )
         self.url = str(message["url"])
         self.bootstrap_credentials = dict(message["bootstrap_credentials"])

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from keyless_lab.aws import organizations, quotas
 from keyless_lab.aws.bootstrap import LabAccount, bootstrap
 from keyless_lab.aws.cloudtrail import (
     ENVIRON_KEY,
@@ -54,7 +55,14 @@ from keyless_lab.aws.request import (
     read_call,
     served,
 )
-from keyless_lab.aws.state import SNAPSHOT_NAME, configure_moto, load_snapshot, save_snapshot
+from keyless_lab.aws.state import (
+    SNAPSHOT_NAME,
+    check_state_dir,
+    configure_moto,
+    legacy_note,
+    load_snapshot,
+    save_snapshot,
+)
 from keyless_lab.aws.sts import StrictSts
 
 log = logging.getLogger(__name__)
@@ -171,16 +179,43 @@ class LabAwsFront:
         def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
             started[:] = [status, headers]
 
-        if call.action is not None and _READ_ONLY.match(call.action):
-            body = list(self._backend(environ, start_response))
-        else:
-            with self._lock:
-                # Materialise the body inside the lock: moto does its work while
-                # the response is produced.
+        try:
+            if call.action is not None and _READ_ONLY.match(call.action):
+                _check_limits(caller, call)  # Organizations and IAM quotas (issue 21)
                 body = list(self._backend(environ, start_response))
-            self._on_change()
+            else:
+                with self._lock:
+                    # Checked and run under one lock: no other call slips in between.
+                    _check_limits(caller, call)  # Organizations and IAM quotas (issue 21)
+                    # Materialise the body inside the lock: moto does its work while
+                    # the response is produced.
+                    body = list(self._backend(environ, start_response))
+                    if started and str(started[0]).startswith("200"):
+                        _after_call(caller, call)  # issue 21
+                self._on_change()
+        except AwsError as error:
+            facts_of(environ).error = error  # CloudTrail (issue 14)
+            status, headers, payload = render_error(
+                error, protocol=call.protocol, service=call.service
+            )
+            return _Answer(f"{status} {_reason(status)}", headers, [payload], call, caller)
         status, headers = started
         return _Answer(str(status), list(headers), body, call, caller)
+
+
+def _check_limits(caller: Caller, call: ApiCall) -> None:
+    """What AWS refuses beyond IAM's decision: Organizations' rules, IAM's quotas (issue 21)."""
+    if call.action is None:
+        return
+    if call.service == "organizations":
+        organizations.check_call(caller.account_id, call.action, call.document or {})
+    elif call.service == "iam":
+        quotas.check_call(caller.account_id, call.action, call.params)
+
+
+def _after_call(caller: Caller, call: ApiCall) -> None:
+    if call.service == "organizations" and call.action is not None:
+        organizations.after_call(caller.account_id, call.action, call.document or {})
 
 
 def _unsigned_call(raw: RawRequest) -> ApiCall:
@@ -243,12 +278,19 @@ class LabAwsServer:
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        check_state_dir(self.state_dir)  # issue 21: nothing read from a dir others can write
+        note = legacy_note(self.state_dir)
+        if note is not None:
+            log.warning("%s", note)
         restored = load_snapshot(self.snapshot_path) or {}
         with self._lock:
             self.bootstrap_credentials = bootstrap(self.accounts)
         self.sts = StrictSts(state_lock=self._lock)
         self.sts.sessions.update(restored.get("saml_sessions", {}))
-        gate = Gate(sessions=self.sts.sessions)
+        # SCPs bound member accounts' principals (issue 21), never the management account's.
+        gate = Gate(
+            sessions=self.sts.sessions, organization_policies=organizations.organization_policies
+        )
         # CloudTrail (issue 14): records each outcome, answers LookupEvents per account.
         self.cloudtrail = CloudTrailLog(accounts=[account.id for account in self.accounts])
         front = LabAwsFront(

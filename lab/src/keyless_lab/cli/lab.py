@@ -18,6 +18,7 @@ from keyless.cli.lab_dir import LabDirOption, resolve_lab_dir
 from keyless.cli.output import err, out, print_json
 from keyless.core.credentials import mask
 from keyless.errors import InputError, LabError
+from keyless_lab.aws.state import legacy_note
 from keyless_lab.cli import lab_idp
 
 app = typer.Typer(
@@ -122,6 +123,9 @@ def up(
     previous = signal.signal(signal.SIGTERM, on_signal)
     with err.status("starting the lab (IdP and AWS)..."):
         info = lab.start()
+    note = legacy_note(directory)  # an old lab's pickled state, never loaded (issue 21)
+    if note is not None:
+        err.print(note, markup=False)
     try:
         out.print(f"[bold green]lab up[/] for {federation.name!r} — state in {info.state_dir}")
         out.print(f"  IdP        {info.idp_url}   (AWS app: {dashboard_link(info.app_url)})")

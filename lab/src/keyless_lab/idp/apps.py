@@ -174,7 +174,9 @@ async def session_cookie_redirect(request: Request) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
         params.update(await read_form(request))
-    target = same_origin_target(params.get("redirectUrl"), idp.base_url, "/app/UserHome")
+    target = same_origin_target(
+        params.get("redirectUrl"), idp.base_url, "/app/UserHome", param="redirectUrl"
+    )
     if target is None:
         return render(
             request,

@@ -87,18 +87,44 @@ def render_text(template: str, **context: Any) -> str:
     return _env.get_template(template).render(okta_attr=okta_attr, **context)
 
 
-def same_origin_target(target: str | None, base_url: str, default: str) -> str | None:
+class MalformedTarget(ValueError):
+    """A redirect target that is not a URL at all (bad port, scheme, host): Okta answers
+    a request carrying one with its validation error (E0000001), never a server error."""
+
+    def __init__(self, param: str, target: str, reason: str) -> None:
+        super().__init__(f"{param}: {reason}")
+        self.param = param
+        self.target = target
+        self.reason = reason
+
+
+def same_origin_target(
+    target: str | None, base_url: str, default: str, *, param: str = "fromURI"
+) -> str | None:
     """``target`` when it stays on this server (a path, or a URL of ``base_url``'s origin);
-    ``default`` when empty; None when it would leave (no open redirect)."""
+    ``default`` when empty; None when it would leave (no open redirect).
+
+    Raises :class:`MalformedTarget` (named by ``param``) for a target no browser could
+    follow: a port that is not a number from 0 to 65535, a scheme other than http(s),
+    an absolute URL without a host. Reading its port used to raise ValueError: a 500.
+    """
     if not target:
         return default
     if "\\" in target or any(ord(char) < 0x20 for char in target):
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+        port = parts.port
+    except ValueError as exc:
+        raise MalformedTarget(param, target, f"not a valid URL ({exc})") from None
     if not parts.scheme and not parts.netloc:
         return target if target.startswith("/") and not target.startswith("//") else None
+    if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+        raise MalformedTarget(param, target, f"the scheme {parts.scheme!r} is not http or https")
+    if not parts.hostname:
+        raise MalformedTarget(param, target, "an absolute URL needs a host")
     base = urlsplit(base_url)
-    origin = (parts.scheme, parts.hostname, parts.port or 443)
+    origin = (parts.scheme, parts.hostname, port or 443)
     if origin == (base.scheme, base.hostname, base.port or 443):
         return target
     return None

@@ -36,7 +36,7 @@ from keyless_lab.idp.api import client_of
 from keyless_lab.idp.body import BadBody, BodyLimitMiddleware
 from keyless_lab.idp.core import AuditLog, Idp, IdpSettings
 from keyless_lab.idp.directory import Directory, okta_id
-from keyless_lab.idp.html import STATIC
+from keyless_lab.idp.html import STATIC, MalformedTarget
 from keyless_lab.idp.oidc import AuthorizationServer, JwtSigner, NativeApp
 from keyless_lab.idp.okta import error_response, oauth_error
 from keyless_lab.saml.keys import SigningKey
@@ -118,6 +118,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response("E0000001" if status < 500 else "E0000003", detail=str(exc))
 
 
+async def _malformed_target(request: Request, exc: Exception) -> Response:
+    # Okta validates its redirect parameters (redirectUrl, fromURI) and answers a malformed
+    # one with its API validation error, E0000001 (400), naming the parameter; never a 500.
+    cause = str(exc) if isinstance(exc, MalformedTarget) else "invalid redirect target"
+    return error_response("E0000001", detail=cause, causes=[cause])
+
+
 def _bad_body_handler(idp: Idp) -> Callable[[Request, Exception], Awaitable[Response]]:
     """Okta's answer to a body it cannot read: E0000003 on the API, a plain page elsewhere."""
 
@@ -157,6 +164,7 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
             405: _method_not_allowed,
             HTTPException: _http_error,
             BadBody: bad_body,
+            MalformedTarget: _malformed_target,
         },
     )
     app.state.idp = idp
