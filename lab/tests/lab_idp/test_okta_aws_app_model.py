@@ -172,7 +172,8 @@ def test_an_admin_following_the_guide_configures_acme_with_role_import(
     setup = admin.admin_setup(acme, "role_import")
     assert setup.settings["useGroupMapping"] is False
     assert "groupFilter" not in setup.settings
-    assert setup.settings["accessKey"] and setup.settings["secretKey"]
+    assert setup.settings["accessKey"]
+    assert setup.settings["secretKey"]
     groups = {group.name: group.saml_roles for group in setup.groups}
     assert groups["aws-admins"] == ("[acme-prod] -- OktaAdminRole", "[acme-dev] -- OktaAdminRole")
     assert groups["aws#acme-dev#Developer#333333333333"] == ("[acme-dev] -- Developer",)

@@ -103,6 +103,9 @@ ALL_SCOPES = (
     "okta.groups.manage",
     "okta.users.read",
     "okta.users.manage",
+    # Native to Web SSO's trust mappings (https://developer.okta.com/docs/guides/native-to-web-sso/main/).
+    "okta.apps.interclientTrust.read",
+    "okta.apps.interclientTrust.manage",
 )
 READ_SCOPES = tuple(s for s in ALL_SCOPES if s.endswith(".read"))
 

@@ -646,6 +646,56 @@ async def delete_app_group(request: Request, idp: Idp) -> Response:
     return Response(status_code=204)
 
 
+# -- Native to Web SSO trust mappings ---------------------------------------------------------
+
+
+def trust_document(idp: Idp, row: dict[str, Any]) -> dict[str, Any]:
+    """A trust mapping as Okta's guide shows it (Application Interclient Trust Mappings,
+    https://developer.okta.com/docs/guides/native-to-web-sso/main/, "Configure the trust map")."""
+    return {
+        "id": row["id"],
+        "orgId": idp.idp_id,
+        "appInstanceId": idp.app_id,
+        "trustedAppInstanceId": row["client_id"],
+        "created": row["created"],
+        "lastUpdated": row["created"],
+        "lastUpdatedBy": None,
+    }
+
+
+# Okta's guide: "You can define up to five apps per target web app."
+MAX_TRUSTED_APPS = 5
+
+
+@guarded("okta.apps.interclientTrust.manage")
+async def add_trusted_app(request: Request, idp: Idp) -> Response:
+    """``POST /api/v1/apps/{appId}/interclient-allowed-apps`` with ``{"id": client_id}``."""
+    missing = _app_or_404(request, idp)
+    if missing is not None:
+        return missing
+    body = await read_json(request)
+    if body is None:
+        return error_response("E0000003")
+    client_id = body.get("id")
+    if not isinstance(client_id, str) or not client_id:
+        return _invalid("id", "id: The field cannot be left blank")
+    known = idp.oauth is not None and idp.oauth.native_app.client_id == client_id
+    if not known:
+        return _not_found(client_id, "App")
+    trusted = idp.appstate.trusted()
+    if all(t["client_id"] != client_id for t in trusted) and len(trusted) >= MAX_TRUSTED_APPS:
+        return _invalid("id", f"id: at most {MAX_TRUSTED_APPS} apps may be trusted by one app")
+    return JSONResponse(trust_document(idp, idp.appstate.trust(client_id)))
+
+
+@guarded("okta.apps.interclientTrust.read")
+async def list_trusted_apps(request: Request, idp: Idp) -> Response:
+    missing = _app_or_404(request, idp)
+    if missing is not None:
+        return missing
+    return JSONResponse([trust_document(idp, row) for row in idp.appstate.trusted()])
+
+
 # -- users ------------------------------------------------------------------------------------
 
 
@@ -891,6 +941,8 @@ ROUTES = [
     Route("/api/v1/apps/{app_id}/groups/{group_id}", get_app_group, methods=["GET"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", put_app_group, methods=["PUT"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", delete_app_group, methods=["DELETE"]),
+    Route("/api/v1/apps/{app_id}/interclient-allowed-apps", add_trusted_app, methods=["POST"]),
+    Route("/api/v1/apps/{app_id}/interclient-allowed-apps", list_trusted_apps, methods=["GET"]),
     Route("/api/v1/groups", list_groups, methods=["GET"]),
     Route("/api/v1/groups", create_group, methods=["POST"]),
     Route("/api/v1/groups/{group_id}", get_group, methods=["GET"]),
