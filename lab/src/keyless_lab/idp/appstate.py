@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS group_rules (
     created TEXT NOT NULL,
     last_updated TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS group_times (
+    group_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_membership_updated TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS interclient_trust (
     id TEXT PRIMARY KEY,
     client_id TEXT NOT NULL UNIQUE,
@@ -207,6 +213,7 @@ class AppState:
             "settings": json.loads(row["settings"]),
             "admin_note": row["admin_note"],
             "last_updated": row["last_updated"],
+            "created": self.directory.meta_setdefault("app_created", row["last_updated"]),
         }
 
     def set_app(self, *, label: str, settings: dict[str, Any], admin_note: str | None) -> None:
@@ -229,6 +236,26 @@ class AppState:
             "SELECT id, name, description FROM groups WHERE id = ?", (group_id,)
         )
         return dict(rows[0]) if rows else None
+
+    def group_times(self, group_id: str) -> dict[str, str]:
+        """A group's ``created``, ``lastUpdated``, ``lastMembershipUpdated`` (Okta's Group
+        object); a group the directory made before they were kept gets them when first read."""
+        moment = now_iso()
+        with self.directory._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO group_times VALUES (?, ?, ?, ?)",
+                (group_id, moment, moment, moment),
+            )
+            row = conn.execute(
+                "SELECT created, last_updated, last_membership_updated FROM group_times"
+                " WHERE group_id = ?",
+                (group_id,),
+            ).fetchone()
+        return {
+            "created": row["created"],
+            "lastUpdated": row["last_updated"],
+            "lastMembershipUpdated": row["last_membership_updated"],
+        }
 
     def create_group(self, name: str, description: str) -> dict[str, Any] | None:
         """A new group; None when the name is taken (Okta: names are unique among OKTA_GROUPs)."""

@@ -232,12 +232,24 @@ def app_document(idp: Idp) -> dict[str, Any]:
         "label": row["label"],
         "status": "ACTIVE",
         "lastUpdated": row["last_updated"],
+        "created": row["created"],
+        "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
         "signOnMode": "SAML_2_0",
         "features": [],
-        "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
+        "visibility": {
+            "autoLaunch": False,
+            "autoSubmitToolbar": False,
+            "hide": {"iOS": False, "web": False},
+            "appLinks": {"login": True},
+        },
         "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"}},
         "settings": {
             "app": settings,
+            "notifications": {
+                "vpn": {"network": {"connection": "DISABLED"}, "message": None, "helpUrl": None}
+            },
+            "manualProvisioning": False,
+            "implicitAssignment": False,
             "notes": {"admin": row["admin_note"], "enduser": None},
             "signOn": {"defaultRelayState": None},
         },
@@ -253,13 +265,20 @@ def app_document(idp: Idp) -> dict[str, Any]:
 
 
 def group_document(idp: Idp, row: dict[str, Any]) -> dict[str, Any]:
+    """A Group object (Okta Groups API, "Group object",
+    https://developer.okta.com/docs/reference/api/groups/#group-object)."""
     base = f"{idp.base_url}/api/v1/groups/{row['id']}"
     return {
         "id": row["id"],
+        **idp.appstate.group_times(row["id"]),
         "objectClass": ["okta:user_group"],
         "type": "OKTA_GROUP",
         "profile": {"name": row["name"], "description": row["description"] or None},
-        "_links": {"self": {"href": base}, "users": {"href": f"{base}/users"}},
+        "_links": {
+            "self": {"href": base},
+            "apps": {"href": f"{base}/apps"},
+            "users": {"href": f"{base}/users"},
+        },
     }
 
 
