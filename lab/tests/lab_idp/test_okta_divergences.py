@@ -305,8 +305,8 @@ def test_the_exchange_is_gated_by_the_app_s_allowed_web_sso_client(
     """Regression (issue 22, 4): the lab kept the Allowed Web SSO Client outside the app and
     answered invalid_target. Okta: settings.app.webSSOAllowedClient (okta/okta-aws-cli
     internal/okta/application.go) and invalid_grant "The target audience app must be
-    configured to allow the client to request a 'web_sso_token'." (p0security/p0cli's
-    list of Okta configuration errors)."""
+    configured to allow the client to request a 'web_sso_token'." (the P0 Security
+    CLI's list of Okta configuration errors, @p0security/cli)."""
     app = admin.get(f"/api/v1/apps/{server.app_id}").json()
     assert app["settings"]["app"]["webSSOAllowedClient"] == server.oidc_client_id
     tokens = _tokens(client, server, make_user(), "openid okta.apps.sso")

@@ -29,9 +29,9 @@ Connect & OAuth 2.0 API", "Configure Device Authorization Grant Flow",
 The exchange is refused, each with Okta's ``invalid_grant`` and description:
 the AWS app's ``settings.app.webSSOAllowedClient`` [Allowed Web SSO Client] is
 not the client ("The target audience app must be configured to allow the
-client to request a 'web_sso_token'.", as quoted in p0security/p0cli's Okta
-login, whose list of Okta configuration errors holds it beside the assurance
-one); the access token lacks ``okta.apps.sso`` ("The 'actor_token' must have
+client to request a 'web_sso_token'.", as quoted in the P0 Security CLI's Okta
+login, @p0security/cli, whose list of Okta configuration errors holds it beside
+the assurance one); the access token lacks ``okta.apps.sso`` ("The 'actor_token' must have
 the 'okta.apps.sso' scope."); the app's policy is not met, including a rule
 that asks for a registered or managed device, which an exchange never shows
 (:data:`ASSURANCE_NOT_MET`). A native app without the Authorization Code grant
