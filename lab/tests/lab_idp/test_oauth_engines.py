@@ -164,7 +164,7 @@ def test_device_flow_to_the_saml_form(
     server: IdpServer, client: httpx.Client, make_user: Callable[..., NewUser]
 ) -> None:
     user = make_user()
-    grant = _authorize(client, server, "openid okta.apps.sso device_sso")
+    grant = _authorize(client, server, "openid okta.apps.sso")
     assert grant["verification_uri"] == f"{server.url}/activate"
     assert grant["verification_uri_complete"].endswith(f"?user_code={grant['user_code']}")
     assert (grant["expires_in"], grant["interval"]) == (600, 1)
@@ -178,8 +178,8 @@ def test_device_flow_to_the_saml_form(
     assert "Device activated" in approve(server, user, grant["user_code"])
     tokens = _poll(client, server, grant["device_code"]).json()
     assert tokens["token_type"] == "Bearer"
-    assert tokens["scope"] == "openid okta.apps.sso device_sso"
-    assert tokens["device_secret"]
+    assert tokens["scope"] == "openid okta.apps.sso"
+    assert "device_secret" not in tokens
     id_claims = _claims(tokens["id_token"])
     assert id_claims["aud"] == server.oidc_client_id
     assert "mfa" in id_claims["amr"]
@@ -196,20 +196,13 @@ def test_device_flow_to_the_saml_form(
     assert form.status_code == 200
     assert 'name="SAMLResponse"' in form.text
     assert 'action="https&#x3a;&#x2f;&#x2f;signin.aws.amazon.com&#x2f;saml"' in form.text
-    # Single use.
+    # Single use: a second presentation is a replay.
     again = client.get("/login/token/sso", params={"token": web_sso["access_token"]})
-    assert again.status_code == 401
+    assert again.status_code == 400
+    assert "web_sso_token_replayed" in again.text
     assert "SAMLResponse" not in again.text
-
-    # The device secret of the device_sso scope works as the actor too (Native SSO).
-    by_secret = _exchange(
-        client,
-        server,
-        tokens,
-        actor_token=tokens["device_secret"],
-        actor_token_type="urn:x-oath:params:oauth:token-type:device-secret",
-    )
-    assert by_secret.status_code == 200, by_secret.text
+    unknown = client.get("/login/token/sso", params={"token": "never-issued"})
+    assert unknown.status_code == 401
 
 
 def test_device_flow_denied_and_expired(

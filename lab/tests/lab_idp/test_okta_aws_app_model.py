@@ -41,6 +41,10 @@ DOC_ROLE_VALUE_PATTERN = (
 )
 
 
+# The API integration's key pair (Okta: Provisioning > API Integration); test values.
+API_INTEGRATION = {"accessKey": "AKIAEXAMPLEEXAMPLE00", "secretKey": "test-secret"}
+
+
 def _pattern(provider: str) -> str:
     # "Replace [SAML Provider Name] with the name of the SAML provider you created in AWS."
     return DOC_ROLE_VALUE_PATTERN.replace("[SAML Provider Name]", provider)
@@ -111,6 +115,7 @@ def test_join_all_roles_as_documented() -> None:
     settings: dict[str, Any] = {
         "identityProviderArn": "arn:aws:iam::333333333333:saml-provider/Okta",
         "joinAllRoles": False,
+        **API_INTEGRATION,
     }
     assignments = [("00gdirect", ("Role1", "Role2")), ("00gaws", ("RoleA", "RoleB"))]
     member_of = {"00gdirect": "direct", "00gaws": "GroupAWS"}
@@ -124,6 +129,7 @@ def test_join_all_roles_as_documented() -> None:
 def test_a_role_is_sent_only_with_its_own_account_s_provider() -> None:
     spec = _spec()
     settings = {"identityProviderArn": "arn:aws:iam::222222222222:saml-provider/Okta"}
+    settings |= API_INTEGRATION
     # acme-dev (333333333333) is not in identityProviderArn: not federated, not sent.
     assert (
         awsapp.app_roles(spec, settings, [("00g1", ("[acme-dev] -- Developer",))], {"00g1": "d"})
@@ -137,8 +143,10 @@ def test_session_duration_defaults_to_okta_s_3600() -> None:
     assert awsapp.session_duration({"sessionDuration": True}) == 3600
 
 
-def test_an_admin_following_the_guide_configures_acme(acme: FederationSpec) -> None:
-    setup = admin.admin_setup(acme)
+def test_an_admin_following_the_guide_configures_acme_with_group_mapping(
+    acme: FederationSpec,
+) -> None:
+    setup = admin.admin_setup(acme, "group_mapping")
     assert setup.settings["useGroupMapping"] is True
     assert setup.settings["groupFilter"] == DOC_GROUP_FILTER
     assert setup.settings["roleValuePattern"] == _pattern("Okta")
@@ -147,9 +155,61 @@ def test_an_admin_following_the_guide_configures_acme(acme: FederationSpec) -> N
         for account in ("111111111111", "222222222222", "333333333333")
     )
     assert setup.settings["sessionDuration"] == 3600
+    assert "accessKey" not in setup.settings  # no API integration, no static key
+    groups = {group.name: group.saml_roles for group in setup.groups}
+    assert "aws-admins" not in groups  # reaches the app through its rule
+    assert all(roles is None for roles in groups.values())  # group mapping reads names
+    rules = {rule.source: rule.targets for rule in setup.rules}
+    assert rules["aws-admins"] == (
+        "aws#acme-prod#OktaAdminRole#222222222222",
+        "aws#acme-dev#OktaAdminRole#333333333333",
+    )
+
+
+def test_an_admin_following_the_guide_configures_acme_with_role_import(
+    acme: FederationSpec,
+) -> None:
+    setup = admin.admin_setup(acme, "role_import")
+    assert setup.settings["useGroupMapping"] is False
+    assert "groupFilter" not in setup.settings
+    assert setup.settings["accessKey"]
+    assert setup.settings["secretKey"]
     groups = {group.name: group.saml_roles for group in setup.groups}
     assert groups["aws-admins"] == ("[acme-prod] -- OktaAdminRole", "[acme-dev] -- OktaAdminRole")
-    assert groups["aws#acme-dev#Developer#333333333333"] is None  # group mapping reads the name
+    assert groups["aws#acme-dev#Developer#333333333333"] == ("[acme-dev] -- Developer",)
+    assert setup.rules == ()
+
+
+def test_samlroles_give_nothing_under_group_mapping() -> None:
+    """Regression (issue 22, 1): the lab sent the union of samlRoles and group mapping.
+
+    With Use Group Mapping on, roles come from group names only (aws-enable-role-based.htm).
+    """
+    spec = _spec()
+    settings = {
+        **_mapping(),
+        "identityProviderArn": "arn:aws:iam::333333333333:saml-provider/Okta",
+        **API_INTEGRATION,
+    }
+    member_of = {"00gx": "not-a-convention-name"}
+    assigned = [("00gx", ("[acme-dev] -- Developer",))]
+    assert awsapp.app_roles(spec, settings, assigned, member_of) == ()
+    off = {**settings, "useGroupMapping": False}
+    assert [p.role_name for p in awsapp.app_roles(spec, off, assigned, member_of)] == ["Developer"]
+
+
+def test_samlroles_need_the_api_integration() -> None:
+    spec = _spec()
+    settings: dict[str, Any] = {
+        "identityProviderArn": "arn:aws:iam::333333333333:saml-provider/Okta",
+        "useGroupMapping": False,
+    }
+    assigned = [("00gx", ("[acme-dev] -- Developer",))]
+    assert awsapp.app_roles(spec, settings, assigned, {"00gx": "x"}) == ()
+    assert awsapp.imported_roles(spec, settings) == frozenset()
+    with_key = {**settings, **API_INTEGRATION}
+    assert "[acme-dev] -- Developer" in awsapp.imported_roles(spec, with_key)
+    assert "[nope] -- NotARole" not in awsapp.imported_roles(spec, with_key)
 
 
 def _attributes(xml: bytes) -> dict[str, list[str]]:

@@ -85,10 +85,18 @@ def service_app_create(
     ],
     scopes: ScopesOption = "",
     name: Annotated[str, typer.Option("--name", help="The service app's name.")] = "keyless",
+    admin_role: Annotated[
+        str,
+        typer.Option(
+            "--admin-role",
+            help="The admin role assigned to the app (Okta assigns none by itself, and an app "
+            "without one is refused by every endpoint); 'none' for none.",
+        ),
+    ] = "SUPER_ADMIN",
     state_dir: LabDirOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a service app with a public key; print its client id."""
+    """Register a service app with a public key and an admin role; print its client id."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -102,9 +110,12 @@ def service_app_create(
     chosen = _scopes(scopes)
     with _directory(state_dir) as directory:
         state = _appstate(directory)
-        client_id = state.create_service_app(name, pem.decode(), chosen)
+        roles = () if admin_role.lower() == "none" else (admin_role,)
+        client_id = state.create_service_app(name, pem.decode(), chosen, roles)
     if as_json:
-        print_json({"client_id": client_id, "scopes": list(chosen), "name": name})
+        print_json(
+            {"client_id": client_id, "scopes": list(chosen), "name": name, "admin_roles": roles}
+        )
         return
     out.print(client_id, markup=False)
 

@@ -13,17 +13,26 @@ lab never computes it with keyless's code):
   created from the app's metadata, named ``identity_provider.saml_provider_name``),
   ``sessionDuration`` is the spec's session, and ``joinAllRoles`` is on so that
   a person in several groups gets every group's roles.
+- *One mode, never both* (:mod:`keyless_lab.idp.awsapp`): the spec's
+  ``mapping_mode`` when it has one, else role import for a spec with explicit
+  mappings and group mapping for one with only the convention.
 - *Group mapping* (Okta, "Enable group-based role mapping in Okta",
   https://help.okta.com/en/prod/Content/Topics/DeploymentGuides/AWS/aws-enable-role-based.htm):
   when the spec's group convention names the account id, ``useGroupMapping``
   is on with the documented default Group Filter for the documented
   ``aws#[account alias]#[role name]#[account #]`` names (a filter of the same
-  form for another convention) and the documented Role Value Pattern.
-- *Assignments*: every group the spec names is assigned to the app (Okta:
-  members of a group not assigned to the app get no assertion). Explicit
-  mappings' groups carry ``samlRoles`` naming ``[<account alias>] -- <role>``;
-  convention groups carry none when group mapping reads their names, else the
-  role their name stands for.
+  form for another convention) and the documented Role Value Pattern; no API
+  integration. The convention's groups are assigned with no ``samlRoles``;
+  an explicit mapping becomes a group rule (Okta, "Group rules",
+  https://help.okta.com/en-us/content/topics/users-groups-profiles/usgp-about-group-rules.htm)
+  putting its group's members into the convention groups of its role's accounts.
+- *Role import* ("Connect Okta to multiple AWS instances using an API",
+  https://help.okta.com/en/prod/Content/Topics/DeploymentGuides/AWS/connect-okta-multiple-aws-api.htm):
+  the API integration's access key and secret are set (the lab's stand-ins;
+  the integration imports the spec's roles), group mapping off, and every
+  group is assigned with ``samlRoles`` naming ``[<account alias>] -- <role>``:
+  an explicit mapping's its roles, a convention group the role its name stands for.
+- Members of a group not assigned to the app get no assertion.
 
 The app's admin note and the groups' descriptions are left as they are: an
 administrator writes no keyless ownership mark, so ``keyless plan`` sees an
@@ -34,6 +43,7 @@ org set up before keyless.
 from __future__ import annotations
 
 import re
+import secrets
 import string
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -44,6 +54,7 @@ from keyless_lab.idp.awsapp import DOCUMENTED_GROUP_FILTER, documented_role_valu
 # Okta's documented group name syntax, aws#[account alias]#[role name]#[account #], in the
 # spec's placeholder syntax.
 DOCUMENTED_GROUP_NAMES = "aws#{alias}#{role}#{account_id}"
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
 def provider_arn(spec: FederationSpec, account: Account) -> str:
@@ -118,19 +129,49 @@ class AssignedGroup:
     saml_roles: tuple[str, ...] | None
 
 
+Mode = Literal["group_mapping", "role_import"]
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """An Okta group rule: members of ``source`` are made members of ``targets``."""
+
+    source: str
+    targets: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class AdminSetup:
-    """The app's Sign On settings and its group assignments, as the admin makes them."""
+    """The app's Sign On settings, its group assignments and the group rules, as the
+    admin makes them."""
 
     settings: dict[str, Any]
     groups: tuple[AssignedGroup, ...]
+    rules: tuple[GroupRule, ...] = ()
 
 
-def admin_setup(spec: FederationSpec) -> AdminSetup:
-    """The AWS app as an admin configures it for ``spec`` (see the module docstring)."""
+def mapping_mode(spec: FederationSpec) -> Mode:
+    """The spec's mapping mode; for a spec that names none, the one its contents need."""
+    named = getattr(spec, "mapping_mode", None)
+    if named in ("group_mapping", "role_import"):
+        return named  # type: ignore[no-any-return]
+    return "role_import" if spec.group_mappings else "group_mapping"
+
+
+def _convention_name(spec: FederationSpec, account: Account, role: FederatedRole) -> str:
+    return spec.group_convention.pattern.format(
+        alias=account.alias, role=role.name, account_id=account.id
+    )
+
+
+def admin_setup(spec: FederationSpec, mode: Mode | None = None) -> AdminSetup:
+    """The AWS app as an admin configures it for ``spec`` in ``mode`` (the spec's when
+    None; see the module docstring)."""
     first = spec.accounts[0]
     convention = spec.group_convention
     filter_ = group_filter(convention.pattern) if convention.enabled else None
+    if (mode or mapping_mode(spec)) == "role_import":
+        filter_ = None
     settings: dict[str, Any] = {
         "identityProviderArn": ",".join(provider_arn(spec, a) for a in spec.accounts),
         "sessionDuration": spec.session.duration,
@@ -142,6 +183,10 @@ def admin_setup(spec: FederationSpec) -> AdminSetup:
         settings["roleValuePattern"] = documented_role_value_pattern(
             spec.identity_provider.saml_provider_name, first.partition
         )
+        return _group_mapping_setup(spec, settings)
+    # The API integration's key: stand-ins (the lab's integration imports the spec's roles).
+    settings["accessKey"] = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+    settings["secretKey"] = secrets.token_urlsafe(30)
     roles: dict[str, list[str]] = {}
     for mapping in spec.group_mappings:
         values = roles.setdefault(mapping.group, [])
@@ -156,12 +201,33 @@ def admin_setup(spec: FederationSpec) -> AdminSetup:
     if convention.enabled:
         for role in spec.roles:
             for account in _role_accounts(spec, role):
-                name = convention.pattern.format(
-                    alias=account.alias, role=role.name, account_id=account.id
-                )
+                name = _convention_name(spec, account, role)
                 if name in roles:
                     continue
-                saml_roles = None if filter_ else (f"[{account.alias}] -- {role.name}",)
-                groups.append(AssignedGroup(name, saml_roles))
+                groups.append(AssignedGroup(name, (f"[{account.alias}] -- {role.name}",)))
                 roles[name] = []
     return AdminSetup(settings=settings, groups=tuple(groups))
+
+
+def _group_mapping_setup(spec: FederationSpec, settings: dict[str, Any]) -> AdminSetup:
+    """Group mapping: the convention's groups assigned bare, explicit mappings as rules."""
+    groups: list[AssignedGroup] = []
+    for role in spec.roles:
+        for account in _role_accounts(spec, role):
+            name = _convention_name(spec, account, role)
+            if all(g.name != name for g in groups):
+                groups.append(AssignedGroup(name, None))
+    targets: dict[str, list[str]] = {}
+    for mapping in spec.group_mappings:
+        mapped = spec.role(mapping.role)
+        if mapped is None:
+            continue
+        names = targets.setdefault(mapping.group, [])
+        for account in _mapped_accounts(spec, mapped, mapping.accounts):
+            name = _convention_name(spec, account, mapped)
+            if name not in names:
+                names.append(name)
+            if all(g.name != name for g in groups):
+                groups.append(AssignedGroup(name, None))
+    rules = tuple(GroupRule(source, tuple(names)) for source, names in targets.items())
+    return AdminSetup(settings=settings, groups=tuple(groups), rules=rules)

@@ -23,8 +23,9 @@ from keyless_lab.idp.body import read_form
 from keyless_lab.idp.core import Idp, NoRoles, Session
 from keyless_lab.idp.directory import User
 from keyless_lab.idp.html import PAGE_HEADERS, render, same_origin_target
+from keyless_lab.idp.oidc import WebSsoToken
 from keyless_lab.idp.policy import app_sign_on, signed_on
-from keyless_lab.idp.stepup import step_up_page, widget_page
+from keyless_lab.idp.stepup import step_up_page, step_up_redirect, widget_page
 from keyless_lab.saml.build import encode_response
 from keyless_lab.saml.metadata import build_idp_metadata
 
@@ -97,6 +98,9 @@ async def aws_sso(request: Request) -> Response:
             detail="This app does not exist in this org.",
             org=idp.settings.org_name,
         )
+    interclient = request.query_params.get("interclient_token")
+    if interclient is not None:
+        return interclient_sign_on(request, idp, interclient)
     found = session_from_request(request, idp)
     if found is None:
         return login_redirect(request)
@@ -105,7 +109,9 @@ async def aws_sso(request: Request) -> Response:
     # The app's own sign-on policy (keyless_lab.idp.policy): a session that falls
     # short gets Classic's Extra Verification or Identity Engine's widget page.
     decision = app_sign_on(idp, session)
-    if decision == "step_up":
+    if decision == "step_up" and idp.settings.step_up_style == "redirect":
+        response = step_up_redirect(request, idp, session, user)
+    elif decision == "step_up":
         response = step_up_page(request, idp, session, user)
     elif decision == "widget":
         response = widget_page(request, idp, user)
@@ -117,6 +123,27 @@ async def aws_sso(request: Request) -> Response:
     if new:
         set_session_cookies(response, idp, session.id, session.device_token)
     return response
+
+
+def interclient_sign_on(request: Request, idp: Idp, token: str) -> Response:
+    """The app's SSO URL with an ``interclient_token`` (Native to Web SSO): the single-use
+    token stands for the session its ID token was bound to (Okta, "Configure Native to
+    Web SSO", https://developer.okta.com/docs/guides/native-to-web-sso/main/, steps 11-13).
+    """
+    assert idp.oauth is not None
+    redeemed = idp.oauth.redeem_web_sso(token) if idp.settings.native_to_web_sso else None
+    found = idp.session(redeemed.session_id) if isinstance(redeemed, WebSsoToken) else None
+    if not isinstance(redeemed, WebSsoToken) or found is None or found[1].id != redeemed.user_id:
+        return render(
+            request,
+            "error.html",
+            status_code=401,
+            title="Invalid token",
+            heading="The interclient token is invalid, used or expired.",
+            detail="Ask the app that sent you here to sign you in again.",
+            org=idp.settings.org_name,
+        )
+    return app_form(request, idp, found[1], via="interclient_token", action=idp.settings.recipient)
 
 
 def app_form(request: Request, idp: Idp, user: User, *, via: str, action: str) -> Response:

@@ -49,7 +49,55 @@ CREATE TABLE IF NOT EXISTS service_apps (
     scopes TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS group_rules (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    source_ids TEXT NOT NULL,
+    target_ids TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_times (
+    group_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_membership_updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS interclient_trust (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL
+);
 """
+# Added after the table first shipped: the admin roles assigned to a service app.
+_SERVICE_APP_ROLES = "ALTER TABLE service_apps ADD COLUMN admin_roles TEXT NOT NULL DEFAULT ''"
+
+# ``settings.app`` of a brand-new AWS Account Federation app as Okta's Apps API returns it,
+# before an admin touches it: a recorded GET /api/v1/apps answer in okta/terraform-provider-okta,
+# test/fixtures/vcr/idaas/TestAccResourceOktaAppSignOnPolicyRule_AUTH_METHOD_CHAIN/oie-00.yaml
+# (the ``amazon_aws`` app). The catalogue's own Group Filter and Role Value Pattern are set, the
+# API integration (``accessKey``/``secretKey``), the Identity Provider ARN and the Allowed Web
+# SSO Client are not; ``secretKey`` always reads null (``secretKeyEnc`` holds it, encrypted).
+CATALOGUE_SETTINGS: dict[str, Any] = {
+    "appFilter": "okta",
+    "groupFilter": r"aws_(?{{accountid}}\d+)_(?{{role}}[a-zA-Z0-9+=,.@\-_]+)",
+    "secretKey": None,
+    "webSSOAllowedClient": None,
+    "useGroupMapping": False,
+    "joinAllRoles": False,
+    "identityProviderArn": None,
+    "overrideAcsURL": None,
+    "sessionDuration": 3600,
+    "roleValuePattern": (
+        "arn:aws:iam::${accountid}:saml-provider/OKTA,arn:aws:iam::${accountid}:role/${role}"
+    ),
+    "accountID": None,
+    "awsEnvironmentType": "aws.amazon",
+    "accessKey": None,
+    "loginURL": "https://console.aws.amazon.com/ec2/home",
+    "secretKeyEnc": None,
+}
 
 # Every scope the lab's management API knows: Okta's names for the apps, groups and
 # users APIs (Okta, "OAuth 2.0 scopes for Okta APIs",
@@ -61,6 +109,9 @@ ALL_SCOPES = (
     "okta.groups.manage",
     "okta.users.read",
     "okta.users.manage",
+    # Native to Web SSO's trust mappings (https://developer.okta.com/docs/guides/native-to-web-sso/main/).
+    "okta.apps.interclientTrust.read",
+    "okta.apps.interclientTrust.manage",
 )
 READ_SCOPES = tuple(s for s in ALL_SCOPES if s.endswith(".read"))
 
@@ -84,12 +135,25 @@ class AppSnapshot:
 
 
 @dataclass(frozen=True)
+class ServiceApp:
+    """An OAuth service app for the management API: its key, granted scopes, admin roles."""
+
+    name: str
+    public_key_pem: str = field(repr=False)
+    scopes: frozenset[str]
+    admin_roles: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who called the management API: an API token or an OAuth access token, and its scopes."""
 
     kind: str  # "SSWS" or "Bearer"
     name: str
     scopes: frozenset[str]
+    # Whether an admin role backs the caller: an API token carries its admin's; a
+    # service app only the roles assigned to it (none by default).
+    admin: bool = True
 
 
 @dataclass
@@ -119,9 +183,12 @@ class AppState:
         with self.directory._tx() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO app_settings (app_id, label, settings, last_updated)"
-                " VALUES (?, ?, '{}', ?)",
-                (self.app_id, "Amazon Web Services", now_iso()),
+                " VALUES (?, ?, ?, ?)",
+                (self.app_id, "Amazon Web Services", json.dumps(CATALOGUE_SETTINGS), now_iso()),
             )
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(service_apps)")}
+            if "admin_roles" not in columns:
+                conn.execute(_SERVICE_APP_ROLES)
 
     def storm_hit(self) -> bool:
         """Count one management call; whether the storm refuses it."""
@@ -146,6 +213,7 @@ class AppState:
             "settings": json.loads(row["settings"]),
             "admin_note": row["admin_note"],
             "last_updated": row["last_updated"],
+            "created": self.directory.meta_setdefault("app_created", row["last_updated"]),
         }
 
     def set_app(self, *, label: str, settings: dict[str, Any], admin_note: str | None) -> None:
@@ -168,6 +236,26 @@ class AppState:
             "SELECT id, name, description FROM groups WHERE id = ?", (group_id,)
         )
         return dict(rows[0]) if rows else None
+
+    def group_times(self, group_id: str) -> dict[str, str]:
+        """A group's ``created``, ``lastUpdated``, ``lastMembershipUpdated`` (Okta's Group
+        object); a group the directory made before they were kept gets them when first read."""
+        moment = now_iso()
+        with self.directory._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO group_times VALUES (?, ?, ?, ?)",
+                (group_id, moment, moment, moment),
+            )
+            row = conn.execute(
+                "SELECT created, last_updated, last_membership_updated FROM group_times"
+                " WHERE group_id = ?",
+                (group_id,),
+            ).fetchone()
+        return {
+            "created": row["created"],
+            "lastUpdated": row["last_updated"],
+            "lastMembershipUpdated": row["last_membership_updated"],
+        }
 
     def create_group(self, name: str, description: str) -> dict[str, Any] | None:
         """A new group; None when the name is taken (Okta: names are unique among OKTA_GROUPs)."""
@@ -310,25 +398,140 @@ class AppState:
 
     # -- OAuth service apps ----------------------------------------------------------
 
-    def create_service_app(self, name: str, public_key_pem: str, scopes: tuple[str, ...]) -> str:
-        """A service app (client credentials, ``private_key_jwt``) granted ``scopes``."""
+    def create_service_app(
+        self,
+        name: str,
+        public_key_pem: str,
+        scopes: tuple[str, ...],
+        admin_roles: tuple[str, ...] = (),
+    ) -> str:
+        """A service app (client credentials, ``private_key_jwt``) granted ``scopes``.
+
+        ``admin_roles`` are the admin roles assigned to the app (``SUPER_ADMIN``,
+        ``APP_ADMIN``...): Okta assigns none by itself, and an app without one is
+        refused by every management endpoint whatever its scopes (Okta, "Roles in
+        Okta": "you must assign an admin role to your app since admin roles aren't
+        automatically assigned to apps", https://developer.okta.com/docs/reference/api/roles).
+        """
         client_id = okta_id("0oa")
         with self.directory._tx() as conn:
             conn.execute(
-                "INSERT INTO service_apps (client_id, name, public_key_pem, scopes, created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (client_id, name, public_key_pem, " ".join(scopes), now_iso()),
+                "INSERT INTO service_apps (client_id, name, public_key_pem, scopes, created,"
+                " admin_roles) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    client_id,
+                    name,
+                    public_key_pem,
+                    " ".join(scopes),
+                    now_iso(),
+                    " ".join(admin_roles),
+                ),
             )
         return client_id
 
-    def service_app(self, client_id: str) -> tuple[str, str, frozenset[str]] | None:
+    def service_app(self, client_id: str) -> ServiceApp | None:
         rows = self.directory._query(
-            "SELECT name, public_key_pem, scopes FROM service_apps WHERE client_id = ?",
+            "SELECT name, public_key_pem, scopes, admin_roles FROM service_apps"
+            " WHERE client_id = ?",
             (client_id,),
         )
         if not rows:
             return None
-        return rows[0]["name"], rows[0]["public_key_pem"], frozenset(rows[0]["scopes"].split())
+        row = rows[0]
+        return ServiceApp(
+            name=row["name"],
+            public_key_pem=row["public_key_pem"],
+            scopes=frozenset(row["scopes"].split()),
+            admin_roles=frozenset(row["admin_roles"].split()),
+        )
+
+    # -- group rules -------------------------------------------------------------------
+
+    def create_rule(self, name: str, sources: list[str], targets: list[str]) -> dict[str, Any]:
+        """A group rule, INACTIVE as Okta creates it: members of any of ``sources`` join
+        ``targets`` once it is activated."""
+        rule_id = okta_id("0pr")
+        moment = now_iso()
+        with self.directory._tx() as conn:
+            conn.execute(
+                "INSERT INTO group_rules (id, name, status, source_ids, target_ids, created,"
+                " last_updated) VALUES (?, ?, 'INACTIVE', ?, ?, ?, ?)",
+                (rule_id, name, " ".join(sources), " ".join(targets), moment, moment),
+            )
+        rule = self.rule(rule_id)
+        assert rule is not None
+        return rule
+
+    def rules(self) -> list[dict[str, Any]]:
+        rows = self.directory._query("SELECT * FROM group_rules ORDER BY created, id")
+        return [
+            {
+                **dict(row),
+                "source_ids": row["source_ids"].split(),
+                "target_ids": row["target_ids"].split(),
+            }
+            for row in rows
+        ]
+
+    def rule(self, rule_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.rules() if r["id"] == rule_id), None)
+
+    def update_rule(self, rule_id: str, name: str, sources: list[str], targets: list[str]) -> None:
+        with self.directory._tx() as conn:
+            conn.execute(
+                "UPDATE group_rules SET name = ?, source_ids = ?, target_ids = ?, last_updated = ?"
+                " WHERE id = ?",
+                (name, " ".join(sources), " ".join(targets), now_iso(), rule_id),
+            )
+        self._bump()
+
+    def set_rule_status(self, rule_id: str, status: str) -> None:
+        with self.directory._tx() as conn:
+            conn.execute(
+                "UPDATE group_rules SET status = ?, last_updated = ? WHERE id = ?",
+                (status, now_iso(), rule_id),
+            )
+        self._bump()
+
+    def delete_rule(self, rule_id: str) -> None:
+        with self.directory._tx() as conn:
+            conn.execute("DELETE FROM group_rules WHERE id = ?", (rule_id,))
+        self._bump()
+
+    def with_rules(self, member_of: dict[str, str]) -> dict[str, str]:
+        """A user's groups (id -> name) with those their ACTIVE group rules add.
+
+        Okta evaluates a rule for current and future members alike; the lab does
+        it when membership is read, so users the CLI adds later are covered too.
+        """
+        added = {
+            target
+            for rule in self.rules()
+            if rule["status"] == "ACTIVE" and set(rule["source_ids"]) & member_of.keys()
+            for target in rule["target_ids"]
+            if target not in member_of
+        }
+        if not added:
+            return member_of
+        names = {row["id"]: row["name"] for row in self.group_rows()}
+        return {**member_of, **{gid: names[gid] for gid in sorted(added) if gid in names}}
+
+    # -- Native to Web SSO trust mappings ----------------------------------------------
+
+    def trust(self, client_id: str) -> dict[str, Any]:
+        """Allow ``client_id`` to request interclient tokens for the AWS app (idempotent)."""
+        with self.directory._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO interclient_trust (id, client_id, created) VALUES (?, ?, ?)",
+                (okta_id("itm"), client_id, now_iso()),
+            )
+        return next(t for t in self.trusted() if t["client_id"] == client_id)
+
+    def trusted(self) -> list[dict[str, Any]]:
+        rows = self.directory._query(
+            "SELECT id, client_id, created FROM interclient_trust ORDER BY created, id"
+        )
+        return [dict(row) for row in rows]
 
     def mint_access_token(self, caller: Caller, lifetime: float, now: float) -> str:
         token = secrets.token_urlsafe(48)

@@ -42,9 +42,18 @@ regular expression with two named captures written ``(?{{accountid}}...)`` and
 Pattern] with ``${accountid}`` and ``${role}`` replaced by the captures. The
 documented group names are ``aws#[account alias]#[role name]#[account #]``,
 matched by the documented default filter :data:`DOCUMENTED_GROUP_FILTER`, and
-the documented pattern is :func:`documented_role_value_pattern`'s. Okta's
-guides present role import and group mapping as alternatives; the lab sends
-the union when both are configured.
+the documented pattern is :func:`documented_role_value_pattern`'s.
+
+*One or the other, never both.* Role import and group mapping are alternatives
+(aws-enable-role-based.htm: with Use Group Mapping on, "the API integration
+isn't used" and the roles come from the user's groups). So with
+``useGroupMapping`` on the Role values are the groups' only, and an
+assignment's ``samlRoles`` gives nothing; with it off they are the assignments'
+``samlRoles`` only, and those exist only once the API integration
+(``accessKey`` and ``secretKey`` [Access Key, Secret Key], "Connect Okta to
+multiple AWS instances using an API", connect-okta-multiple-aws-api.htm) has
+imported roles: ``samlRoles`` is an enumeration of the imported roles, and the
+management API refuses any other value (see :func:`imported_roles`).
 
 The other attributes (Okta, "How to Configure SAML 2.0 for Amazon Web
 Service",
@@ -166,6 +175,34 @@ def _imported_roles(
     return pairs
 
 
+def api_integration(settings: Mapping[str, Any]) -> bool:
+    """Whether the app's API integration is configured (an access key and its secret)."""
+    return bool(settings.get("accessKey")) and bool(settings.get("secretKey"))
+
+
+def imported_roles(spec: FederationSpec, settings: Mapping[str, Any]) -> frozenset[str]:
+    """The ``samlRoles`` values the app offers: the roles its API integration imported.
+
+    None without the integration, and none while group mapping is on (the
+    integration is not used then). The integration lists the roles of every
+    account named in ``identityProviderArn``; the lab's accounts and roles are
+    the spec's, each offered as ``[<account alias>] -- <role>`` and, as in a
+    single-account app, by its bare name.
+    """
+    if settings.get("useGroupMapping") or not api_integration(settings):
+        return frozenset()
+    providers = _providers(settings)
+    values: set[str] = set()
+    for account in spec.accounts:
+        if account.id not in providers:
+            continue
+        for role in spec.roles:
+            if spec.role_in_account(role, account):
+                values.add(f"[{account.alias}] -- {role.name}")
+                values.add(role.name)
+    return frozenset(values)
+
+
 def app_roles(
     spec: FederationSpec,
     settings: Mapping[str, Any],
@@ -179,16 +216,20 @@ def app_roles(
     assigned = [(group_id, roles) for group_id, roles in assignments if group_id in member_of]
     if not assigned:
         return ()
-    providers = _providers(settings)
-    role_lists = [roles for _, roles in assigned if roles]
-    if not settings.get("joinAllRoles"):
-        role_lists = role_lists[:1]
     pairs: list[RolePair] = []
-    for saml_roles in role_lists:
-        pairs += _imported_roles(spec, providers, saml_roles)
     if settings.get("useGroupMapping"):
+        # Group mapping: the groups' names alone; assignments only admit the user.
         values = group_mapping_values(settings, sorted(member_of.values()))
         pairs += [pair for pair in map(_pair_of, values) if pair is not None]
+    else:
+        providers = _providers(settings)
+        offered = imported_roles(spec, settings)
+        role_lists = [roles for _, roles in assigned if roles]
+        if not settings.get("joinAllRoles"):
+            role_lists = role_lists[:1]
+        for saml_roles in role_lists:
+            kept = [value for value in saml_roles if value in offered]
+            pairs += _imported_roles(spec, providers, kept)
     unique: list[RolePair] = []
     for pair in pairs:
         if pair not in unique:

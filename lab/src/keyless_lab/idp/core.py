@@ -44,6 +44,8 @@ Engine = Literal["classic", "oie"]
 AppPolicy = Literal["none", "mfa", "mfa_every_time"]
 ENGINES: tuple[Engine, ...] = ("classic", "oie")
 APP_POLICIES: tuple[AppPolicy, ...] = ("none", "mfa", "mfa_every_time")
+AppDevice = Literal["any", "registered", "managed"]
+StepUpStyle = Literal["page", "redirect"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,12 @@ class IdpSettings:
     """What an operator may tune; the defaults are Okta's."""
 
     lockout_threshold: int = 10
-    # Requests per minute and client address, per bucket (Okta limits per endpoint).
+    # Requests per minute and client address, per bucket: Okta limits /api/v1/authn and
+    # /oauth2/v1/token each on their own, apart from the rest of the API (Okta, "Rate
+    # limits", https://developer.okta.com/docs/reference/rl-global-mgmt/ and
+    # https://developer.okta.com/docs/reference/rl2-limits/).
     rate_limit_authn: int = 1200
+    rate_limit_token: int = 2000
     rate_limit_other: int = 2400
     sign: SignWhat = "both"
     recipient: str = AWS_SIGNIN_URL
@@ -71,6 +77,27 @@ class IdpSettings:
     remember_device_lifetime: timedelta = timedelta(hours=12)
     engine: Engine = "classic"
     app_policy: AppPolicy = "none"
+    # The AWS app's authentication policy rule's device condition (Identity Engine):
+    # "any" (Device State: Any), "registered" or "managed". A token exchange carries no
+    # device, so only "any" lets a CLI through (okta/okta-aws-cli README, "Authentication
+    # policy": Device State "must be set to Any for using Okta AWS CLI").
+    app_device: AppDevice = "any"
+    # How Classic answers an app step-up: its Extra Verification "page", or a "redirect"
+    # to /login/step-up/redirect?stateToken=... (which then shows the page), as
+    # gimme-aws-creds handles both (gimme_aws_creds/okta_classic.py,
+    # _extract_state_token_from_http_response).
+    step_up_style: StepUpStyle = "page"
+    # The CLIs' native app's grant types. okta-aws-cli's README: "The OIDC Native
+    # Application requires Grant Types Authorization Code, Device Authorization, and
+    # Token Exchange".
+    native_app_grant_types: tuple[str, ...] = (
+        "authorization_code",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    )
+    # Native to Web SSO (interclient tokens) offered by the org (Okta: Early Access, off
+    # until enabled, https://developer.okta.com/docs/guides/native-to-web-sso/main/).
+    native_to_web_sso: bool = False
     # The device authorization grant: Okta answers expires_in 600 and interval 5.
     device_code_lifetime: timedelta = timedelta(minutes=10)
     device_poll_interval: int = 5
@@ -229,10 +256,8 @@ class Idp:
         self.sms_log = sms_log
         self.clock = clock
         self.idp_id = directory.meta_setdefault("idp_id", "00o" + app_id[3:])
-        # The org authorization server (keyless_lab.idp.oidc), attached by the server,
-        # and the AWS app's "allowed web SSO client" (the native app's client id).
+        # The org authorization server (keyless_lab.idp.oidc), attached by the server.
         self.oauth: AuthorizationServer | None = None
-        self.allowed_web_sso_client: str | None = None
         self.rate_limiter = RateLimiter()
         self._lock = threading.Lock()
         self._transactions: dict[str, Transaction] = {}
@@ -452,6 +477,14 @@ class Idp:
                 del self._sessions[session_id]
         return len(ended)
 
+    def forget_devices(self, user_id: str) -> int:
+        """Forget every device ``user_id`` asked to have remembered; how many."""
+        with self._lock:
+            gone = [key for key in self._remembered if key[0] == user_id]
+            for key in gone:
+                del self._remembered[key]
+        return len(gone)
+
     def _prune(self, now: datetime) -> None:
         # Called under the lock on every new transaction: keeps memory bounded.
         if len(self._transactions) + len(self._session_tokens) < 5000:
@@ -469,7 +502,7 @@ class Idp:
         Read from the app's settings and group assignments as stored through the
         management API (see :mod:`keyless_lab.idp.awsapp`), as Okta's app does.
         """
-        member_of = self.directory.user_group_ids(user.id)
+        member_of = self.appstate.with_rules(self.directory.user_group_ids(user.id))
         key = (frozenset(member_of.items()), self.appstate.version)
         cached = self._roles_cache.get(key)
         if cached is not None:

@@ -33,6 +33,7 @@ server's rate-limit middleware; a "429 storm" (``AppState.storm_every``) answers
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -50,9 +51,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keyless_lab.config import lab_section
+from keyless_lab.idp import awsapp
 from keyless_lab.idp.admin import admin_setup
 from keyless_lab.idp.api import client_of, idp_of
-from keyless_lab.idp.appstate import ALL_SCOPES, Caller
+from keyless_lab.idp.appstate import ALL_SCOPES, CATALOGUE_SETTINGS, Caller
 from keyless_lab.idp.core import Idp
 from keyless_lab.idp.directory import User, UserStatus
 from keyless_lab.idp.okta import error_response, factor_profile, link, oauth_error
@@ -143,6 +145,20 @@ def guarded(scope: str) -> Callable[[Callable[[Request, Idp], Awaitable[Response
             caller = caller_of(idp, request)
             if caller is None:
                 return error_response("E0000011")
+            if not caller.admin:
+                # Scopes say which APIs a service app may call, an admin role which
+                # objects it may touch; with no role Okta refuses it everywhere
+                # (Okta, "Implement OAuth for Okta with a service app", "Assign admin
+                # roles to the OAuth 2.0 service app",
+                # https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
+                idp.audit.write(
+                    "management_denied",
+                    ip=client_of(request),
+                    caller=caller.name,
+                    path=request.url.path,
+                    reason="no admin role",
+                )
+                return error_response("E0000006")
             if scope not in caller.scopes and manage not in caller.scopes:
                 idp.audit.write(
                     "management_denied",
@@ -194,9 +210,21 @@ def paged(request: Request, idp: Idp, items: Sequence[dict[str, Any]]) -> Respon
 # -- documents ----------------------------------------------------------------------------
 
 
+def public_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    """``settings.app`` as the Apps API shows it: every property of the app's schema,
+    ``secretKey`` always null and ``secretKeyEnc`` standing for a stored secret (the
+    recorded answer cited at :data:`~keyless_lab.idp.appstate.CATALOGUE_SETTINGS`)."""
+    shown = {**{key: None for key in CATALOGUE_SETTINGS}, **stored, "secretKey": None}
+    secret = stored.get("secretKey")
+    shown["secretKeyEnc"] = (
+        "enc:" + hashlib.sha256(str(secret).encode()).hexdigest()[:32] if secret else None
+    )
+    return shown
+
+
 def app_document(idp: Idp) -> dict[str, Any]:
     row = idp.appstate.app_row()
-    settings = {k: v for k, v in row["settings"].items() if k != "secretKey"}
+    settings = public_settings(row["settings"])
     base = idp.base_url
     return {
         "id": idp.app_id,
@@ -204,12 +232,24 @@ def app_document(idp: Idp) -> dict[str, Any]:
         "label": row["label"],
         "status": "ACTIVE",
         "lastUpdated": row["last_updated"],
+        "created": row["created"],
+        "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
         "signOnMode": "SAML_2_0",
         "features": [],
-        "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
+        "visibility": {
+            "autoLaunch": False,
+            "autoSubmitToolbar": False,
+            "hide": {"iOS": False, "web": False},
+            "appLinks": {"login": True},
+        },
         "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"}},
         "settings": {
             "app": settings,
+            "notifications": {
+                "vpn": {"network": {"connection": "DISABLED"}, "message": None, "helpUrl": None}
+            },
+            "manualProvisioning": False,
+            "implicitAssignment": False,
             "notes": {"admin": row["admin_note"], "enduser": None},
             "signOn": {"defaultRelayState": None},
         },
@@ -225,13 +265,20 @@ def app_document(idp: Idp) -> dict[str, Any]:
 
 
 def group_document(idp: Idp, row: dict[str, Any]) -> dict[str, Any]:
+    """A Group object (Okta Groups API, "Group object",
+    https://developer.okta.com/docs/reference/api/groups/#group-object)."""
     base = f"{idp.base_url}/api/v1/groups/{row['id']}"
     return {
         "id": row["id"],
+        **idp.appstate.group_times(row["id"]),
         "objectClass": ["okta:user_group"],
         "type": "OKTA_GROUP",
         "profile": {"name": row["name"], "description": row["description"] or None},
-        "_links": {"self": {"href": base}, "users": {"href": f"{base}/users"}},
+        "_links": {
+            "self": {"href": base},
+            "apps": {"href": f"{base}/apps"},
+            "users": {"href": f"{base}/users"},
+        },
     }
 
 
@@ -314,7 +361,16 @@ def _check_settings(settings: dict[str, Any]) -> list[str]:
     for flag in ("joinAllRoles", "useGroupMapping"):
         if flag in settings and not isinstance(settings[flag], bool):
             problems.append(f"{flag}: must be true or false")
-    for text in ("identityProviderArn", "roleValuePattern", "groupFilter", "loginURL"):
+    for text in (
+        "identityProviderArn",
+        "roleValuePattern",
+        "groupFilter",
+        "loginURL",
+        "webSSOAllowedClient",
+        "accessKey",
+        "secretKey",
+        "appFilter",
+    ):
         if settings.get(text) is not None and not isinstance(settings[text], str):
             problems.append(f"{text}: must be a string")
     arns = str(settings.get("identityProviderArn") or "")
@@ -343,8 +399,15 @@ async def put_app(request: Request, idp: Idp) -> Response:
     if problems:
         return _invalid(problems[0].split(":")[0], *problems)
     current = idp.appstate.app_row()
-    if "secretKey" not in settings and "secretKey" in current["settings"]:
-        settings = {**settings, "secretKey": current["settings"]["secretKey"]}
+    # A replace: properties the body leaves out read null after it, as the schema's
+    # other unset ones do; the secret is write-only (it reads null), so a body that
+    # sends it null or not at all keeps the stored one.
+    settings = {
+        **{key: None for key in CATALOGUE_SETTINGS},
+        **{k: v for k, v in settings.items() if k != "secretKeyEnc"},
+    }
+    if not settings.get("secretKey"):
+        settings["secretKey"] = current["settings"].get("secretKey")
     notes = raw_settings.get("notes") if isinstance(raw_settings, dict) else None
     admin_note = notes.get("admin") if isinstance(notes, dict) else None
     idp.appstate.set_app(
@@ -374,11 +437,59 @@ def _group_rule_members(idp: Idp, name: str) -> list[str]:
     return ids
 
 
+# One clause of Okta's search syntax for groups: ``<attribute> <op> "<value>"``.
+_CLAUSE = re.compile(
+    r'^\s*(profile\.name|profile\.description|id|type)\s+(eq|sw)\s+"((?:[^"\\]|\\.)*)"\s*$'
+)
+
+
+def _search_filter(expression: str) -> Callable[[dict[str, Any]], bool] | None:
+    """``search`` on ``GET /api/v1/groups`` as a predicate; None when the lab cannot read it.
+
+    Okta's syntax (Groups API, "List all groups", ``search``:
+    https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Group/#tag/Group/operation/listGroups,
+    e.g. ``search=profile.name eq "West Coast Users"``): clauses of ``eq`` or ``sw``
+    (starts with) on ``profile.name``, ``profile.description``, ``id``, ``type``,
+    joined with ``and``; values in double quotes with ``\"`` and ``\\`` escaped. The
+    lab reads that subset and refuses the rest (``400 E0000031``).
+    """
+    clauses = []
+    for part in re.split(r'\s+and\s+(?=(?:[^"]*"[^"]*")*[^"]*$)', expression):
+        match = _CLAUSE.match(part)
+        if match is None:
+            return None
+        value = re.sub(r"\\(.)", r"\1", match.group(3))
+        clauses.append((match.group(1), match.group(2), value))
+
+    def field(row: dict[str, Any], name: str) -> str:
+        if name == "type":
+            return "OKTA_GROUP"
+        if name == "id":
+            return str(row["id"])
+        return str(row["name"] if name == "profile.name" else row["description"] or "")
+
+    def matches(row: dict[str, Any]) -> bool:
+        return all(
+            field(row, name) == value if op == "eq" else field(row, name).startswith(value)
+            for name, op, value in clauses
+        )
+
+    return matches
+
+
 @guarded("okta.groups.read")
 async def list_groups(request: Request, idp: Idp) -> Response:
-    """``q`` matches the start of a group's name."""
+    """``q`` matches the start of a group's name (case-insensitive); ``search`` is
+    Okta's search syntax (:func:`_search_filter`)."""
+    rows = idp.appstate.group_rows()
+    search = request.query_params.get("search")
+    if search is not None:
+        wanted = _search_filter(search)
+        if wanted is None:
+            return error_response("E0000031")
+        rows = [r for r in rows if wanted(r)]
     query = request.query_params.get("q", "").lower()
-    rows = [r for r in idp.appstate.group_rows() if r["name"].lower().startswith(query)]
+    rows = [r for r in rows if r["name"].lower().startswith(query)]
     return paged(request, idp, [group_document(idp, r) for r in rows])
 
 
@@ -474,6 +585,44 @@ async def get_app_group(request: Request, idp: Idp) -> Response:
     return JSONResponse(assignment_document(idp, found))
 
 
+def _saml_roles_refused(idp: Idp, roles: list[str]) -> Response | None:
+    """Okta's answer to ``samlRoles`` the app does not offer (None when every value is offered).
+
+    ``samlRoles`` is an enumeration of the roles the app's API integration
+    imported (:func:`keyless_lab.idp.awsapp.imported_roles`): any other value
+    fails the app user schema's validation, ``400 E0000001`` with one
+    ``errorCauses`` entry per problem, in the ``<property>: <why>`` form of the
+    error catalogue's examples (https://developer.okta.com/docs/reference/error-codes/).
+    The causes' wording is the lab's: Okta publishes no example for this property.
+    """
+    if not roles:
+        return None
+    settings = idp.appstate.app_row()["settings"]
+    if settings.get("useGroupMapping"):
+        return _invalid(
+            "samlRoles",
+            "samlRoles: the app uses group mapping (useGroupMapping), which takes roles from "
+            "group names through groupFilter and roleValuePattern; it offers no SAML User Roles",
+        )
+    if not awsapp.api_integration(settings):
+        return _invalid(
+            "samlRoles",
+            "samlRoles: the app's API integration (accessKey, secretKey) is not configured, "
+            "so it has imported no roles to choose from",
+        )
+    offered = awsapp.imported_roles(idp.spec, settings)
+    unknown = [role for role in roles if role not in offered]
+    if unknown:
+        return _invalid(
+            "samlRoles",
+            *(
+                f"samlRoles: {role!r} is not a role the app's API integration imported"
+                for role in unknown
+            ),
+        )
+    return None
+
+
 @guarded("okta.apps.manage")
 async def put_app_group(request: Request, idp: Idp) -> Response:
     """Assign a group to the app, or change its assignment (``priority``, ``profile``)."""
@@ -497,6 +646,9 @@ async def put_app_group(request: Request, idp: Idp) -> Response:
         return _invalid("samlRoles", "samlRoles: must be a list of role names")
     if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
         return _invalid("priority", "priority: must be a number")
+    refused = _saml_roles_refused(idp, roles or [])
+    if refused is not None:
+        return refused
     idp.appstate.assign(group_id, profile, priority)
     found = idp.appstate.assignment(group_id)
     assert found is not None
@@ -511,6 +663,56 @@ async def delete_app_group(request: Request, idp: Idp) -> Response:
     if not idp.appstate.unassign(request.path_params["group_id"]):
         return _not_found(request.path_params["group_id"], "ApplicationGroupAssignment")
     return Response(status_code=204)
+
+
+# -- Native to Web SSO trust mappings ---------------------------------------------------------
+
+
+def trust_document(idp: Idp, row: dict[str, Any]) -> dict[str, Any]:
+    """A trust mapping as Okta's guide shows it (Application Interclient Trust Mappings,
+    https://developer.okta.com/docs/guides/native-to-web-sso/main/, "Configure the trust map")."""
+    return {
+        "id": row["id"],
+        "orgId": idp.idp_id,
+        "appInstanceId": idp.app_id,
+        "trustedAppInstanceId": row["client_id"],
+        "created": row["created"],
+        "lastUpdated": row["created"],
+        "lastUpdatedBy": None,
+    }
+
+
+# Okta's guide: "You can define up to five apps per target web app."
+MAX_TRUSTED_APPS = 5
+
+
+@guarded("okta.apps.interclientTrust.manage")
+async def add_trusted_app(request: Request, idp: Idp) -> Response:
+    """``POST /api/v1/apps/{appId}/interclient-allowed-apps`` with ``{"id": client_id}``."""
+    missing = _app_or_404(request, idp)
+    if missing is not None:
+        return missing
+    body = await read_json(request)
+    if body is None:
+        return error_response("E0000003")
+    client_id = body.get("id")
+    if not isinstance(client_id, str) or not client_id:
+        return _invalid("id", "id: The field cannot be left blank")
+    known = idp.oauth is not None and idp.oauth.native_app.client_id == client_id
+    if not known:
+        return _not_found(client_id, "App")
+    trusted = idp.appstate.trusted()
+    if all(t["client_id"] != client_id for t in trusted) and len(trusted) >= MAX_TRUSTED_APPS:
+        return _invalid("id", f"id: at most {MAX_TRUSTED_APPS} apps may be trusted by one app")
+    return JSONResponse(trust_document(idp, idp.appstate.trust(client_id)))
+
+
+@guarded("okta.apps.interclientTrust.read")
+async def list_trusted_apps(request: Request, idp: Idp) -> Response:
+    missing = _app_or_404(request, idp)
+    if missing is not None:
+        return missing
+    return JSONResponse([trust_document(idp, row) for row in idp.appstate.trusted()])
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -562,14 +764,42 @@ async def user_lifecycle(request: Request, idp: Idp) -> Response:
     return JSONResponse({})
 
 
+def _flag(request: Request, name: str) -> bool | None:
+    """A boolean query parameter: absent is False, ``true``/``false`` as written, else None."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    return {"true": True, "false": False}.get(raw.lower())
+
+
 @guarded("okta.users.manage")
 async def clear_user_sessions(request: Request, idp: Idp) -> Response:
-    """``DELETE /api/v1/users/{id}/sessions``: every session of the user ends; 204."""
+    """``DELETE /api/v1/users/{id}/sessions``: every session of the user ends; 204.
+
+    Okta's User Sessions API, "Revoke all user sessions"
+    (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/UserSessions/):
+    ``oauthTokens=true`` also revokes the OpenID Connect and OAuth access and
+    refresh tokens issued to the user (without it they stay valid until they
+    expire); ``forgetDevices=true`` forgets the devices the user asked to have
+    remembered, so the next sign-in asks for MFA again.
+    """
     user = _user(request, idp)
     if user is None:
         return _not_found(request.path_params["user_id"], "User")
+    oauth_tokens, forget = _flag(request, "oauthTokens"), _flag(request, "forgetDevices")
+    if oauth_tokens is None or forget is None:
+        return _invalid("oauthTokens", "oauthTokens, forgetDevices: must be true or false")
     ended = idp.end_user_sessions(user.id)
-    idp.audit.write("sessions_cleared", login=user.login, ip=client_of(request), count=ended)
+    revoked = idp.oauth.revoke_user_tokens(user.id) if oauth_tokens and idp.oauth else 0
+    forgotten = idp.forget_devices(user.id) if forget else 0
+    idp.audit.write(
+        "sessions_cleared",
+        login=user.login,
+        ip=client_of(request),
+        count=ended,
+        oauth_tokens_revoked=revoked,
+        devices_forgotten=forgotten,
+    )
     return Response(status_code=204)
 
 
@@ -578,7 +808,8 @@ async def user_groups(request: Request, idp: Idp) -> Response:
     user = _user(request, idp)
     if user is None:
         return _not_found(request.path_params["user_id"], "User")
-    rows = [idp.appstate.group_row(g) for g in idp.appstate.user_group_ids(user.id)]
+    direct = idp.directory.user_group_ids(user.id)
+    rows = [idp.appstate.group_row(g) for g in sorted(idp.appstate.with_rules(direct))]
     return paged(request, idp, [group_document(idp, r) for r in rows if r is not None])
 
 
@@ -683,10 +914,9 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
     app = idp.appstate.service_app(client_id) if isinstance(client_id, str) else None
     if app is None or not isinstance(client_id, str):
         return oauth_error("invalid_client", "The client_id is not known.", 401)
-    name, public_key_pem, granted = app
     why = verify_client_assertion(
         form["client_assertion"],
-        public_key_pem=public_key_pem,
+        public_key_pem=app.public_key_pem,
         client_id=client_id,
         audience=f"{idp.base_url}/oauth2/v1/token",
         now=time.time(),
@@ -701,13 +931,15 @@ async def client_credentials_grant(request: Request, form: dict[str, str]) -> Re
         return oauth_error(
             "invalid_scope", f"One or more scopes are not configured: {' '.join(unknown)}"
         )
-    missing = [s for s in requested if s not in granted]
+    missing = [s for s in requested if s not in app.scopes]
     if missing:
         return oauth_error(
             "invalid_scope",
             f"The following scopes were not granted to the client: {' '.join(missing)}",
         )
-    caller = Caller("Bearer", f"service app {name}", frozenset(requested))
+    caller = Caller(
+        "Bearer", f"service app {app.name}", frozenset(requested), admin=bool(app.admin_roles)
+    )
     token = idp.appstate.mint_access_token(caller, ACCESS_TOKEN_LIFETIME, time.time())
     return JSONResponse(
         {
@@ -728,6 +960,8 @@ ROUTES = [
     Route("/api/v1/apps/{app_id}/groups/{group_id}", get_app_group, methods=["GET"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", put_app_group, methods=["PUT"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", delete_app_group, methods=["DELETE"]),
+    Route("/api/v1/apps/{app_id}/interclient-allowed-apps", add_trusted_app, methods=["POST"]),
+    Route("/api/v1/apps/{app_id}/interclient-allowed-apps", list_trusted_apps, methods=["GET"]),
     Route("/api/v1/groups", list_groups, methods=["GET"]),
     Route("/api/v1/groups", create_group, methods=["POST"]),
     Route("/api/v1/groups/{group_id}", get_group, methods=["GET"]),
@@ -742,28 +976,44 @@ ROUTES = [
 ]
 
 
-def seed_configured_app(idp: Idp) -> bool:
-    """Configure a blank AWS app as an Okta admin would for the lab's spec; False if not blank.
+def seed_configured_app(idp: Idp, web_sso_client: str | None = None) -> bool:
+    """Configure a new AWS app as an Okta admin would for the lab's spec; False if done before.
 
     The default lab starts as an org whose Okta side is already in place, so
     logins work after an AWS-only apply; what is configured, and from which of
-    Okta's guides, is :mod:`keyless_lab.idp.admin`'s. ``keyless lab up
-    --unconfigured-okta-app`` skips this and leaves the app as Okta's catalogue
-    adds it.
+    Okta's guides, is :mod:`keyless_lab.idp.admin`'s. The admin also names the
+    CLIs' native app as the Allowed Web SSO Client (``web_sso_client``, okta/okta-aws-cli
+    README, "Allowed Web SSO Client ID"). ``keyless lab up --unconfigured-okta-app``
+    skips this and leaves the app as Okta's catalogue adds it
+    (:data:`~keyless_lab.idp.appstate.CATALOGUE_SETTINGS`).
     """
     state = idp.appstate
     current = state.app_row()
-    if any(current["settings"].get(k) for k in ("identityProviderArn", "roleValuePattern")):
+    if current["settings"].get("identityProviderArn"):
         return False
     setup = admin_setup(idp.spec)
     rows = {row["name"]: row for row in state.group_rows()}
-    for group in setup.groups:
-        row = rows.get(group.name)
+
+    def ensure(name: str) -> dict[str, Any]:
+        row = rows.get(name)
         if row is None:
-            row = state.create_group(group.name, "")
+            row = state.create_group(name, "")
             assert row is not None
-            state.add_members(row["id"], _group_rule_members(idp, group.name))
+            state.add_members(row["id"], _group_rule_members(idp, name))
+            rows[name] = row
+        return row
+
+    for group in setup.groups:
+        row = ensure(group.name)
         profile = {} if group.saml_roles is None else {"samlRoles": list(group.saml_roles)}
         state.assign(row["id"], profile, None)
-    state.set_app(label=current["label"], settings=setup.settings, admin_note=current["admin_note"])
+    for rule in setup.rules:
+        made = state.create_rule(
+            f"{rule.source} to its AWS roles",
+            [ensure(rule.source)["id"]],
+            [ensure(target)["id"] for target in rule.targets],
+        )
+        state.set_rule_status(made["id"], "ACTIVE")
+    settings = {**current["settings"], **setup.settings, "webSSOAllowedClient": web_sso_client}
+    state.set_app(label=current["label"], settings=settings, admin_note=current["admin_note"])
     return True

@@ -16,11 +16,30 @@ Connect & OAuth 2.0 API", "Configure Device Authorization Grant Flow",
   → 400 ``authorization_pending`` / ``slow_down`` / ``access_denied`` /
   ``expired_token`` (RFC 8628 §3.5), then the tokens;
 - ``POST /oauth2/v1/token`` with the token exchange grant: ``subject_token`` =
-  the ID token, ``actor_token`` = the access token (or the ``device_secret``
-  of the ``device_sso`` scope, Okta's Native SSO), ``audience`` =
+  the ID token, ``actor_token`` = the access token, ``audience`` =
   ``urn:okta:apps:<AWS app id>``, ``requested_token_type`` =
-  ``urn:okta:oauth:token-type:web_sso_token`` → a single-use web SSO token;
-- ``GET|POST /login/token/sso`` (``token``) → the AWS app's SAML form;
+  ``urn:okta:oauth:token-type:web_sso_token`` → a single-use web SSO token
+  (or, where the org offers Native to Web SSO,
+  ``urn:okta:params:oauth:token-type:interclient_token``
+  for a client the app trusts, Okta's "Configure Native to Web SSO",
+  https://developer.okta.com/docs/guides/native-to-web-sso/main/);
+- ``GET|POST /login/token/sso`` (``token``) → the AWS app's SAML form, once
+  (``interclient_token`` at the app's SSO URL for the interclient token);
+
+The exchange is refused, each with Okta's ``invalid_grant`` and description:
+the AWS app's ``settings.app.webSSOAllowedClient`` [Allowed Web SSO Client] is
+not the client ("The target audience app must be configured to allow the
+client to request a 'web_sso_token'.", as quoted in the P0 Security CLI's Okta
+login, @p0security/cli, whose list of Okta configuration errors holds it beside
+the assurance one); the access token lacks ``okta.apps.sso`` ("The 'actor_token' must have
+the 'okta.apps.sso' scope."); the app's policy is not met, including a rule
+that asks for a registered or managed device, which an exchange never shows
+(:data:`ASSURANCE_NOT_MET`). A native app without the Authorization Code grant
+may not exchange (okta/okta-aws-cli README: the native app "requires Grant Types
+Authorization Code, Device Authorization, and Token Exchange"). The wording
+of the actor-scope and grant-type descriptions is not in a published page;
+it is the outside review's quotation (issue 22) and the lab's, respectively.
+A web SSO token presented a second time answers ``web_sso_token_replayed``.
 - ``GET /oauth2/v1/keys`` → the JWKS the tokens verify with.
 
 Errors are OAuth's ``{"error", "error_description"}`` with Okta's status
@@ -49,13 +68,15 @@ from keyless_lab.idp.html import csrf_ok, render
 from keyless_lab.idp.management import client_credentials_grant
 from keyless_lab.idp.oidc import (
     APP_AUDIENCE_PREFIX,
+    GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
     GRANT_DEVICE_CODE,
     GRANT_TOKEN_EXCHANGE,
+    INTERCLIENT_SCOPE,
     SCOPES,
     TOKEN_TYPE_ACCESS,
-    TOKEN_TYPE_DEVICE_SECRET,
     TOKEN_TYPE_ID,
+    TOKEN_TYPE_INTERCLIENT,
     TOKEN_TYPE_WEB_SSO,
     AuthorizationServer,
     IssuedTokens,
@@ -71,6 +92,15 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # (okta/okta-aws-cli#31, #153, #207, #275; Nike-Inc/gimme-aws-creds#467) and in
 # Okta's OIDC reference; the others follow RFC 6749 §5.2 and RFC 8628 §3.5.
 ASSURANCE_NOT_MET = "The application's assurance requirements are not met by the 'subject_token'."
+NOT_ALLOWED_CLIENT = (
+    "The target audience app must be configured to allow the client to request a 'web_sso_token'."
+)
+ACTOR_WITHOUT_SSO_SCOPE = "The 'actor_token' must have the 'okta.apps.sso' scope."
+NO_AUTHORIZATION_CODE = (
+    "The client must be configured with the 'authorization_code' grant type to request a "
+    "'web_sso_token'."
+)
+WEB_SSO_REPLAYED = "web_sso_token_replayed"
 SESSION_ENDED = (
     "The 'subject_token' either expired or the session associated with it was terminated."
 )
@@ -128,7 +158,6 @@ def _metadata(idp: Idp, *, openid: bool) -> dict[str, Any]:
                 "sid",
                 "auth_time",
                 "at_hash",
-                "ds_hash",
                 "preferred_username",
             ],
         }
@@ -181,7 +210,10 @@ async def device_authorize(request: Request) -> Response:
     if refused is not None:
         return refused
     scopes = tuple(dict.fromkeys(form.get("scope", "").split()))
-    if "openid" not in scopes or not set(scopes) <= SCOPES:
+    offered = SCOPES | ({INTERCLIENT_SCOPE} if _trusted(idp, form["client_id"]) else set())
+    if "openid" not in scopes or not set(scopes) <= offered:
+        # Okta's answer to a scope the org authorization server does not have, as for
+        # device_sso (a custom authorization server's, see keyless_lab.idp.oidc.SCOPES).
         return oauth_error(
             "invalid_scope",
             "One or more scopes are not configured for the authorization server resource.",
@@ -270,23 +302,30 @@ def _device_code_token(request: Request, idp: Idp, form: dict[str, str]) -> Resp
     return JSONResponse(body, headers=_NO_STORE)
 
 
+def _trusted(idp: Idp, client_id: str) -> bool:
+    """Whether the org offers Native to Web SSO and the AWS app trusts ``client_id``."""
+    return idp.settings.native_to_web_sso and any(
+        t["client_id"] == client_id for t in idp.appstate.trusted()
+    )
+
+
 def _actor_matches(
     server: AuthorizationServer, form: dict[str, str], subject: IssuedTokens
 ) -> bool:
-    actor, actor_type = form.get("actor_token", ""), form.get("actor_token_type", "")
-    if actor_type == TOKEN_TYPE_ACCESS:
-        record = server.token_record(actor, kind="AT")
-    elif actor_type == TOKEN_TYPE_DEVICE_SECRET:
-        record = server.device_secret_record(actor)
-    else:
+    if form.get("actor_token_type", "") != TOKEN_TYPE_ACCESS:
         return False
+    record = server.token_record(form.get("actor_token", ""), kind="AT")
     return record is not None and record.id_jti == subject.id_jti
 
 
 def _web_sso_exchange(request: Request, idp: Idp, form: dict[str, str]) -> Response:
     server = _server(idp)
-    if form.get("requested_token_type") != TOKEN_TYPE_WEB_SSO:
+    requested = form.get("requested_token_type")
+    interclient = requested == TOKEN_TYPE_INTERCLIENT and idp.settings.native_to_web_sso
+    if requested != TOKEN_TYPE_WEB_SSO and not interclient:
         return oauth_error("invalid_request", "The 'requested_token_type' is invalid.")
+    if GRANT_AUTHORIZATION_CODE not in server.native_app.grant_types:
+        return oauth_error("invalid_grant", NO_AUTHORIZATION_CODE)
     if form.get("subject_token_type") != TOKEN_TYPE_ID:
         return oauth_error("invalid_request", "The 'subject_token_type' is invalid.")
     subject = server.token_record(form.get("subject_token", ""), kind="ID")
@@ -297,13 +336,24 @@ def _web_sso_exchange(request: Request, idp: Idp, form: dict[str, str]) -> Respo
     audience = form.get("audience", "")
     if audience != APP_AUDIENCE_PREFIX + idp.app_id:
         return oauth_error("invalid_target", "The 'audience' is invalid.")
-    if idp.allowed_web_sso_client != form["client_id"]:
-        return oauth_error(
-            "invalid_target",
-            "The client is not the allowed web SSO client of the 'audience' application.",
-        )
-    if "okta.apps.sso" not in subject.scopes:
-        return oauth_error("invalid_scope", "The 'okta.apps.sso' scope is required.")
+    if interclient:
+        # The trust map: the target app lists the clients that may ask (native-to-web-sso).
+        if not _trusted(idp, form["client_id"]):
+            return oauth_error(
+                "invalid_grant",
+                "The target audience app must be configured to allow the client to request "
+                "an 'interclient_token'.",
+            )
+        if INTERCLIENT_SCOPE not in subject.scopes:
+            return oauth_error(
+                "invalid_grant", f"The 'actor_token' must have the '{INTERCLIENT_SCOPE}' scope."
+            )
+    else:
+        allowed = idp.appstate.snapshot().settings.get("webSSOAllowedClient")
+        if allowed != form["client_id"]:
+            return oauth_error("invalid_grant", NOT_ALLOWED_CLIENT)
+        if "okta.apps.sso" not in subject.scopes:
+            return oauth_error("invalid_grant", ACTOR_WITHOUT_SSO_SCOPE)
     found = idp.session(subject.session_id)
     if found is None:
         return oauth_error("invalid_grant", SESSION_ENDED)
@@ -320,7 +370,7 @@ def _web_sso_exchange(request: Request, idp: Idp, form: dict[str, str]) -> Respo
             "token_type": "N_A",
             "expires_in": int(WEB_SSO_LIFETIME.total_seconds()),
             "access_token": web_sso,
-            "issued_token_type": TOKEN_TYPE_WEB_SSO,
+            "issued_token_type": TOKEN_TYPE_INTERCLIENT if interclient else TOKEN_TYPE_WEB_SSO,
         },
         headers=_NO_STORE,
     )
@@ -334,6 +384,16 @@ async def token_sso(request: Request) -> Response:
         form = await read_form(request)
         value = form.get("token") or value
     redeemed = _server(idp).redeem_web_sso(value)
+    if redeemed == "REPLAYED":
+        return render(
+            request,
+            "error.html",
+            status_code=400,
+            title=WEB_SSO_REPLAYED,
+            heading=f"{WEB_SSO_REPLAYED}: this web SSO token was already used.",
+            detail="Ask the command-line client to exchange a fresh one.",
+            org=idp.settings.org_name,
+        )
     found = idp.session(redeemed.session_id) if redeemed is not None else None
     if redeemed is None or found is None or found[1].id != redeemed.user_id:
         return render(

@@ -45,27 +45,35 @@ OIDC_KEY_FILE = "oidc-signing-key.pem"
 
 # Protocol names, not secrets (RFC 8628, RFC 8693, Okta's web SSO token type).
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 TOKEN_TYPE_ID = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
-TOKEN_TYPE_DEVICE_SECRET = "urn:x-oath:params:oauth:token-type:device-secret"  # noqa: S105
 TOKEN_TYPE_WEB_SSO = "urn:okta:oauth:token-type:web_sso_token"  # noqa: S105
+TOKEN_TYPE_INTERCLIENT = "urn:okta:params:oauth:token-type:interclient_token"  # noqa: S105
 APP_AUDIENCE_PREFIX = "urn:okta:apps:"
 
-# The scopes the lab's org authorization server knows (a subset of Okta's).
+# The scopes the lab's org authorization server knows (a subset of Okta's). Not
+# ``device_sso``: Native SSO is a custom authorization server's (Okta, "Configure SSO
+# for Native apps": the scopes ``openid device_sso offline_access`` on the "default"
+# custom authorization server, okta/okta-developer-docs,
+# packages/@okta/vuepress-site/docs/guides/configure-native-sso/main/index.md), and
+# the org authorization server refuses it as a scope it does not have.
 SCOPES = frozenset(
     {
         "openid",
         "profile",
         "email",
         "offline_access",
-        "device_sso",
         "okta.apps.sso",
         "okta.apps.read",
         "okta.users.read.self",
     }
 )
+# Native to Web SSO's scope, granted only to a client the target app trusts (Okta,
+# "Configure Native to Web SSO", https://developer.okta.com/docs/guides/native-to-web-sso/main/).
+INTERCLIENT_SCOPE = "interclient_access"
 # Okta's user codes: eight letters without vowels or look-alikes, shown as typed.
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 
@@ -168,7 +176,11 @@ class NativeApp:
 
     client_id: str
     name: str
-    grant_types: tuple[str, ...] = (GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE)
+    grant_types: tuple[str, ...] = (
+        GRANT_AUTHORIZATION_CODE,
+        GRANT_DEVICE_CODE,
+        GRANT_TOKEN_EXCHANGE,
+    )
 
 
 @dataclass
@@ -203,7 +215,6 @@ class IssuedTokens:
     amr: tuple[str, ...]
     auth_time: datetime
     expires: datetime
-    device_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -232,8 +243,8 @@ class AuthorizationServer:
         self._lock = threading.Lock()
         self._grants: dict[str, DeviceGrant] = {}  # by device_code
         self._tokens: dict[str, IssuedTokens] = {}  # by the jti of either token
-        self._secrets: dict[str, IssuedTokens] = {}  # by device_secret
         self._web_sso: dict[str, WebSsoToken] = {}
+        self._redeemed: dict[str, datetime] = {}  # web SSO tokens used, until they expire
 
     # -- device authorizations ----------------------------------------------------------
 
@@ -314,7 +325,6 @@ class AuthorizationServer:
             amr=grant.amr,
             auth_time=grant.auth_time,
             expires=expires,
-            device_secret=secrets.token_urlsafe(32) if "device_sso" in grant.scopes else None,
         )
         common = {
             "ver": 1,
@@ -347,10 +357,6 @@ class AuthorizationServer:
             "auth_time": int(grant.auth_time.timestamp()),
             "at_hash": at_hash,
         }
-        if issued.device_secret is not None:
-            id_claims["ds_hash"] = _b64url(
-                hashlib.sha256(issued.device_secret.encode()).digest()[:16]
-            )
         if "profile" in grant.scopes:
             id_claims["preferred_username"] = login
         id_token = self.signer.sign(id_claims)
@@ -358,8 +364,6 @@ class AuthorizationServer:
             grant.status = "USED"
             self._tokens[issued.access_jti] = issued
             self._tokens[issued.id_jti] = issued
-            if issued.device_secret is not None:
-                self._secrets[issued.device_secret] = issued
         body: dict[str, Any] = {
             "token_type": "Bearer",
             "expires_in": int(lifetime.total_seconds()),
@@ -367,8 +371,6 @@ class AuthorizationServer:
             "scope": " ".join(grant.scopes),
             "id_token": id_token,
         }
-        if issued.device_secret is not None:
-            body["device_secret"] = issued.device_secret
         return body, issued
 
     def token_record(self, token: str, *, kind: Literal["ID", "AT"]) -> IssuedTokens | None:
@@ -385,10 +387,14 @@ class AuthorizationServer:
         with self._lock:
             return self._tokens.get(jti)
 
-    def device_secret_record(self, device_secret: str) -> IssuedTokens | None:
+    def revoke_user_tokens(self, user_id: str) -> int:
+        """Revoke every token issued to ``user_id`` (and unredeemed web SSO tokens); how many
+        token sets."""
         with self._lock:
-            record = self._secrets.get(device_secret)
-        return record if record is not None and record.expires > self.clock() else None
+            gone = {r.access_jti for r in self._tokens.values() if r.user_id == user_id}
+            self._tokens = {k: v for k, v in self._tokens.items() if v.user_id != user_id}
+            self._web_sso = {k: v for k, v in self._web_sso.items() if v.user_id != user_id}
+        return len(gone)
 
     # -- web SSO tokens -----------------------------------------------------------------------
 
@@ -403,13 +409,18 @@ class AuthorizationServer:
             )
         return token
 
-    def redeem_web_sso(self, token: object) -> WebSsoToken | None:
-        """The web SSO token's grant, once: a second redemption finds nothing."""
+    def redeem_web_sso(self, token: object) -> WebSsoToken | Literal["REPLAYED"] | None:
+        """The web SSO token's grant, once: a second redemption is ``"REPLAYED"``."""
         if not isinstance(token, str) or not token:
             return None
+        now = self.clock()
         with self._lock:
             found = self._web_sso.pop(token, None)
-        return found if found is not None and found.expires > self.clock() else None
+            if found is None:
+                return "REPLAYED" if token in self._redeemed else None
+            self._redeemed = {k: v for k, v in self._redeemed.items() if v > now}
+            self._redeemed[token] = found.expires
+        return found if found.expires > now else None
 
     def _prune(self, now: datetime) -> None:
         # Under the lock, on every new grant: keeps memory bounded.
@@ -418,4 +429,3 @@ class AuthorizationServer:
         self._grants = {k: v for k, v in self._grants.items() if v.expires > now}
         self._web_sso = {k: v for k, v in self._web_sso.items() if v.expires > now}
         self._tokens = {k: v for k, v in self._tokens.items() if v.expires > now}
-        self._secrets = {k: v for k, v in self._secrets.items() if v.expires > now}

@@ -35,6 +35,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "E0000011": (401, "Invalid token provided"),
     "E0000016": (403, "Activation failed because the user is already active"),
     "E0000022": (405, "The endpoint does not support the provided HTTP method"),
+    "E0000031": (400, "Invalid search criteria."),
     "E0000047": (429, "API call exceeded rate limit due to too many requests."),
     "E0000068": (403, "Invalid Passcode/Answer"),
     "E0000079": (403, "This operation is not allowed in the current authentication state."),

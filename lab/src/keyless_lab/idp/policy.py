@@ -59,7 +59,15 @@ def signed_on(idp: Idp, session: Session) -> None:
 
 
 def subject_meets_policy(idp: Idp, amr: tuple[str, ...]) -> bool:
-    """Does a subject token with these methods meet the app's policy (web SSO exchange)?"""
+    """Does a subject token with these methods meet the app's policy (web SSO exchange)?
+
+    A rule asking for a registered or managed device never is: the exchange is a
+    back-channel call that carries no device context (okta/okta-aws-cli README,
+    "Authentication policy": Device State "must be set to Any for using Okta AWS
+    CLI. Other options are not supported at this time.").
+    """
+    if idp.settings.app_device != "any":
+        return False
     policy = idp.settings.app_policy
     if policy == "none":
         return True

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyless.errors import LabError
 from keyless.files import PRIVATE, PUBLIC, write_atomic
 from keyless.spec.model import FederationSpec
-from keyless_lab.idp import api, apps, management, oauth, stepup, web
+from keyless_lab.idp import api, apps, grouprules, management, oauth, stepup, web
 from keyless_lab.idp.api import client_of
 from keyless_lab.idp.body import BadBody, BodyLimitMiddleware
 from keyless_lab.idp.core import AuditLog, Idp, IdpSettings
@@ -74,6 +74,8 @@ class RateLimitMiddleware:
         settings = self.idp.settings
         if path.startswith("/api/v1/authn") or (scope["method"] == "POST" and path in _AUTHN_PAGES):
             return "authn", settings.rate_limit_authn
+        if path == "/oauth2/v1/token":
+            return "token", settings.rate_limit_token
         if path.startswith("/api/"):
             return "api", settings.rate_limit_other
         return None
@@ -152,6 +154,7 @@ def build_app(idp: Idp, signin: AwsSigninPage) -> ASGIApp:
         routes=[
             *api.ROUTES,
             *apps.ROUTES,
+            *grouprules.ROUTES,  # before management's /api/v1/groups/{group_id}
             *management.ROUTES,
             *stepup.ROUTES,
             *oauth.ROUTES,
@@ -237,19 +240,22 @@ class IdpServer:
             settings=settings or IdpSettings(),
             sms_log=self.sms_log,
         )
-        if okta_app_configured:
-            # An org whose AWS app is set up as keyless would (see seed_configured_app).
-            management.seed_configured_app(self.idp)
-        # The org authorization server and its native OIDC app for CLIs, which the AWS
-        # app names as its allowed web SSO client (Okta: AWS app > Sign On >
-        # "Allowed Web SSO Client").
+        # The org authorization server and its native OIDC app for CLIs, which a
+        # configured AWS app names as its Allowed Web SSO Client (Okta: AWS app > Sign
+        # On > "Allowed Web SSO Client", settings.app.webSSOAllowedClient).
         self.oidc_client_id = self.directory.meta_setdefault("oidc_client_id", okta_id("0oa"))
         self.idp.oauth = AuthorizationServer(
             signer=JwtSigner.load_or_create(state_dir),
-            native_app=NativeApp(client_id=self.oidc_client_id, name="keyless CLI"),
+            native_app=NativeApp(
+                client_id=self.oidc_client_id,
+                name="keyless CLI",
+                grant_types=self.idp.settings.native_app_grant_types,
+            ),
             clock=self.idp.clock,
         )
-        self.idp.allowed_web_sso_client = self.oidc_client_id
+        if okta_app_configured:
+            # An org whose AWS app is set up as keyless would (see seed_configured_app).
+            management.seed_configured_app(self.idp, web_sso_client=self.oidc_client_id)
         aws_ca = str(self.tls.ca_cert) if aws_endpoint_url else None
         self.signin = AwsSigninPage(spec=spec, aws_endpoint_url=aws_endpoint_url, ca_bundle=aws_ca)
         self.app = build_app(self.idp, self.signin)

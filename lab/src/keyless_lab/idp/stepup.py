@@ -15,11 +15,17 @@ as Okta's Authentication API reference describes SP-initiated step-up:
    ``/login/step-up/redirect?stateToken=…``;
 4. that redirect, with the same session cookie, marks the session stepped up
    and sends the caller back to the app, which now answers the SAML form.
+
+With ``IdpSettings.step_up_style = "redirect"`` step 1 is instead a ``302`` to
+``/login/step-up/redirect?stateToken=…``, which shows the same page until the
+transaction succeeds (the variant gimme-aws-creds also reads: a ``stateToken=``
+in the URL or body, ``_extract_state_token_from_http_response``).
 """
 
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -67,6 +73,18 @@ def step_up_page(request: Request, idp: Idp, session: Session, user: User) -> Re
     )
 
 
+def step_up_redirect(request: Request, idp: Idp, session: Session, user: User) -> Response:
+    """The redirect variant: ``302`` to ``/login/step-up/redirect?stateToken=…`` carrying
+    the ``SESSION_STEP_UP`` transaction, which shows the Extra Verification page until the
+    step-up passes (:func:`step_up_resume`)."""
+    transaction = idp.new_transaction(user, "MFA_REQUIRED", kind=STEP_UP, session=session)
+    idp.audit.write(
+        "step_up", login=user.login, ip=client_of(request), app_id=idp.app_id, outcome="REQUIRED"
+    )
+    query = urlencode({"stateToken": transaction.state_token})
+    return RedirectResponse(f"{STEP_UP_REDIRECT}?{query}", status_code=302, headers=PAGE_HEADERS)
+
+
 def widget_page(request: Request, idp: Idp, user: User) -> Response:
     """Identity Engine's answer: the sign-in widget with a ``stateHandle`` (``02…``) that
     only its own pipeline (``/idp/idx``) continues; the Classic API refuses it."""
@@ -88,12 +106,30 @@ def widget_page(request: Request, idp: Idp, user: User) -> Response:
     )
 
 
-async def step_up_redirect(request: Request) -> Response:
-    """``GET /login/step-up/redirect?stateToken=``: back to the app once the step-up passed."""
+async def step_up_resume(request: Request) -> Response:
+    """``GET /login/step-up/redirect?stateToken=``: back to the app once the step-up passed;
+    before that (the redirect variant's first stop), the Extra Verification page."""
     idp = idp_of(request)
     transaction = idp.transaction(request.query_params.get("stateToken"))
     session_id = request.cookies.get(SID_COOKIE)
     found = idp.session(session_id)
+    if (
+        transaction is not None
+        and transaction.kind == STEP_UP
+        and transaction.status != "SUCCESS"
+        and found is not None
+        and found[0].id == transaction.session_id
+    ):
+        return render(
+            request,
+            "step_up.html",
+            org=idp.settings.org_name,
+            title="Extra Verification",
+            heading="Extra verification is required for Amazon Web Services",
+            detail="Verify with one of your factors to continue.",
+            state_token_js=js_escape(transaction.state_token),
+            from_uri_js=js_escape(f"/app/amazon_aws/{idp.app_id}/sso/saml"),
+        )
     if (
         transaction is None
         or transaction.kind != STEP_UP
@@ -120,4 +156,4 @@ async def step_up_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=302, headers=PAGE_HEADERS)
 
 
-ROUTES = [Route(STEP_UP_REDIRECT, step_up_redirect, methods=["GET"])]
+ROUTES = [Route(STEP_UP_REDIRECT, step_up_resume, methods=["GET"])]
