@@ -123,7 +123,7 @@ class Auditor:
             provider_arn = saml_provider_arn(self.spec, account)
             provisioning = checks.provisioning_user_name()
             actual = IamAccount(iam_client, account).read(
-                provider_arn=provider_arn, user_names=[provisioning]
+                provider_arn=provider_arn, user_names=[provisioning] if provisioning else []
             )
             providers = [
                 p["Arn"] for p in iam_client.list_saml_providers().get("SAMLProviderList", [])
