@@ -34,7 +34,13 @@ from typing import Any
 
 from keyless.adapters.http import DEFAULT_TIMEOUT, httpx, make_client, unreachable_errors
 from keyless.adapters.ratelimit import SIGNIN_BUDGET, rate_limit_wait
-from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
+from keyless.core.okta import (
+    AuthnState,
+    Factor,
+    OktaSession,
+    SessionExpiredError,
+    StepUpRedirect,
+)
 from keyless.errors import DeniedError, RemoteError
 
 USER_AGENT = "keyless (Okta authn client)"
@@ -384,7 +390,8 @@ class OktaClient:
         """The HTML the AWS app answers for this session (normally the SAMLResponse form).
 
         Follows redirects only within the org's origin. Raises
-        :class:`SessionExpiredError` when Okta answers its sign-in page instead.
+        :class:`SessionExpiredError` when Okta answers its sign-in page instead, and
+        :class:`StepUpRedirect` when the app redirects to a step-up transaction.
         """
         origin = _origin(self.org_url)
         url = app_url
@@ -400,6 +407,13 @@ class OktaClient:
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 url = urllib.parse.urljoin(url, location)
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+                state_token = (query.get("stateToken") or [None])[0]
+                if state_token and _origin(url) == origin:
+                    # The app's step-up as a redirect (/login/step-up/redirect?stateToken=,
+                    # or the sign-in widget's verify page with it): the session is alive,
+                    # the app wants a factor for this transaction.
+                    raise StepUpRedirect(state_token)
                 if _is_login_url(url):
                     raise SessionExpiredError("redirected to the sign-in page")
                 continue
