@@ -11,6 +11,7 @@ Each problem is ``(path, message, fix)``; paths are tuples like
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -191,8 +192,10 @@ def mapping_problems(data: Mapping[str, Any]) -> list[Problem]:
     enabled = convention.get("enabled", True) is not False
     pattern = str(convention.get("pattern", "aws#{alias}#{role}#{account_id}"))
     problems: list[Problem] = []
-    if mode == "group_mapping":
-        if not enabled or "{account_id}" not in pattern:
+    placeholders = set(re.findall(r"\{([^{}]*)\}", pattern))
+    if mode == "group_mapping" and placeholders <= {"alias", "role", "account_id"}:
+        # (A pattern with an unknown placeholder is explained by its own check.)
+        if not enabled or "account_id" not in placeholders:
             problems.append(
                 (
                     ("group_convention",),
