@@ -11,9 +11,11 @@ from keyless.plan.okta import (
     ActualOkta,
     ActualOktaApp,
     ActualOktaGroup,
+    ActualOktaRule,
     desired_okta,
     diff_okta,
     managed_mark,
+    rule_expression,
 )
 from keyless.spec import load_spec, load_spec_text
 from keyless_lab.idp.awsapp import app_roles
@@ -34,7 +36,10 @@ def test_a_blank_app_is_configured_without_adopt_and_groups_are_created() -> Non
     assert kinds[0] == ("update", "okta-app")
     assert "unconfigured" in plan.changes[0].reason
     assert kinds.count(("create", "okta-group")) == len(desired.groups)
-    assert kinds.count(("create", "okta-assignment")) == len(desired.groups)
+    assigned = [g for g in desired.groups if g.assigned]
+    assert kinds.count(("create", "okta-assignment")) == len(assigned)
+    # Group mapping: explicit mappings become group rules, never samlRoles.
+    assert kinds.count(("create", "okta-group-rule")) == len(desired.rules)
 
 
 def test_a_configured_app_keyless_does_not_own_is_a_conflict_until_adopt() -> None:
@@ -55,12 +60,24 @@ def test_marked_groups_that_left_the_spec_are_orphans_until_prune() -> None:
         g.name: ActualOktaGroup(id=f"00g{i}", name=g.name, description=desired.mark)
         for i, g in enumerate(desired.groups)
     }
-    assignments = {f"00g{i}": g.saml_roles for i, g in enumerate(desired.groups)}
+    assignments = {f"00g{i}": g.saml_roles for i, g in enumerate(desired.groups) if g.assigned}
+    rules = {
+        r.name: ActualOktaRule(
+            id=f"0pr{i}",
+            name=r.name,
+            status="ACTIVE",
+            expression=rule_expression(groups[r.source].id),
+            target_ids=tuple(groups[t].id for t in r.targets),
+        )
+        for i, r in enumerate(desired.rules)
+    }
     groups["old-team"] = ActualOktaGroup(id="00gold", name="old-team", description=desired.mark)
     groups["someone-elses"] = ActualOktaGroup(id="00gx", name="someone-elses", description="")
-    kept = diff_okta(desired, ActualOkta(app, groups, assignments), adopt=False, prune=False)
+    kept = diff_okta(desired, ActualOkta(app, groups, assignments, rules), adopt=False, prune=False)
     assert [(c.action, c.name) for c in kept.changes] == [("orphan", "old-team")]
-    pruned = diff_okta(desired, ActualOkta(app, groups, assignments), adopt=False, prune=True)
+    pruned = diff_okta(
+        desired, ActualOkta(app, groups, assignments, rules), adopt=False, prune=True
+    )
     assert [(c.action, c.name) for c in pruned.changes] == [("delete", "old-team")]
     assert pruned.changes[0].operations[0].params == {"group_id": "00gold"}
 
@@ -68,6 +85,8 @@ def test_marked_groups_that_left_the_spec_are_orphans_until_prune() -> None:
 def test_one_account_names_roles_plainly_and_the_lab_resolves_them() -> None:
     data = yaml.safe_load(ACME.read_text())
     data["accounts"] = [data["accounts"][2]]  # acme-dev only
+    data["mapping_mode"] = "role_import"  # samlRoles name imported roles
+    data["group_convention"] = {"enabled": False}
     data.pop("expected_access_keys", None)  # names acme-management, gone here
     for role in data["roles"]:
         role["accounts"] = "all"

@@ -86,7 +86,9 @@ def test_minimal_spec_defaults() -> None:
     assert spec.session.duration == 3600
     assert spec.roles[0].max_session_duration == 3600
     assert spec.accounts[1].access_role == "OrganizationAccountAccessRole"
-    assert spec.provisioning_principal.name == "OktaProvisioningUser"
+    # Group mapping (the default) needs no API integration, so no role-listing principal.
+    assert spec.mapping_mode == "group_mapping"
+    assert spec.provisioning_principal is None
     grants = expand_grants(spec)
     explicit = [g for g in grants if g.source == "mapping"]
     assert [(g.group, g.account.alias, g.role_arn) for g in explicit] == [

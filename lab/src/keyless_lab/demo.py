@@ -391,15 +391,20 @@ def _audit_step(spec: FederationSpec, connector: Any) -> DemoStep:
                                 "access_key_id": mask(key["AccessKeyId"]),
                             }
                         )
-    provisioning = spec.provisioning_principal.name
+    principal = spec.provisioning_principal
+    provisioning = principal.name if principal is not None else None
     people = [k for k in found if k["user"] not in (provisioning, "lab-admin")]
     lines = [f"{k['account']:<16} {k['user']:<22} {k['access_key_id']}" for k in found]
     lines.append(
         "static access keys for people: "
         + ("none" if not people else ", ".join(k["user"] for k in people))
         + "; only the lab's bootstrap administrator (lab-admin, your own admin login in a "
-        f"real organization) and the IdP's role-listing principal ({provisioning}, once its "
-        "key is created) may hold one"
+        "real organization) may hold one"
+        + (
+            f", and the IdP's role-listing principal ({provisioning}, once its key is created)"
+            if provisioning
+            else " (group mapping: no role-listing principal, no key for the federation)"
+        )
     )
     return DemoStep(
         "audit",

@@ -17,19 +17,30 @@ Endpoints used (all public, documented by Okta, and served by the lab IdP):
 Errors become :mod:`keyless.errors` with the Okta error code in the message
 and a fix: 401 ``E0000004`` (wrong password), ``LOCKED_OUT``, 403
 ``E0000068`` (MFA code rejected), 429 (rate limit), TLS and connection
-failures.
+failures. A ``429`` on any of these is waited out (``Retry-After`` or
+``X-Rate-Limit-Reset``) up to :data:`~keyless.adapters.ratelimit.SIGNIN_BUDGET`
+seconds per call (:mod:`keyless.adapters.ratelimit`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from keyless.adapters.http import DEFAULT_TIMEOUT, httpx, make_client, unreachable_errors
-from keyless.core.okta import AuthnState, Factor, OktaSession, SessionExpiredError
+from keyless.adapters.ratelimit import SIGNIN_BUDGET, rate_limit_wait
+from keyless.core.okta import (
+    AuthnState,
+    Factor,
+    OktaSession,
+    SessionExpiredError,
+    StepUpRedirect,
+)
 from keyless.errors import DeniedError, RemoteError
 
 USER_AGENT = "keyless (Okta authn client)"
@@ -62,9 +73,22 @@ def make_http_client(
 class OktaClient:
     """Okta's Classic authentication API for one org, over an httpx client passed in."""
 
-    def __init__(self, org_url: str, *, http: httpx.Client) -> None:
+    def __init__(
+        self,
+        org_url: str,
+        *,
+        http: httpx.Client,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rate_limit_budget: float = SIGNIN_BUDGET,
+    ) -> None:
         self.org_url = org_url.rstrip("/")
         self._http = http
+        self.clock = clock
+        self.sleep = sleep
+        # 429s on authn, token and app pages are waited out up to this many seconds per call.
+        self.rate_limit_budget = rate_limit_budget
+        self.rate_limited = 0
         # Send ``rememberDevice=true`` on factor verification (the profile's
         # remember_device): Okta then skips MFA for this device (its ``DT`` cookie)
         # while the org's policy allows remembered devices.
@@ -105,16 +129,30 @@ class OktaClient:
                 "keyless sent nothing there",
                 fix="check the org URL; report this to your Okta administrator",
             )
-        try:
-            with unreachable_errors(
-                f"the Okta org at {self.org_url}",
-                fix="check the org URL (`keyless configure --org-url`), your network and VPN",
-            ):
-                return self._http.request(method, target, json=json, data=data, headers=headers)
-        except httpx.HTTPError as exc:
-            raise RemoteError(
-                f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"
-            ) from exc
+        waited = 0.0
+        while True:
+            try:
+                with unreachable_errors(
+                    f"the Okta org at {self.org_url}",
+                    fix="check the org URL (`keyless configure --org-url`), your network and VPN",
+                ):
+                    response = self._http.request(
+                        method, target, json=json, data=data, headers=headers
+                    )
+            except httpx.HTTPError as exc:
+                raise RemoteError(
+                    f"talking to {self.org_url} failed: {exc}", fix="retry; check the org URL"
+                ) from exc
+            if response.status_code != 429:
+                return response
+            # Okta rate-limits sign-in endpoints too; a 429 was not processed, so the
+            # same request goes again once the window resets, within the budget.
+            wait = rate_limit_wait(response, self.clock())
+            if waited + wait > self.rate_limit_budget:
+                return response
+            self.rate_limited += 1
+            self.sleep(wait)
+            waited += wait
 
     def request(
         self,
@@ -154,8 +192,10 @@ class OktaClient:
         summary = str(body.get("errorSummary") or response.reason_phrase)
         if response.status_code == 429:
             raise RemoteError(
-                f"Okta rate-limited {what} ({code or 429}: {summary})",
-                fix="wait a minute and retry",
+                f"Okta rate-limited {what} ({code or 429}: {summary}) beyond the "
+                f"{self.rate_limit_budget:.0f} s keyless waits",
+                fix="retry after the reset time Okta gave (X-Rate-Limit-Reset); if it keeps "
+                "happening, ask your Okta admin about the org's authentication rate limits",
             )
         if code == "E0000004":
             raise DeniedError(
@@ -350,7 +390,8 @@ class OktaClient:
         """The HTML the AWS app answers for this session (normally the SAMLResponse form).
 
         Follows redirects only within the org's origin. Raises
-        :class:`SessionExpiredError` when Okta answers its sign-in page instead.
+        :class:`SessionExpiredError` when Okta answers its sign-in page instead, and
+        :class:`StepUpRedirect` when the app redirects to a step-up transaction.
         """
         origin = _origin(self.org_url)
         url = app_url
@@ -366,6 +407,13 @@ class OktaClient:
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 url = urllib.parse.urljoin(url, location)
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+                state_token = (query.get("stateToken") or [None])[0]
+                if state_token and _origin(url) == origin:
+                    # The app's step-up as a redirect (/login/step-up/redirect?stateToken=,
+                    # or the sign-in widget's verify page with it): the session is alive,
+                    # the app wants a factor for this transaction.
+                    raise StepUpRedirect(state_token)
                 if _is_login_url(url):
                     raise SessionExpiredError("redirected to the sign-in page")
                 continue

@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from keyless.adapters.http import DEFAULT_TIMEOUT, httpx, unreachable_errors
 from keyless.adapters.okta import make_http_client
+from keyless.adapters.ratelimit import rate_limit_wait
 from keyless.errors import EXIT_FINDING, ConfigError, RemoteError
 
 # Every scope keyless may ask a service app for (OAuth 2.0 scopes for Okta's APIs).
@@ -145,13 +146,20 @@ def error_from_response(response: httpx.Response, *, what: str, scope: str | Non
     elif status == 403:
         kind = OktaPermissionError
         needed = _scope_from_challenge(response.headers.get("www-authenticate", "")) or scope
-        lacks = f": the credentials lack the scope {needed}" if needed else ""
-        message = f"Okta refused {what}{lacks} ({detail})"
+        # A service app needs an admin role as well as the scope (Okta, "Implement OAuth
+        # for Okta with a service app": assign admin roles to the app); a token carrying
+        # the scope is still refused 403 E0000006 when the app's role does not allow it.
+        message = f"Okta refused {what} ({detail})"
+        if needed:
+            message += f": the credentials lack the scope {needed}, or the admin role to use it"
         fix = (
-            f"grant {needed} to the service app (its Okta API Scopes tab), or use an API "
-            "token of an admin allowed to make this change"
+            f"grant {needed} to the service app (its Okta API Scopes tab) and give the app an "
+            "admin role that may make this change (its Admin roles tab, e.g. Application "
+            "Administrator and Group Administrator); with an API token, use one of an admin "
+            "with that role"
             if needed
-            else "use credentials of an admin allowed to make this change"
+            else "give the service app (Admin roles tab) or the API token's admin a role "
+            "allowed to make this change"
         )
     elif status == 404:
         kind = OktaNotFoundError
@@ -441,14 +449,8 @@ class OktaAdminClient:
         raise AssertionError("unreachable")  # the loop returns on its last attempt
 
     def _wait(self, response: httpx.Response) -> float:
-        """Seconds until Okta's window resets (``X-Rate-Limit-Reset``, epoch seconds)."""
-        reset = response.headers.get("x-rate-limit-reset", "")
-        try:
-            wait = float(reset) - self.clock()
-        except ValueError:
-            wait = 1.0
-        # A little past the reset so the first call of the new window lands in it.
-        return min(max(wait, 0.0) + 0.05, self.max_wait)
+        """Seconds until Okta's window resets (``Retry-After``, else ``X-Rate-Limit-Reset``)."""
+        return min(rate_limit_wait(response, self.clock()), self.max_wait)
 
     def request(
         self,
@@ -555,6 +557,70 @@ class OktaAdminClient:
         """``GET /api/v1/groups`` (``q``: names starting with it), every page."""
         params = {"q": query} if query else None
         return list(self.paged("/api/v1/groups", scope="okta.groups.read", params=params))
+
+    def find_group(self, name: str) -> dict[str, Any] | None:
+        """The group named exactly ``name``: ``GET /api/v1/groups?search=profile.name eq "..."``.
+
+        One small answer per name instead of every group of the org 200 at a time
+        (Okta Groups API, "List groups": ``search`` with ``profile.name eq``); the
+        name is compared again here, exactly.
+        """
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        for group in self.paged(
+            "/api/v1/groups",
+            scope="okta.groups.read",
+            params={"search": f'profile.name eq "{escaped}"'},
+        ):
+            if okta_object(group.get("profile")).get("name") == name:
+                return group
+        return None
+
+    def search_groups(self, expression: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/groups?search=EXPRESSION``, every page."""
+        return list(
+            self.paged("/api/v1/groups", scope="okta.groups.read", params={"search": expression})
+        )
+
+    # -- group rules ----------------------------------------------------------------
+
+    def list_group_rules(self, search: str | None = None) -> list[dict[str, Any]]:
+        """``GET /api/v1/groups/rules`` (``search``: rules whose name contains it)."""
+        params = {"search": search} if search else None
+        return list(self.paged("/api/v1/groups/rules", scope="okta.groups.read", params=params))
+
+    def create_group_rule(
+        self, name: str, source_group_id: str, target_group_ids: list[str]
+    ) -> dict[str, Any]:
+        """``POST /api/v1/groups/rules``: members of the source join the targets (INACTIVE)."""
+        return self._object(
+            self.request(
+                "POST",
+                "/api/v1/groups/rules",
+                scope="okta.groups.manage",
+                json_body=group_rule_body(name, source_group_id, target_group_ids),
+            )
+        )
+
+    def update_group_rule(
+        self, rule_id: str, name: str, source_group_id: str, target_group_ids: list[str]
+    ) -> dict[str, Any]:
+        """``PUT /api/v1/groups/rules/{id}`` (Okta updates INACTIVE rules only)."""
+        return self._object(
+            self.request(
+                "PUT",
+                f"/api/v1/groups/rules/{_quote(rule_id)}",
+                scope="okta.groups.manage",
+                json_body=group_rule_body(name, source_group_id, target_group_ids),
+            )
+        )
+
+    def group_rule_lifecycle(self, rule_id: str, operation: str) -> None:
+        """``POST /api/v1/groups/rules/{id}/lifecycle/{activate|deactivate}``."""
+        self.request(
+            "POST",
+            f"/api/v1/groups/rules/{_quote(rule_id)}/lifecycle/{operation}",
+            scope="okta.groups.manage",
+        )
 
     def get_group(self, group_id: str) -> dict[str, Any]:
         return self._object(
@@ -679,9 +745,19 @@ class OktaAdminClient:
         self._lifecycle(user_id, "unsuspend")
 
     def clear_user_sessions(self, user_id: str) -> None:
-        """``DELETE /api/v1/users/{id}/sessions``: end every Okta session of the user."""
+        """``DELETE /api/v1/users/{id}/sessions?oauthTokens=true&forgetDevices=true``.
+
+        Without ``oauthTokens=true`` Okta ends the browser sessions but leaves the
+        OIDC/OAuth tokens it issued (the device flow's access and ID tokens, which
+        still buy web SSO tokens) alive; ``forgetDevices`` drops remembered devices
+        so the next sign-in asks for MFA again (Okta Users API, "Revoke all user
+        sessions").
+        """
         self.request(
-            "DELETE", f"/api/v1/users/{_quote(user_id)}/sessions", scope="okta.users.manage"
+            "DELETE",
+            f"/api/v1/users/{_quote(user_id)}/sessions",
+            scope="okta.users.manage",
+            params={"oauthTokens": "true", "forgetDevices": "true"},
         )
 
     def list_user_groups(self, user_id: str) -> list[dict[str, Any]]:
@@ -694,6 +770,21 @@ class OktaAdminClient:
             self.request("GET", f"/api/v1/users/{_quote(user_id)}/factors", scope="okta.users.read")
         )
         return [f for f in body if isinstance(f, dict)] if isinstance(body, list) else []
+
+
+def group_rule_body(name: str, source_group_id: str, target_group_ids: list[str]) -> dict[str, Any]:
+    """A group rule document (Okta Groups API, "Group rule object")."""
+    return {
+        "type": "group_rule",
+        "name": name,
+        "conditions": {
+            "expression": {
+                "value": f'isMemberOfAnyGroup("{source_group_id}")',
+                "type": "urn:okta:expression:1.0",
+            }
+        },
+        "actions": {"assignUserToGroups": {"groupIds": list(target_group_ids)}},
+    }
 
 
 def make_admin_http(

@@ -40,12 +40,55 @@ GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa
 TOKEN_TYPE_ID = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 TOKEN_TYPE_WEB_SSO = "urn:okta:oauth:token-type:web_sso_token"  # noqa: S105
-# okta.apps.sso is what the web SSO exchange needs; device_sso adds the device secret.
-DEVICE_SCOPE = "openid okta.apps.sso device_sso"
+# What Okta's own AWS CLI asks for on the org authorization server: ``openid
+# okta.apps.sso`` for the web SSO exchange (okta/okta-aws-cli,
+# internal/webssoauth/webssoauth.go, ``authorize()``; it adds okta.apps.read and
+# okta.users.read.self only to list the AWS apps, which keyless does not: the
+# profile names the app). Not ``device_sso``: that is Native SSO, offered only by
+# custom authorization servers with ``openid offline_access``, and the org server
+# refuses it as ``invalid_scope``.
+DEVICE_SCOPE = "openid okta.apps.sso"
 
 # Okta's descriptions that call for more than the generic advice.
 ASSURANCE_NOT_MET = "assurance requirements are not met"
 SESSION_ENDED = "session associated with it was terminated"
+# invalid_grant when the AWS app's Allowed Web SSO Client (settings.app.webSSOAllowedClient)
+# is not this client: "The target audience app must be configured to allow the client
+# to request a 'web_sso_token'."
+NOT_ALLOWED_CLIENT = "configured to allow the client to request"
+# invalid_grant when the access token lacks the scope: "The 'actor_token' must have the
+# 'okta.apps.sso' scope..."
+ACTOR_LACKS_SCOPE = "must have the 'okta.apps.sso' scope"
+REPLAYED = "web_sso_token_replayed"
+
+# Okta's AWS CLI: "In authentication policy rule of AWS Federation app, Device State
+# must be set to Any for using Okta AWS CLI" (okta/okta-aws-cli README, "Authentication
+# policy"): a token exchange carries no device context, so a rule asking for a
+# registered or managed device (device assurance) can never be met by it.
+POSTURE_ADVICE = (
+    "if the AWS app's authentication policy requires a registered or managed device "
+    "(Device State: Registered/Managed, or a device assurance policy), a command-line "
+    "token exchange can never meet it: Okta sees no device in the exchange. Ask your "
+    "Okta admin for a rule on the AWS app with Device State Any for the CLI's sign-in, "
+    "guarded by the same MFA; otherwise give the AWS app and the CLI's OIDC app the same "
+    "authentication policy (MFA once per session, not at every sign-in)"
+)
+
+
+class WebSsoClientNotAllowed(ConfigError):
+    """The AWS app does not list this OIDC client as its Allowed Web SSO Client.
+
+    The app's configuration, not the tokens: they stay kept.
+    """
+
+
+class TokensLackScope(ConfigError):
+    """The kept tokens were issued without ``okta.apps.sso``: useless until the admin
+    grants it, but another browser trip now would get the same tokens."""
+
+
+class WebSsoTokenReplayed(RemoteError):
+    """Okta saw the single-use web SSO token twice; a fresh exchange fixes it."""
 
 
 @dataclass(frozen=True)
@@ -138,10 +181,32 @@ def oauth_failure(error: str, description: str, *, what: str, org_url: str) -> K
         )
     if error == "invalid_grant" and ASSURANCE_NOT_MET in description:
         return DeniedError(
-            f"{said}: the AWS app's authentication policy asks for more than this sign-in proved",
-            fix="ask your Okta admin to give the AWS app and the CLI's OIDC app the same "
-            "authentication policy (MFA once per session, not at every sign-in), then run "
-            "`keyless login` again",
+            f"{said}: the AWS app's authentication policy asks for more than this sign-in "
+            "proved (a factor the sign-in did not use, or a device the exchange cannot show)",
+            fix=POSTURE_ADVICE + "; then run `keyless login` again",
+        )
+    if (error == "invalid_grant" and NOT_ALLOWED_CLIENT in description) or (
+        error in ("invalid_target", "invalid_grant")
+        and "allowed web sso client" in description.lower()
+    ):
+        return WebSsoClientNotAllowed(
+            f"{said}: the AWS app's Allowed Web SSO Client is not this OIDC app",
+            fix="set it once: `keyless apply` with okta.cli_client_id in the spec (it writes "
+            "settings.app.webSSOAllowedClient), or in Okta, the AWS app's Sign On tab > Edit > "
+            "Allowed Web SSO Client = the native app's client id; your sign-in is kept, so "
+            "`keyless login` then needs no browser",
+        )
+    if error == "invalid_grant" and ACTOR_LACKS_SCOPE in description:
+        return TokensLackScope(
+            f"{said}: the CLI's OIDC app is not granted okta.apps.sso, so its tokens cannot "
+            "be exchanged",
+            fix="in Okta, the native app's Okta API Scopes tab: Grant okta.apps.sso; then run "
+            "`keyless login` again (one browser sign-in for tokens with the scope)",
+        )
+    if REPLAYED in (error, description):
+        return WebSsoTokenReplayed(
+            f"{said}: the single-use web SSO token was presented twice",
+            fix="run `keyless login` again (keyless exchanges a fresh one)",
         )
     if error == "invalid_grant" and SESSION_ENDED in description:
         return DeniedError(
@@ -165,10 +230,11 @@ def oauth_failure(error: str, description: str, *, what: str, org_url: str) -> K
             fix="in Okta, the native app's Okta API Scopes tab: grant okta.apps.sso",
         )
     if error in ("invalid_target", "invalid_request") and "audience" in description.lower():
-        return ConfigError(
+        return WebSsoClientNotAllowed(
             f"{said}: the AWS app does not accept this OIDC app",
-            fix="in Okta, the AWS app's Sign On tab: set Allowed Web SSO Client to the native "
-            "app's client id; check `keyless configure --aws-app-id`",
+            fix="check `keyless configure --aws-app-id` (the AWS app's id); in Okta, the AWS "
+            "app's Sign On tab: Allowed Web SSO Client = the native app's client id "
+            "(`keyless apply` sets it from okta.cli_client_id)",
         )
     if error in ("temporarily_unavailable", "server_error"):
         return RemoteError(said, fix="retry in a moment; check Okta's status page")
@@ -201,7 +267,12 @@ class OktaOAuthClient:
                 fix="check the org URL (e.g. https://acme.okta.com)",
             )
         if response.status_code == 429:
-            raise RemoteError(f"Okta rate-limited {what}", fix="wait a minute and retry")
+            # OktaClient already waited out 429s within its budget.
+            raise RemoteError(
+                f"Okta rate-limited {what} beyond the {self.okta.rate_limit_budget:.0f} s "
+                "keyless waits",
+                fix="retry after a minute; ask your Okta admin about the org's OAuth rate limits",
+            )
         if response.status_code >= 400:
             error = str(body.get("error") or body.get("errorCode") or response.status_code)
             description = str(body.get("error_description") or body.get("errorSummary") or "")

@@ -71,6 +71,18 @@ def _render(report: AuditReport) -> None:
     )
     if report.okta_skipped:
         out.print(f"[yellow]Okta side not audited:[/] {report.okta_skipped}", highlight=False)
+    federation_keys = sum(a.federation_keys for a in report.accounts)
+    out.print(f"long-lived keys held by the federation: {federation_keys}", highlight=False)
+    for account in report.accounts:
+        generated, audited = account.credential_report_time, account.audited_at
+        if generated is not None and audited is not None:
+            age = int((audited - generated).total_seconds()) // 60
+            out.print(
+                f"[dim]{account.account.alias}: IAM credential report generated "
+                f"{generated.isoformat(timespec='seconds')} ({age} min old; IAM caches it up "
+                "to 4 hours, so a key deleted since may still be listed)[/]",
+                highlight=False,
+            )
     table = Table("severity", "account", "resource", "finding", "fix", show_lines=True)
     for finding in report.findings:
         table.add_row(

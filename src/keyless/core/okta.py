@@ -69,5 +69,16 @@ class OktaSession:
     login: str | None = None
 
 
+class StepUpRedirect(Exception):
+    """The AWS app answered its step-up as a redirect carrying the transaction's
+    ``stateToken`` (internal: the caller verifies a factor and resumes it), rather
+    than as a page holding it; gimme-aws-creds handles both
+    (gimme_aws_creds/okta_classic.py, ``get_saml_response``)."""
+
+    def __init__(self, state_token: str) -> None:
+        super().__init__("step-up redirect")
+        self.state_token = state_token
+
+
 class SessionExpiredError(Exception):
     """The kept Okta session is no longer valid (internal: the caller signs in again)."""

@@ -151,6 +151,9 @@ def _provisioning(
 ) -> tuple[tuple[DesiredUser, ...], tuple[DesiredRole, ...], tuple[str, ...]]:
     principal = spec.provisioning_principal
     management = spec.management_account
+    if principal is None:
+        # Group mapping needs no API integration, so nothing lists roles with a key.
+        return (), (), ()
     if management is None:
         return (
             (),

@@ -55,6 +55,7 @@ Resource = Literal[
     "okta-app",
     "okta-group",
     "okta-assignment",
+    "okta-group-rule",
 ]
 PENDING: frozenset[str] = frozenset({"create", "update", "replace", "delete"})
 

@@ -10,11 +10,30 @@ What keyless manages in the Okta org, beside the AWS accounts:
   (github.com/okta/terraform-provider-okta, examples/okta_saml_app/);
 - the groups the spec names: explicit mappings' groups and the convention's
   ``aws#<alias>#<role>#<account id>`` groups, created when missing;
-- the app's group assignments (``PUT /api/v1/apps/{appId}/groups/{groupId}``),
-  carrying ``profile.samlRoles`` for explicit mappings. With more than one
-  account in ``identityProviderArn`` Okta names a role ``[<account alias>] --
-  <role name>`` (as in the terraform provider's ``okta_app_group_assignment``
-  test fixtures); with one account, by its name alone.
+- the app's group assignments (``PUT /api/v1/apps/{appId}/groups/{groupId}``).
+  One mapping mode per federation, never mixed (``spec.mapping_mode``):
+
+  * ``group_mapping``: ``useGroupMapping`` with the convention's
+    ``groupFilter``/``roleValuePattern``; only convention groups are assigned,
+    with no ``samlRoles`` (with group mapping on, the app reads roles from the
+    group names; ``samlRoles`` are not how roles reach the assertion). An
+    explicit mapping (``aws-admins`` -> OktaAdminRole in acme-prod) becomes an
+    Okta group rule (``POST /api/v1/groups/rules``, expression
+    ``isMemberOfAnyGroup("<group id>")``, action ``assignUserToGroups``) that
+    puts the group's members into the convention groups it stands for: Okta
+    has no nested groups, and a rule is how it lets one group's members join
+    another (Okta Groups API, "Group rules"). No API integration is needed.
+  * ``role_import``: ``useGroupMapping`` off; the app's API integration imports
+    every account's roles with the provisioning principal's key, and each
+    explicit mapping's group is assigned with ``profile.samlRoles`` naming
+    imported roles. With more than one account in ``identityProviderArn`` Okta
+    names a role ``[<account alias>] -- <role name>`` (as in the terraform
+    provider's ``okta_app_group_assignment`` test fixtures); with one account,
+    by its name alone.
+
+- ``webSSOAllowedClient`` (the Sign On tab's *Allowed Web SSO Client*) when the
+  spec names the CLI's native OIDC app (``okta.cli_client_id``): without it Okta
+  refuses the device flow's web SSO token exchange with ``invalid_grant``.
 
 Ownership works as on the AWS side. Okta has no tags, so keyless marks what it
 manages with ``keyless:managed-by=<spec name>`` in the fields Okta keeps for
@@ -33,12 +52,13 @@ names the client method that performs it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from keyless.plan.diff import Change, FieldChange, Operation, Resource
-from keyless.spec.expand import expand_grants, saml_provider_arn
+from keyless.spec.expand import convention_group, expand_grants, saml_provider_arn
 from keyless.spec.model import FederationSpec
 
 MANAGED_MARK_PREFIX = "keyless:managed-by="
@@ -53,6 +73,7 @@ MANAGED_SETTINGS = (
     "roleValuePattern",
     "sessionDuration",
     "useGroupMapping",
+    "webSSOAllowedClient",
 )
 # An app fresh from Okta's catalogue has none of these: nothing to take over.
 _CONFIGURED_SIGNS = ("identityProviderArn", "roleValuePattern", "groupFilter")
@@ -101,11 +122,18 @@ def okta_group_filter(pattern: str) -> str:
 
 
 def group_mapping_usable(spec: FederationSpec) -> bool:
-    """Whether Okta's group mapping can read the convention's groups (it needs the account id)."""
-    return spec.group_convention.enabled and "{account_id}" in spec.group_convention.pattern
+    """Whether the spec uses Okta's group mapping (its validation makes sure the
+    convention then names the account id, which group mapping reads)."""
+    return (
+        spec.mapping_mode == "group_mapping"
+        and spec.group_convention.enabled
+        and "{account_id}" in spec.group_convention.pattern
+    )
 
 
-def desired_app_settings(spec: FederationSpec) -> dict[str, Any]:
+def desired_app_settings(
+    spec: FederationSpec, *, cli_client_id: str | None = None
+) -> dict[str, Any]:
     """``settings.app`` of the AWS Account Federation app for ``spec``.
 
     ``identityProviderArn`` lists every account's SAML provider, comma-separated,
@@ -123,6 +151,9 @@ def desired_app_settings(spec: FederationSpec) -> dict[str, Any]:
         "sessionDuration": spec.session.duration,
         "useGroupMapping": group_mapping_usable(spec),
     }
+    client = cli_client_id or (spec.okta.cli_client_id if spec.okta else None)
+    if client:
+        settings["webSSOAllowedClient"] = client
     if group_mapping_usable(spec):
         settings["groupFilter"] = okta_group_filter(spec.group_convention.pattern)
         settings["roleValuePattern"] = (
@@ -140,6 +171,21 @@ class DesiredOktaGroup:
     # None: assigned without roles (Okta's group mapping reads the name).
     saml_roles: tuple[str, ...] | None
     source: str  # "mapping" or "convention"
+    # False: the group exists (a rule reads its members) but is not assigned to the app.
+    assigned: bool = True
+
+
+# Okta limits a group rule's name to 50 characters (Groups API, "Group rule object").
+RULE_NAME_MAX = 50
+
+
+@dataclass(frozen=True)
+class DesiredOktaRule:
+    """An Okta group rule: members of ``source`` join the convention groups ``targets``."""
+
+    name: str
+    source: str
+    targets: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -149,6 +195,7 @@ class DesiredOkta:
     spec_name: str
     settings: dict[str, Any]
     groups: tuple[DesiredOktaGroup, ...]
+    rules: tuple[DesiredOktaRule, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -160,26 +207,53 @@ def saml_role_value(spec: FederationSpec, alias: str, role: str) -> str:
     return role if len(spec.accounts) == 1 else f"[{alias}] -- {role}"
 
 
-def desired_okta(spec: FederationSpec) -> DesiredOkta:
-    """The Okta org's desired state for ``spec``: app settings, groups, assignments."""
-    mapping_usable = group_mapping_usable(spec)
+def rule_name(spec_name: str, group: str) -> str:
+    """The group rule keyless names for ``group``'s mapping (Okta: at most 50 characters)."""
+    name = f"keyless {spec_name}: {group}"
+    if len(name) <= RULE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name[: RULE_NAME_MAX - 9] + "~" + digest
+
+
+def desired_okta(spec: FederationSpec, *, cli_client_id: str | None = None) -> DesiredOkta:
+    """The Okta org's desired state for ``spec``: app settings, groups, assignments, rules."""
+    settings = desired_app_settings(spec, cli_client_id=cli_client_id)
+    grants = expand_grants(spec)
+    if group_mapping_usable(spec):
+        groups: list[DesiredOktaGroup] = []
+        targets: dict[str, list[str]] = {}
+        for grant in grants:
+            role = spec.role(grant.role_name)
+            if grant.source == "mapping" and role is not None:
+                names = targets.setdefault(grant.group, [])
+                convention = convention_group(spec, grant.account, role)
+                if convention not in names:
+                    names.append(convention)
+        for source in targets:
+            groups.append(DesiredOktaGroup(source, None, "mapping", assigned=False))
+        for grant in grants:
+            if grant.source == "convention":
+                groups.append(DesiredOktaGroup(grant.group, None, "convention"))
+        rules = tuple(
+            DesiredOktaRule(rule_name(spec.name, source), source, tuple(names))
+            for source, names in targets.items()
+        )
+        return DesiredOkta(spec.name, settings, tuple(groups), rules)
     by_group: dict[str, tuple[str, list[str]]] = {}  # name -> (source, samlRoles)
-    for grant in expand_grants(spec):
+    for grant in grants:
         source, values = by_group.setdefault(grant.group, (grant.source, []))
-        if source == "convention" and mapping_usable:
-            continue  # Okta's group mapping reads account and role from the name
         value = saml_role_value(spec, grant.account.alias, grant.role_name)
         if value not in values:
             values.append(value)
-    groups = tuple(
-        DesiredOktaGroup(
-            name=name,
-            saml_roles=None if source == "convention" and mapping_usable else tuple(values),
-            source=source,
-        )
-        for name, (source, values) in by_group.items()
+    return DesiredOkta(
+        spec_name=spec.name,
+        settings=settings,
+        groups=tuple(
+            DesiredOktaGroup(name=name, saml_roles=tuple(values), source=source)
+            for name, (source, values) in by_group.items()
+        ),
     )
-    return DesiredOkta(spec_name=spec.name, settings=desired_app_settings(spec), groups=groups)
 
 
 # -- actual ----------------------------------------------------------------------------
@@ -205,12 +279,29 @@ class ActualOktaGroup:
 
 
 @dataclass(frozen=True)
+class ActualOktaRule:
+    """A group rule as ``GET /api/v1/groups/rules`` returns it (the parts keyless reads)."""
+
+    id: str
+    name: str
+    status: str  # ACTIVE, INACTIVE, INVALID
+    expression: str
+    target_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ActualOkta:
     """What the org holds of the things keyless manages or could collide with."""
 
     app: ActualOktaApp
     groups: dict[str, ActualOktaGroup]  # by name: the spec's names, and groups marked for it
     assignments: dict[str, tuple[str, ...] | None]  # group id -> samlRoles (None: no profile)
+    rules: dict[str, ActualOktaRule] = field(default_factory=dict)  # by name
+
+
+def rule_expression(group_id: str) -> str:
+    """Okta Expression Language for "a member of this group" (Groups API, group rules)."""
+    return f'isMemberOfAnyGroup("{group_id}")'
 
 
 # -- the plan ----------------------------------------------------------------------------
@@ -262,6 +353,7 @@ def _resource(kind: str) -> Resource:
         "app": "okta-app",
         "group": "okta-group",
         "assignment": "okta-assignment",
+        "rule": "okta-group-rule",
     }
     return resources[kind]
 
@@ -360,10 +452,15 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                 )
                 reason = "adopted (--adopt)"
             group_id = found.id
+        # Group mapping: a mapping's group reaches the app through its rule, not an
+        # assignment; one left from role import (samlRoles beside group mapping) goes.
+        if not group.assigned and group_id is not None and group_id in actual.assignments:
+            fields.append(FieldChange("assigned", True, False))
+            group_ops.append(Operation("unassign_group", {"app_id": app_id, "group_id": group_id}))
         # The assignment: created with the group, or compared with what is there.
         before = actual.assignments.get(group_id, "missing") if group_id else "missing"
         after = list(group.saml_roles) if group.saml_roles is not None else None
-        if before == "missing" or _roles(before) != _roles(after):
+        if group.assigned and (before == "missing" or _roles(before) != _roles(after)):
             fields.append(
                 FieldChange(
                     "samlRoles",
@@ -406,6 +503,7 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                 reason=reason,
             )
         )
+    changes.extend(_diff_rules(desired, actual, notes))
     for name, leftover in sorted(actual.groups.items()):
         if name in wanted_names or mark_owner(leftover.description) != desired.spec_name:
             continue
@@ -429,6 +527,58 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                 )
             )
     return OktaPlan(org_url="", app_id=app_id, changes=tuple(changes), notes=tuple(notes))
+
+
+def _diff_rules(desired: DesiredOkta, actual: ActualOkta, notes: list[str]) -> list[Change]:
+    """Group rules for explicit mappings under group mapping: created, or replaced when
+    they no longer read the mapping's group or fill its convention groups."""
+    changes: list[Change] = []
+    for rule in desired.rules:
+        found = actual.rules.get(rule.name)
+        source = actual.groups.get(rule.source)
+        target_ids = [actual.groups[t].id if t in actual.groups else None for t in rule.targets]
+        notes.append(
+            f"mapping {rule.source!r}: Okta group rule {rule.name!r} puts its members in "
+            + ", ".join(rule.targets)
+            + " (group mapping reads roles from those names; no samlRoles)"
+        )
+        params = {"name": rule.name, "source": rule.source, "targets": list(rule.targets)}
+        if found is None:
+            changes.append(
+                Change(
+                    action="create",
+                    resource="okta-group-rule",
+                    name=rule.name,
+                    fields=(
+                        FieldChange("when", None, f"member of {rule.source}"),
+                        FieldChange("assign to", None, list(rule.targets)),
+                    ),
+                    operations=(Operation("create_group_rule", params),),
+                )
+            )
+            continue
+        same = (
+            source is not None
+            and None not in target_ids
+            and found.expression == rule_expression(source.id)
+            and sorted(found.target_ids) == sorted(i for i in target_ids if i)
+            and found.status == "ACTIVE"
+        )
+        if same:
+            continue
+        changes.append(
+            Change(
+                action="update",
+                resource="okta-group-rule",
+                name=rule.name,
+                fields=(
+                    FieldChange("assign to", sorted(found.target_ids), list(rule.targets)),
+                    FieldChange("status", found.status, "ACTIVE"),
+                ),
+                operations=(Operation("replace_group_rule", {**params, "rule_id": found.id}),),
+            )
+        )
+    return changes
 
 
 def _roles(value: object) -> list[str] | None:

@@ -154,6 +154,7 @@ class Composition:
             app_id=info.app_id,
             ca_bundle=self.ca_bundle,
             api_token=info.okta_api_token or None,
+            oidc_client_id=info.oidc_client_id,
         )
 
     def okta_org(self, spec: FederationSpec) -> OktaTarget:

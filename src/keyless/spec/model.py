@@ -19,7 +19,7 @@ from keyless.core.aws import (
     MIN_SESSION_SECONDS,
     SESSION_LIMITS_TEXT,
 )
-from keyless.spec.references import reference_problems
+from keyless.spec.references import ROLE_IMPORT_MAX_ACCOUNTS, reference_problems
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 # IAM role names: 1-64 of [\w+=,.@-]
@@ -338,6 +338,12 @@ class OktaManagement(_Model):
         "(client credentials) with KEYLESS_OKTA_PRIVATE_KEY_FILE.",
     )
     client_id: str | None = Field(default=None, description="The service app's client id.")
+    cli_client_id: str | None = Field(
+        default=None,
+        description="The native OIDC app `keyless login --auth-flow device` signs in with; "
+        "apply makes it the AWS app's Allowed Web SSO Client (settings.app.webSSOAllowedClient). "
+        "With --lab, the lab's oidc_client_id when absent.",
+    )
     app_label: str | None = Field(
         default=None, description="Find the AWS app by its label when app_id is not given."
     )
@@ -361,18 +367,36 @@ class OktaManagement(_Model):
         return self
 
 
+MappingMode = Literal["group_mapping", "role_import"]
+
+
 class FederationSpec(_Model):
     """A whole federation: the IdP, the accounts, the roles and who may take them."""
 
     version: Literal[1] = 1
     name: str = Field(description="Names this federation; tags what keyless manages.")
+    mapping_mode: MappingMode = Field(
+        default="group_mapping",
+        description="How Okta puts roles in the assertion, one mode per federation, never "
+        "mixed. group_mapping (the default): groups named by group_convention, read through "
+        "the app's groupFilter/roleValuePattern; no API integration, so no static key; "
+        "explicit group_mappings are realised with Okta group rules into the convention's "
+        "groups. role_import: the app's API integration imports each account's roles with "
+        "the provisioning principal's key and group assignments name them in samlRoles "
+        f"(at most {ROLE_IMPORT_MAX_ACCOUNTS} accounts).",
+    )
     identity_provider: IdentityProvider
     session: Session = Field(default_factory=Session)
     accounts: Annotated[list[Account], Field(min_length=1)]
     roles: list[FederatedRole] = Field(default_factory=list)
     group_mappings: list[GroupMapping] = Field(default_factory=list)
     group_convention: GroupConvention = Field(default_factory=GroupConvention)
-    provisioning_principal: ProvisioningPrincipal = Field(default_factory=ProvisioningPrincipal)
+    provisioning_principal: ProvisioningPrincipal | None = Field(
+        default=None,
+        description="The IAM principal Okta's API integration lists roles with. role_import "
+        "needs it (the default {kind: user} when absent); group_mapping needs none, and "
+        "without one the federation holds no long-lived key at all.",
+    )
     expected_access_keys: list[ExpectedAccessKey] = Field(
         default_factory=list,
         description="Long-lived keys kept on purpose; the audit reports them as expected.",
@@ -385,6 +409,19 @@ class FederationSpec(_Model):
     okta: OktaManagement | None = Field(
         default=None, description="Manage the Okta org's side too (absent: AWS only)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _principal_default(cls, data: Any) -> Any:
+        # Role import lists roles with the principal's key, so it gets one unless the
+        # spec names it; group mapping needs none (no API integration, no static key).
+        if (
+            isinstance(data, dict)
+            and data.get("mapping_mode") == "role_import"
+            and "provisioning_principal" not in data
+        ):
+            return {**data, "provisioning_principal": {}}
+        return data
 
     @field_validator("name")
     @classmethod

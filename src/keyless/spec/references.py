@@ -11,6 +11,7 @@ Each problem is ``(path, message, fix)``; paths are tuples like
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -154,6 +155,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
                         f"add {text!r} to roles[{role_index}].accounts or remove it here",
                     )
                 )
+    problems.extend(mapping_problems(data))
     for index, expected in _items(data, "expected_access_keys"):
         text = _text(expected.get("account"))
         if text is not None and not resolves(text):
@@ -162,6 +164,79 @@ def reference_problems(data: Mapping[str, Any]) -> list[Problem]:
                     ("expected_access_keys", index, "account"),
                     f"unknown account alias {text!r}",
                     f"use one of: {known}",
+                )
+            )
+    return problems
+
+
+# Okta's AWS Account Federation app imports roles through its API integration for
+# at most about 60 accounts; above that Okta points admins to group mapping
+# ("Connect Okta to multiple AWS instances", help.okta.com/en-us/content/topics/
+# deploymentguides/aws/aws-connect-multiple-aws-instances.htm, and "Enable
+# group-based role mapping in Okta").
+ROLE_IMPORT_MAX_ACCOUNTS = 60
+
+
+def mapping_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """A federation's mapping mode and what it needs; one mode, never mixed.
+
+    *group_mapping* reads account and role from a group's name (the app's
+    ``groupFilter`` captures ``accountid`` and ``role``), so the convention must be
+    on and name the account id. *role_import* names imported roles in ``samlRoles``
+    and lists them with the provisioning principal's key; a convention group beside
+    it would be read by group mapping, the other mode.
+    """
+    mode = data.get("mapping_mode", "group_mapping")
+    convention = data.get("group_convention")
+    convention = convention if isinstance(convention, Mapping) else {}
+    enabled = convention.get("enabled", True) is not False
+    pattern = str(convention.get("pattern", "aws#{alias}#{role}#{account_id}"))
+    problems: list[Problem] = []
+    placeholders = set(re.findall(r"\{([^{}]*)\}", pattern))
+    if mode == "group_mapping" and placeholders <= {"alias", "role", "account_id"}:
+        # (A pattern with an unknown placeholder is explained by its own check.)
+        if not enabled or "account_id" not in placeholders:
+            problems.append(
+                (
+                    ("group_convention",),
+                    "mapping_mode group_mapping reads the account id and role from each group's "
+                    "name, but the group convention is off or names no {account_id}",
+                    "enable group_convention with {account_id} in its pattern (Okta's default "
+                    "aws#{alias}#{role}#{account_id}), or choose mapping_mode: role_import",
+                )
+            )
+    elif mode == "role_import":
+        if enabled:
+            problems.append(
+                (
+                    ("group_convention", "enabled"),
+                    "mapping_mode role_import names imported roles in samlRoles, and "
+                    "group_convention is on: convention groups are read by Okta's group "
+                    "mapping, the other mode, and the two are never mixed",
+                    "set group_convention.enabled: false and map groups with group_mappings, "
+                    "or choose mapping_mode: group_mapping and drop the role import",
+                )
+            )
+        if "provisioning_principal" in data and data["provisioning_principal"] is None:
+            problems.append(
+                (
+                    ("provisioning_principal",),
+                    "mapping_mode role_import needs the provisioning principal: Okta's API "
+                    "integration imports the roles with its key",
+                    "give provisioning_principal: {kind: user} (or {kind: role}), or choose "
+                    "mapping_mode: group_mapping, which needs no key",
+                )
+            )
+        accounts = data.get("accounts")
+        count = len(accounts) if isinstance(accounts, list) else 0
+        if count > ROLE_IMPORT_MAX_ACCOUNTS:
+            problems.append(
+                (
+                    ("mapping_mode",),
+                    f"mapping_mode role_import with {count} accounts: Okta's AWS app imports "
+                    f"roles for at most {ROLE_IMPORT_MAX_ACCOUNTS} accounts (help.okta.com, "
+                    "'Connect Okta to multiple AWS instances')",
+                    "choose mapping_mode: group_mapping, which has no account limit",
                 )
             )
     return problems

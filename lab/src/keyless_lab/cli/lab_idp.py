@@ -328,6 +328,11 @@ def sync_roles_command(
     endpoint, ca_bundle = info.aws_endpoint_url, info.ca_bundle
     management = spec.management_account
     principal = spec.provisioning_principal
+    if principal is None:
+        raise InputError(
+            "the spec has no provisioning_principal: with group mapping Okta imports no roles",
+            fix="sync-roles is for mapping_mode: role_import specs",
+        )
 
     def iam_for(account: Any) -> Any:
         if management is not None and account.id == management.id:

@@ -145,7 +145,7 @@ class AccountChecks:
                 "expected"
                 if self.spec.expected_key(self.account, name) is not None
                 else "provisioning"
-                if name == provisioning and self._is_management()
+                if provisioning is not None and name == provisioning and self._is_management()
                 else "person"
             )
             entry = {
@@ -164,8 +164,11 @@ class AccountChecks:
         management = self.spec.management_account
         return management is not None and management.id == self.account.id
 
-    def provisioning_user_name(self) -> str:
+    def provisioning_user_name(self) -> str | None:
+        """The role-listing user's name; None when the federation has none (group mapping)."""
         principal = self.spec.provisioning_principal
+        if principal is None:
+            return None
         return principal.name if principal.kind == "user" else PROVISIONING_USER_NAME
 
     def _judge_user(self, user: Mapping[str, Any], actual: ActualAccount) -> None:

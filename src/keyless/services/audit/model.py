@@ -205,12 +205,32 @@ class AccountAudit:
     roles: list[dict[str, Any]] = field(default_factory=list)
     sign_ins: list[SignIn] = field(default_factory=list)
     error: str | None = None
+    # IAM's credential report is cached up to four hours: when it was generated.
+    credential_report_time: datetime | None = None
+    audited_at: datetime | None = None
+
+    @property
+    def federation_keys(self) -> int:
+        """Active long-lived keys the federation itself holds (the role-listing principal's)."""
+        return sum(len(u["access_keys"]) for u in self.users if u.get("kind") == "provisioning")
 
     def as_dict(self) -> dict[str, Any]:
+        report = self.credential_report_time
         return {
             "account_id": self.account.id,
             "alias": self.account.alias,
             "error": self.error,
+            "credential_report": {
+                "generated_time": report.isoformat() if report else None,
+                "age_seconds": (
+                    int((self.audited_at - report).total_seconds())
+                    if report and self.audited_at
+                    else None
+                ),
+                "note": "IAM serves a cached credential report up to 4 hours old: keys "
+                "deleted after generated_time may still be listed",
+            },
+            "federation_long_lived_keys": self.federation_keys,
             "users": self.users,
             "roles": self.roles,
             "sign_ins": [s.as_dict() for s in self.sign_ins],

@@ -32,18 +32,29 @@ from keyless.spec.model import Account, FederationSpec
 # -- reading an account ----------------------------------------------------------------------
 
 
-def _credential_report(iam: Any, *, sleep: Callable[[float], None]) -> list[dict[str, str]]:
-    # AWS builds the report asynchronously: STARTED / INPROGRESS, then COMPLETE
-    # (IAM API Reference, GenerateCredentialReport); a report younger than four
-    # hours is returned as it is.
+def _credential_report(
+    iam: Any, *, sleep: Callable[[float], None]
+) -> tuple[list[dict[str, str]], datetime | None]:
+    """The report's rows and when IAM generated it (``GeneratedTime``).
+
+    AWS builds the report asynchronously: STARTED / INPROGRESS, then COMPLETE
+    (IAM API Reference, GenerateCredentialReport), and a report younger than four
+    hours is served as it is, so a key deleted a minute ago can still be listed:
+    the evidence shows the report's age.
+    """
     for attempt in range(10):
         state = iam.generate_credential_report().get("State")
         if state == "COMPLETE":
             break
         sleep(min(2.0, 0.2 * (attempt + 1)))
-    content = iam.get_credential_report()["Content"]
+    answer = iam.get_credential_report()
+    content = answer["Content"]
+    generated = answer.get("GeneratedTime")
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
-    return list(csv.DictReader(io.StringIO(text)))
+    return (
+        list(csv.DictReader(io.StringIO(text))),
+        generated if isinstance(generated, datetime) else None,
+    )
 
 
 class Auditor:
@@ -114,7 +125,7 @@ class Auditor:
             ]
 
     def _account(self, account: Account, since: datetime, now: datetime) -> AccountAudit:
-        audit = AccountAudit(account=account)
+        audit = AccountAudit(account=account, audited_at=now)
         checks = AccountChecks(
             self.spec, account, idp=self.idp, metadata_xml=self.metadata_xml, now=now
         )
@@ -123,12 +134,13 @@ class Auditor:
             provider_arn = saml_provider_arn(self.spec, account)
             provisioning = checks.provisioning_user_name()
             actual = IamAccount(iam_client, account).read(
-                provider_arn=provider_arn, user_names=[provisioning]
+                provider_arn=provider_arn, user_names=[provisioning] if provisioning else []
             )
             providers = [
                 p["Arn"] for p in iam_client.list_saml_providers().get("SAMLProviderList", [])
             ]
-            rows = _credential_report(iam_client, sleep=self.sleep)
+            rows, generated = _credential_report(iam_client, sleep=self.sleep)
+            audit.credential_report_time = generated
             summary = iam_client.get_account_summary().get("SummaryMap", {})
         except Exception as exc:  # contained per account: the others go on
             audit.error = explain_error(exc)

@@ -27,6 +27,8 @@ from keyless.adapters.okta_oauth import (
     OAuthTokens,
     OktaOAuthClient,
     Pending,
+    TokensLackScope,
+    WebSsoTokenReplayed,
 )
 from keyless.core.credentials import Clock, utcnow
 from keyless.core.ports import Prompter, SecretStore
@@ -81,21 +83,41 @@ class DeviceFlowPages:
 
         def page_for(tokens: OAuthTokens) -> Callable[[], str]:
             # A new single-use web SSO token for every page (a second role, a retry).
-            return lambda: self.oauth.sso_page(self.oauth.web_sso_token(client_id, app_id, tokens))
+            def fetch() -> str:
+                try:
+                    return self.oauth.sso_page(self.oauth.web_sso_token(client_id, app_id, tokens))
+                except WebSsoTokenReplayed:
+                    # Single-use token seen twice (a retried request): one fresh exchange.
+                    return self.oauth.sso_page(self.oauth.web_sso_token(client_id, app_id, tokens))
+
+            return fetch
 
         kept = self._kept(key)
         if kept is not None:
             fetch = page_for(kept)
             try:
                 return SamlPages(first=fetch(), login=kept.login, reused=True, fetch=fetch)
+            except TokensLackScope:
+                # Useless until the admin grants the scope; a browser trip now would get
+                # the same tokens, so none is made.
+                self.secrets.delete(key)
+                raise
             except DeniedError:
-                # The approving browser session ended, or the app's policy changed:
-                # the kept tokens are no good any more.
+                # The approving browser session ended, or the app's policy asks for a
+                # fresher sign-in: the kept tokens are no good any more. (The app's own
+                # configuration, e.g. its Allowed Web SSO Client, is a ConfigError: it
+                # passes through and the tokens stay kept.)
                 self.secrets.delete(key)
         tokens = self._authorize(settings, prompter, inputs, client_id)
         self.secrets.set(key, tokens.to_json())
         fetch = page_for(tokens)
-        return SamlPages(first=fetch(), login=tokens.login, reused=False, fetch=fetch)
+        try:
+            first = fetch()
+        except (TokensLackScope, DeniedError):
+            # Fresh tokens the exchange refuses are no good to the next run either.
+            self.secrets.delete(key)
+            raise
+        return SamlPages(first=first, login=tokens.login, reused=False, fetch=fetch)
 
     def _kept(self, key: str) -> OAuthTokens | None:
         raw = self.secrets.get(key)

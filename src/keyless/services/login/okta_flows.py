@@ -123,6 +123,27 @@ def classic_step_up(
     state_token = page_state_token(page)
     if state_token is None:
         return None
+    return resume_step_up(
+        okta,
+        state_token,
+        session,
+        verify=verify,
+        settings=settings,
+        is_identity_engine=is_identity_engine,
+    )
+
+
+def resume_step_up(
+    okta: OktaApi,
+    state_token: str,
+    session: OktaSession,
+    *,
+    verify: Callable[[AuthnState], AuthnState],
+    settings: Settings,
+    is_identity_engine: Callable[[], bool],
+) -> str:
+    """Resume the step-up transaction ``state_token`` (from a page or a redirect), verify
+    the factor it asks for, and return the app's page after it."""
     try:
         state = okta.resume(state_token)
     except SessionExpiredError:

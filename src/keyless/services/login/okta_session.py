@@ -30,10 +30,14 @@ from typing import Protocol
 
 from keyless.adapters.okta import looks_like_sign_in_page, page_title, step_up_state_token
 from keyless.core.credentials import Clock, parse_expiration, utcnow
-from keyless.core.okta import OktaSession, SessionExpiredError
+from keyless.core.okta import OktaSession, SessionExpiredError, StepUpRedirect
 from keyless.core.ports import OktaApi, Prompter, SecretStore
 from keyless.errors import DeniedError, LoginRequiredError, RemoteError
-from keyless.services.login.okta_flows import classic_step_up, identity_engine_refusal
+from keyless.services.login.okta_flows import (
+    classic_step_up,
+    identity_engine_refusal,
+    resume_step_up,
+)
 from keyless.services.login.okta_signin import LoginInputs, OktaSignIn
 from keyless.services.login.profiles import Settings
 
@@ -110,10 +114,17 @@ def jar_key(settings: Settings) -> str:
 
 # An app's step-up page -> the page after the step-up, or None when it is not one.
 StepUp = Callable[[str], str | None]
+# An app's step-up redirect's stateToken -> the page after the step-up.
+StepUpResume = Callable[[str], str]
 
 
 def app_page(
-    okta: OktaApi, app_url: str, session: OktaSession, *, step_up: StepUp | None = None
+    okta: OktaApi,
+    app_url: str,
+    session: OktaSession,
+    *,
+    step_up: StepUp | None = None,
+    resume: StepUpResume | None = None,
 ) -> str:
     """The app's page holding the ``SAMLResponse`` form, as ``session`` sees it.
 
@@ -123,7 +134,18 @@ def app_page(
     step-up MFA page nothing finished or a page with no assertion (no role
     assigned).
     """
-    page = okta.app_page(app_url, session.id)
+    try:
+        page = okta.app_page(app_url, session.id)
+    except StepUpRedirect as redirect:
+        if resume is None:
+            raise DeniedError(
+                "the AWS app asks for a step-up MFA (a redirect with a stateToken)",
+                fix="sign in to the app once in a browser, or ask your Okta admin to drop the "
+                "app-level MFA policy for CLI use",
+            ) from None
+        page = resume(redirect.state_token)
+        if "SAMLResponse" in page:
+            return page
     if "SAMLResponse" in page:
         return page
     stepped = step_up(page) if step_up is not None else None
@@ -258,11 +280,21 @@ class ClassicSessionPages:
                 is_identity_engine=self.identity_engine,
             )
 
+        def resume(state_token: str) -> str:
+            return resume_step_up(
+                self.okta,
+                state_token,
+                session,
+                verify=signin.verify_step_up,
+                settings=settings,
+                is_identity_engine=self.identity_engine,
+            )
+
         def fetch() -> str:
             # Later pages of the same sign-in (another role, a shorter duration): a
             # session Okta ends meanwhile is reported, never leaked as an internal error.
             try:
-                return app_page(self.okta, app_url, session, step_up=step_up)
+                return app_page(self.okta, app_url, session, step_up=step_up, resume=resume)
             except SessionExpiredError as exc:
                 raise DeniedError(
                     "Okta ended the session while keyless was taking the roles",
@@ -270,7 +302,7 @@ class ClassicSessionPages:
                 ) from exc
 
         return SamlPages(
-            first=app_page(self.okta, app_url, session, step_up=step_up),
+            first=app_page(self.okta, app_url, session, step_up=step_up, resume=resume),
             login=session.login,
             reused=reused,
             fetch=fetch,

@@ -40,6 +40,7 @@ from keyless.plan.okta import (
     ActualOkta,
     ActualOktaApp,
     ActualOktaGroup,
+    ActualOktaRule,
     DesiredOkta,
     OktaPlan,
     desired_okta,
@@ -62,6 +63,7 @@ class KnownOrg:
     app_id: str
     ca_bundle: str | None = None
     api_token: str | None = field(default=None, repr=False)
+    oidc_client_id: str | None = None  # the CLI's native OIDC app, when the org has one
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class OktaTarget:
     app_label: str | None
     auth: OktaAuth = field(repr=False)
     ca_bundle: str | None = None
+    # The native OIDC app `keyless login` uses: the AWS app's Allowed Web SSO Client.
+    cli_client_id: str | None = None
 
 
 def okta_target(
@@ -147,6 +151,7 @@ def okta_org(
         app_label=app_label,
         auth=auth,
         ca_bundle=known.ca_bundle if known is not None else None,
+        cli_client_id=okta.cli_client_id or (known.oidc_client_id if known else None),
     )
 
 
@@ -223,22 +228,32 @@ def find_app(client: OktaAdminClient, target: OktaTarget) -> ActualOktaApp:
 
 
 def read_okta(client: OktaAdminClient, target: OktaTarget, desired: DesiredOkta) -> ActualOkta:
-    """The app, the groups that matter to the spec, and the app's group assignments.
+    """The app, the groups that matter to the spec, the app's assignments and keyless's rules.
 
-    Three lists, each paged: the app, every group (keyless needs the spec's names
-    and any group marked for this spec), every assignment of the app.
+    Groups are looked up by name, one search each (``search=profile.name eq "..."``),
+    plus one search for groups carrying this spec's mark (orphans ``--prune`` may
+    delete), instead of listing every group of the org.
     """
     app = find_app(client, target)
-    wanted = {g.name for g in desired.groups}
     groups: dict[str, ActualOktaGroup] = {}
-    for document in client.list_groups():
+
+    def keep(document: dict[str, Any]) -> None:
         profile = okta_object(document.get("profile"))
         name = str(profile.get("name") or "")
         description = str(profile.get("description") or "")
-        if name in wanted or mark_owner(description) == desired.spec_name:
-            groups[name] = ActualOktaGroup(
-                id=str(document.get("id")), name=name, description=description
-            )
+        groups[name] = ActualOktaGroup(
+            id=str(document.get("id")), name=name, description=description
+        )
+
+    for group in desired.groups:
+        found = client.find_group(group.name)
+        if found is not None:
+            keep(found)
+    mark = desired.mark.replace('"', "")
+    for document in client.search_groups(f'profile.description sw "{mark}"'):
+        description = str(okta_object(document.get("profile")).get("description") or "")
+        if mark_owner(description) == desired.spec_name:
+            keep(document)
     assignments: dict[str, tuple[str, ...] | None] = {}
     for document in client.list_app_groups(app.id):
         profile = okta_object(document.get("profile"))
@@ -246,7 +261,28 @@ def read_okta(client: OktaAdminClient, target: OktaTarget, desired: DesiredOkta)
         assignments[str(document.get("id"))] = (
             tuple(str(r) for r in roles) if isinstance(roles, list) else None
         )
-    return ActualOkta(app=app, groups=groups, assignments=assignments)
+    rules: dict[str, ActualOktaRule] = {}
+    if desired.rules:
+        wanted = {rule.name for rule in desired.rules}
+        for document in client.list_group_rules(search=f"keyless {desired.spec_name}:"):
+            rule = _rule(document)
+            if rule.name in wanted:
+                rules[rule.name] = rule
+    return ActualOkta(app=app, groups=groups, assignments=assignments, rules=rules)
+
+
+def _rule(document: dict[str, Any]) -> ActualOktaRule:
+    conditions = okta_object(document.get("conditions"))
+    expression = okta_object(conditions.get("expression")).get("value")
+    actions = okta_object(document.get("actions"))
+    ids = okta_object(actions.get("assignUserToGroups")).get("groupIds")
+    return ActualOktaRule(
+        id=str(document.get("id", "")),
+        name=str(document.get("name", "")),
+        status=str(document.get("status", "")),
+        expression=expression if isinstance(expression, str) else "",
+        target_ids=tuple(str(i) for i in ids) if isinstance(ids, list) else (),
+    )
 
 
 # -- plan and apply -------------------------------------------------------------------------------
@@ -285,7 +321,7 @@ class OktaSide:
         """Read the org and diff it against the spec; a failure is the plan's ``error``."""
         from keyless.plan.okta import diff_okta
 
-        desired = desired_okta(self.spec)
+        desired = desired_okta(self.spec, cli_client_id=self.target.cli_client_id)
         try:
             actual = read_okta(self.client, self.target, desired)
         except Exception as exc:  # contained: the AWS side's plan stands on its own
@@ -318,24 +354,41 @@ class OktaSide:
         elif api == "update_group":
             client.update_group(params["group_id"], params["name"], params["description"])
         elif api == "assign_group":
-            group_id = params["group_id"] or group_ids.get(params["group"])
-            if group_id is None:  # created by an earlier run that stopped before assigning
-                found = [
-                    g
-                    for g in client.list_groups(params["group"])
-                    if okta_object(g.get("profile")).get("name") == params["group"]
-                ]
-                if not found:
-                    raise KeylessError(f"the group {params['group']!r} vanished during apply")
-                group_id = str(found[0]["id"])
+            group_id = params["group_id"] or self._group_id(params["group"], group_ids)
             roles = params["saml_roles"]
             client.assign_group(
                 params["app_id"], group_id, {} if roles is None else {"samlRoles": list(roles)}
             )
+        elif api == "unassign_group":
+            client.unassign_group(params["app_id"], params["group_id"])
+        elif api in ("create_group_rule", "replace_group_rule"):
+            source = self._group_id(params["source"], group_ids)
+            targets = [self._group_id(name, group_ids) for name in params["targets"]]
+            if api == "create_group_rule":
+                rule_id = str(client.create_group_rule(params["name"], source, targets)["id"])
+            else:
+                # Okta changes only INACTIVE rules: deactivate, update, activate again.
+                rule_id = params["rule_id"]
+                client.group_rule_lifecycle(rule_id, "deactivate")
+                client.update_group_rule(rule_id, params["name"], source, targets)
+            client.group_rule_lifecycle(rule_id, "activate")
         elif api == "delete_group":
             client.delete_group(params["group_id"])
         else:
             raise KeylessError(f"unknown Okta operation {api!r}")
+
+    def _group_id(self, name: str, group_ids: dict[str, str]) -> str:
+        """The id of group ``name``: created by this run, read by the plan, or searched."""
+        known = group_ids.get(name)
+        if known is None and self._actual is not None and name in self._actual.groups:
+            known = self._actual.groups[name].id
+        if known is None:  # created by an earlier run that stopped before using it
+            found = self.client.find_group(name)
+            if found is None:
+                raise KeylessError(f"the group {name!r} vanished during apply")
+            known = str(found["id"])
+        group_ids[name] = known
+        return known
 
     def send_provisioning_key(self, access_key_id: str, secret_access_key: str) -> None:
         """Put the IdP provisioning user's new key into the app's API integration

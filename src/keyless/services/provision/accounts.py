@@ -326,6 +326,13 @@ class Provisioner:
                 "the spec marks no management account, so keyless manages no provisioning user",
                 fix="mark the organization's management account with `management: true`",
             )
+        if self.spec.provisioning_principal is None:
+            raise InputError(
+                f"the spec ({self.spec.mapping_mode}) has no provisioning principal: group "
+                "mapping needs no API integration and so no access key",
+                fix="leave the Okta app's Provisioning tab off; only mapping_mode: role_import "
+                "lists roles with a key (then add provisioning_principal: {kind: user})",
+            )
         desired = desired_account(self.spec, management, self.metadata_xml)
         if not desired.users:
             raise InputError("the spec defines no provisioning user")
