@@ -118,7 +118,7 @@ def test_apply_creates_and_activates_the_group_rule_through_okta_s_api() -> None
         body = json.loads(request.content) if request.content else None
         seen.append((request.method, request.url.path, body))
         if request.url.path == "/api/v1/groups/rules" and request.method == "POST":
-            return httpx.Response(200, json={"id": "0prNEW", "status": "INACTIVE", **body})
+            return httpx.Response(200, json={"id": "0prNEW", "status": "INACTIVE", **(body or {})})
         return httpx.Response(200, json={})
 
     from keyless.services.okta.side import OktaSide, OktaTarget
