@@ -248,11 +248,13 @@ def stranger_key() -> Key:
 
 @pytest.fixture
 def lab(idp_key: Key) -> Iterator[Lab]:
-    from moto import mock_aws
     from moto.iam.models import iam_backends
 
-    with mock_aws():
-        iam = iam_backends[ACCOUNT]["aws"]
+    # Only this account's IAM is set afresh: mock_aws() would reset every moto backend in
+    # the process, including those of another test area's in-process moto server (30 s).
+    iam = iam_backends[ACCOUNT]["aws"]
+    iam.reset()
+    try:
         iam.create_saml_provider("ExampleIdP", metadata_for(idp_key))
         for name, trust in (
             ("Federated", _trust()),
@@ -277,6 +279,8 @@ def lab(idp_key: Key) -> Iterator[Lab]:
             key=idp_key,
             clock=clock,
         )
+    finally:
+        iam.reset()
 
 
 def _namequalifier() -> str:
