@@ -268,16 +268,22 @@ def test_alias() -> None:
 
 
 def test_provisioning_user_with_extra_rights_is_narrowed() -> None:
-    actual = _actual_from_desired(ACME, "acme-management")
+    # Only role import has a provisioning principal (group mapping holds no key).
+    spec = _variant(
+        mapping_mode="role_import",
+        group_convention={"enabled": False},
+        provisioning_principal={"kind": "user", "name": "OktaProvisioningUser"},
+    )
+    actual = _actual_from_desired(spec, "acme-management")
     user = actual.users["OktaProvisioningUser"]
     wide = ActualUser(
         **{**user.__dict__, "managed_policies": ("arn:aws:iam::aws:policy/IAMFullAccess",)}
     )
     actual = ActualAccount(**{**actual.__dict__, "users": {user.name: wide}})
-    account = ACME.account("acme-management")
+    account = spec.account("acme-management")
     assert account is not None
     (change,) = diff_account(
-        desired_account(ACME, account, METADATA), actual, DiffOptions("acme")
+        desired_account(spec, account, METADATA), actual, DiffOptions("acme")
     ).changes
     assert [op.api for op in change.operations] == ["detach_user_policy"]
 
