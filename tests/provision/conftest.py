@@ -110,8 +110,14 @@ def make_federation(
 ) -> Callable[..., Federation]:
     """Build a federation like examples/acme.yaml on accounts no other test uses."""
 
-    def build(*, members: int = 2, name: str = "acme") -> Federation:
+    def build(*, members: int = 2, name: str = "acme", role_import: bool = False) -> Federation:
+        """``role_import``: Okta lists roles with a key (the provisioning principal); acme
+        itself uses group mapping, which holds no key."""
         data: dict[str, Any] = yaml.safe_load(ACME.read_text())
+        if role_import:
+            data["mapping_mode"] = "role_import"
+            data["group_convention"] = {"enabled": False}
+            data["provisioning_principal"] = {"kind": "user", "name": "OktaProvisioningUser"}
         base = 500000000000 + next(_account_numbers) * 1000
         management_id = str(base)
         member_ids = [str(base + i + 1) for i in range(members)]

@@ -65,7 +65,7 @@ def iam_in(fed: Federation, account_id: str) -> Any:
 def test_apply_creates_everything_then_plan_has_no_changes(
     make_federation: Callable[..., Federation],
 ) -> None:
-    fed = make_federation()
+    fed = make_federation(role_import=True)  # with the IdP's role-listing user to check
     spec = str(fed.spec_path)
 
     before = keyless(fed, "plan", "--spec", spec, "--detailed-exitcode")
@@ -233,7 +233,7 @@ def test_apply_create_provisioning_key_json_carries_the_key_once(
 ) -> None:
     """Regression: `apply --create-provisioning-key --json` crashed (TypeError) after
     creating the key, so the one copy of its secret was lost."""
-    fed = make_federation()
+    fed = make_federation(role_import=True)
     result = keyless(
         fed, "apply", "--spec", str(fed.spec_path), "--yes", "--create-provisioning-key", "--json"
     )

@@ -27,7 +27,7 @@ def _connector(fed: Fed) -> AwsConnector:
 def test_apply_converges_and_creates_the_provisioning_key_once(
     make_federation: Callable[..., Fed],
 ) -> None:
-    fed = make_federation()
+    fed = make_federation(role_import=True)
     spec = load_spec(fed.spec_path)
     metadata = load_metadata(spec, spec_dir=fed.spec_path.parent)
     result = apply_federation(

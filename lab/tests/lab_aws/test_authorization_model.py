@@ -252,13 +252,35 @@ def test_the_provisioning_user_reaches_no_bucket(
 
 @pytest.fixture(scope="module")
 def provisioning_user(aws_lab: AwsLab) -> Iterator[dict[str, Any]]:
-    """An access key of OktaProvisioningUser (management account), made for these tests."""
+    """A role-listing user as role import provisions it (iam:ListRoles and
+    iam:ListAccountAliases only), made here: the session lab's acme uses group mapping,
+    which holds no such key."""
     iam = aws_lab.client("iam")
-    key = iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
+    name = "RoleListingUser"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="list-roles",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:ListRoles", "iam:ListAccountAliases"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
     try:
         yield {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
     finally:
-        iam.delete_access_key(UserName="OktaProvisioningUser", AccessKeyId=key["AccessKeyId"])
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        iam.delete_user_policy(UserName=name, PolicyName="list-roles")
+        iam.delete_user(UserName=name)
 
 
 def test_an_s3_operation_the_lab_does_not_model_is_refused(

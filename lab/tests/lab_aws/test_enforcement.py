@@ -103,9 +103,10 @@ def test_organization_and_access_roles(aws_lab: AwsLab) -> None:
     }
     root = aws_lab.client("iam")
     assert root.list_account_aliases()["AccountAliases"] == ["acme-management"]
-    # The bootstrap user, and the IdP's provisioning user that `keyless apply` created.
+    # The bootstrap user only: acme uses group mapping, so `keyless apply` made no
+    # role-listing user (issue 22: no static key).
     users = {u["UserName"] for u in root.list_users()["Users"]}
-    assert users == {"lab-admin", "OktaProvisioningUser"}
+    assert users == {"lab-admin"}
     answer = aws_lab.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", RoleSessionName="check"
     )
