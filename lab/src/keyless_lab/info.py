@@ -100,19 +100,9 @@ class LabInfo:
         raise LabError(f"the lab has no user {login!r}", fix=f"use one of: {known}")
 
     def profile_defaults(self) -> dict[str, str]:
-        """The keyless profile settings that point at this lab (``configure --lab``)."""
-        defaults = {
-            "org_url": self.idp_url,
-            "app_url": self.app_url,
-            "ca_bundle": self.ca_bundle,
-            "aws_endpoint_url": self.aws_endpoint_url,
-        }
-        if self.spec_path:
-            defaults["spec"] = self.spec_path
-        if self.oidc_client_id:
-            # The lab's native OIDC app: auto uses it when the lab plays Identity Engine.
-            defaults["oidc_client_id"] = self.oidc_client_id
-        return defaults
+        """The keyless profile settings that point at this lab, exactly as ``configure --lab``
+        takes them from the connection file."""
+        return self.connection().profile_defaults()
 
     def connection(self) -> Connection:
         """This file as keyless reads it: a connection file (what ``--lab`` loads)."""
