@@ -823,3 +823,7 @@ def make_admin_http(
 def okta_object(value: object) -> dict[str, Any]:
     """``value`` when Okta sent a JSON object there, else an empty one (untrusted JSON)."""
     return value if isinstance(value, dict) else {}
+
+
+# The name the revocation work calls it by.
+OktaAdmin = OktaAdminClient
