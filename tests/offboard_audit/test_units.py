@@ -161,6 +161,26 @@ def test_role_checks_name_the_audience_the_provider_and_the_session_length() -> 
     }
 
 
+def test_a_role_without_set_source_identity_is_reported_as_relying_on_the_fallback() -> None:
+    """Issue 23: audit names the roles whose sessions carry no SourceIdentity, with the fix."""
+    old = _actual_role("ReadOnly")
+    old.trust_policy["Statement"][0]["Action"] = ["sts:AssumeRoleWithSAML", "sts:TagSession"]
+    wildcard = _actual_role("OktaAdminRole")
+    wildcard.trust_policy["Statement"][0]["Action"] = "sts:*"
+    current = _actual_role("Developer")
+    checks = _checks()
+    table = checks.roles(_account(old, wildcard, current))
+    fallback = [f for f in checks.findings if f.check == "source-identity-fallback"]
+    assert [f.resource.rsplit("/", 1)[-1] for f in fallback] == ["ReadOnly"]
+    assert "keyless apply" in fallback[0].fix
+    assert "sts:SetSourceIdentity" in fallback[0].fix
+    assert {row["role"]: row["source_identity"] for row in table} == {
+        "Developer": True,
+        "OktaAdminRole": True,
+        "ReadOnly": False,
+    }
+
+
 def test_credential_report_rows_people_and_the_provisioning_principal() -> None:
     provisioning = ActualUser(
         name="OktaProvisioningUser",

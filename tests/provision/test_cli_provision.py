@@ -88,7 +88,11 @@ def test_apply_creates_everything_then_plan_has_no_changes(
     trust = roles["Developer"]["AssumeRolePolicyDocument"]
     statement = trust["Statement"][0]
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{dev}:saml-provider/Okta"}
-    assert sorted(statement["Action"]) == ["sts:AssumeRoleWithSAML", "sts:TagSession"]
+    assert sorted(statement["Action"]) == [
+        "sts:AssumeRoleWithSAML",
+        "sts:SetSourceIdentity",
+        "sts:TagSession",
+    ]
     assert statement["Condition"] == {
         "StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}
     }

@@ -100,7 +100,7 @@ def test_trust_policy_names_the_accounts_provider_and_every_signin_url() -> None
                 "Sid": "FederatedFromIdp",
                 "Effect": "Allow",
                 "Principal": {"Federated": "arn:aws:iam::222222222222:saml-provider/Okta"},
-                "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+                "Action": ["sts:AssumeRoleWithSAML", "sts:SetSourceIdentity", "sts:TagSession"],
                 "Condition": {
                     "StringEquals": {
                         "SAML:aud": [
@@ -112,6 +112,33 @@ def test_trust_policy_names_the_accounts_provider_and_every_signin_url() -> None
             }
         ],
     }
+
+
+def test_require_source_identity_refuses_assertions_without_one() -> None:
+    """Issue 23: `source_identity.require` adds a Null condition on sts:SourceIdentity."""
+    from keyless.policy.trust import evaluate_trust_policy
+
+    spec = _variant(identity_provider={"kind": "lab", "source_identity": {"require": True}})
+    account = spec.account("acme-dev")
+    assert account is not None
+    policy = trust_policy(spec, account)
+    condition = policy["Statement"][0]["Condition"]
+    assert condition["Null"] == {"sts:SourceIdentity": "false"}
+    provider = "arn:aws:iam::333333333333:saml-provider/Okta"
+    context = {"SAML:aud": ["https://signin.aws.amazon.com/saml"]}
+    without = evaluate_trust_policy(
+        policy, principal_arn=provider, action="sts:AssumeRoleWithSAML", context=context
+    )
+    assert not without.allowed
+    assert "sts:SourceIdentity" in without.explanation
+    with_one = {**context, "sts:SourceIdentity": ["alice@acme.example"]}
+    for action in ("sts:AssumeRoleWithSAML", "sts:SetSourceIdentity"):
+        decision = evaluate_trust_policy(
+            policy, principal_arn=provider, action=action, context=with_one
+        )
+        assert decision.allowed, decision.explanation
+    default = trust_policy(_variant(), account)
+    assert "Null" not in default["Statement"][0]["Condition"]
 
 
 def test_equivalent_policies_are_not_a_change() -> None:

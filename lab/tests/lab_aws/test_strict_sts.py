@@ -254,3 +254,15 @@ def test_aws_cli_refusals(
     assert (
         f"An error occurred ({code}) when calling the AssumeRoleWithSAML operation" in done.stderr
     )
+
+
+def test_source_identity_is_returned_and_a_malformed_one_is_refused(
+    aws_lab: AwsLab, assertion: Assertion
+) -> None:
+    """Issue 23: STS keeps the assertion's SourceIdentity, and validates it first [CLAIMS]."""
+    answer = assume(aws_lab, assertion(source_identity="Alice.Admin@acme.example"))
+    assert answer["SourceIdentity"] == "Alice.Admin@acme.example"
+    for bad in ("a", "x" * 65, "has space", "aws:alice"):
+        code, status, message = refused(aws_lab, assertion(source_identity=bad))
+        assert (code, status) == ("InvalidIdentityToken", 400), bad
+        assert "SourceIdentity" in message

@@ -536,6 +536,32 @@ class OktaAdminClient:
             self.request("GET", f"/api/v1/apps/{_quote(app_id)}", scope="okta.apps.read")
         )
 
+    def app_user_name(self, app_id: str, user_id: str) -> str:
+        """The name the app sends for this user: ``credentials.userName`` of
+        ``GET /api/v1/apps/{appId}/users/{userId}`` (Okta Apps API, "Application User
+        object"), as the app's username template made it and in the case Okta stores.
+
+        The AWS app sends it as RoleSessionName. :class:`OktaNotFoundError` when the
+        app is not assigned to the user; :class:`OktaApiError` when the answer has no
+        user name.
+        """
+        document = self._object(
+            self.request(
+                "GET",
+                f"/api/v1/apps/{_quote(app_id)}/users/{_quote(user_id)}",
+                scope="okta.apps.read",
+            )
+        )
+        name = okta_object(document.get("credentials")).get("userName")
+        if not isinstance(name, str) or not name:
+            raise OktaApiError(
+                f"Okta's app user {user_id} in app {app_id} has no credentials.userName",
+                fix="check the AWS app's username template (Sign On tab, "
+                "Application username format) in the Okta admin console",
+                status=200,
+            )
+        return name
+
     def find_apps(self, query: str) -> list[dict[str, Any]]:
         """``GET /api/v1/apps?q=``: apps whose name or label starts with ``query``."""
         return list(self.paged("/api/v1/apps", scope="okta.apps.read", params={"q": query}))
@@ -797,3 +823,7 @@ def make_admin_http(
 def okta_object(value: object) -> dict[str, Any]:
     """``value`` when Okta sent a JSON object there, else an empty one (untrusted JSON)."""
     return value if isinstance(value, dict) else {}
+
+
+# The name the revocation work calls it by.
+OktaAdmin = OktaAdminClient

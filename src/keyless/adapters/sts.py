@@ -72,11 +72,15 @@ class UnsignedSts:
             raise RemoteError(
                 f"AWS STS at {self.endpoint_url} sent an unreadable expiry", fix="retry"
             ) from exc
+        # AssumeRoleWithSAML's SourceIdentity: "The value in the SourceIdentity attribute
+        # in the SAML assertion" (STS API reference); absent when the IdP sent none.
+        source_identity = _text(root, "AssumeRoleWithSAMLResult/SourceIdentity") or None
         return AwsCredentials(
             access_key_id=_text(found, "AccessKeyId"),
             secret_access_key=_text(found, "SecretAccessKey"),
             session_token=_text(found, "SessionToken"),
             expiration=expiration,
+            source_identity=source_identity,
         )
 
     def _post(self, form: dict[str, str]) -> httpx.Response:

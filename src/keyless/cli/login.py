@@ -227,7 +227,12 @@ def login(
     for item in result.logins:
         account_name = item.account_alias or item.role.account_id
         where = f" -> profile {item.written_profile}" if item.written_profile else ""
-        say(f"{item.role.role_name} in {account_name}, {_left(item.duration)}{where}{reused}")
+        identity = item.credentials.source_identity
+        source = f", source identity {identity}" if identity else ", no source identity"
+        say(
+            f"{item.role.role_name} in {account_name}, {_left(item.duration)}"
+            f"{source}{where}{reused}"
+        )
     say(f"use: aws --profile {settings.profile} ...")
 
 

@@ -64,6 +64,8 @@ class AwsCredentials:
     role_arn: str | None = None
     account_id: str | None = None
     account_alias: str | None = None
+    # The session's SourceIdentity as STS answered it (None: the IdP sent none).
+    source_identity: str | None = None
 
     def __repr__(self) -> str:
         # Tracebacks, logs and test failures show reprs: no secrets in it.
@@ -99,6 +101,7 @@ class AwsCredentials:
             "RoleArn": self.role_arn,
             "AccountId": self.account_id,
             "AccountAlias": self.account_alias,
+            "SourceIdentity": self.source_identity,
         }
 
     def to_cache(self) -> str:
@@ -119,4 +122,5 @@ class AwsCredentials:
             role_arn=extra.get("RoleArn"),
             account_id=extra.get("AccountId"),
             account_alias=extra.get("AccountAlias"),
+            source_identity=extra.get("SourceIdentity"),
         )

@@ -23,7 +23,10 @@ PROVISIONING_ACTIONS = ("iam:ListAccountAliases", "iam:ListRoles")
 PROVISIONING_POLICY_NAME = "keyless-idp-list-roles"
 # The user that Okta's API integration signs in with when the principal kind is `role`.
 PROVISIONING_USER_NAME = "OktaProvisioningUser"
-SAML_ACTIONS = ("sts:AssumeRoleWithSAML", "sts:TagSession")
+# sts:SetSourceIdentity: AWS refuses an assertion that carries SourceIdentity unless the
+# trust policy allows it too (IAM User Guide, "Monitor and control actions taken with
+# assumed roles", id_credentials_temp_control-access_monitor.html).
+SAML_ACTIONS = ("sts:AssumeRoleWithSAML", "sts:SetSourceIdentity", "sts:TagSession")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,13 @@ def trust_policy(spec: FederationSpec, account: Account) -> PolicyDocument:
     regional URL is the classic cause of AccessDenied for everyone.
     """
     audiences = list(spec.identity_provider.signin_urls)
+    condition: dict[str, Any] = {
+        "StringEquals": {"SAML:aud": audiences[0] if len(audiences) == 1 else audiences}
+    }
+    if spec.identity_provider.source_identity.require:
+        # "Null": false holds only when the key is present: an assertion without a
+        # SourceIdentity matches no Allow and is refused (IAM, condition operators).
+        condition["Null"] = {"sts:SourceIdentity": "false"}
     return {
         "Version": POLICY_VERSION,
         "Statement": [
@@ -100,9 +110,7 @@ def trust_policy(spec: FederationSpec, account: Account) -> PolicyDocument:
                 "Effect": "Allow",
                 "Principal": {"Federated": saml_provider_arn(spec, account)},
                 "Action": list(SAML_ACTIONS),
-                "Condition": {
-                    "StringEquals": {"SAML:aud": audiences[0] if len(audiences) == 1 else audiences}
-                },
+                "Condition": condition,
             }
         ],
     }

@@ -31,6 +31,15 @@ What keyless manages in the Okta org, beside the AWS accounts:
     provider's ``okta_app_group_assignment`` test fixtures); with one account,
     by its name alone.
 
+- the SAML attribute statement that sends ``SourceIdentity``
+  (``settings.signOn.attributeStatements``, the Sign On tab's *Attributes*):
+  Okta's AWS Account Federation app has no setting for it (neither Okta's
+  deployment guide nor the app's ``settings.app``, as the okta Terraform
+  provider lists them, names one); the AWS Security Blog's "How to integrate
+  AWS STS SourceIdentity with your identity provider" has the Okta admin add
+  an attribute statement named ``https://aws.amazon.com/SAML/Attributes/SourceIdentity``.
+  Its value is an Okta expression (:func:`source_identity_expression`); keyless
+  changes only that statement and keeps any others;
 - ``webSSOAllowedClient`` (the Sign On tab's *Allowed Web SSO Client*) when the
   spec names the CLI's native OIDC app (``okta.cli_client_id``): without it Okta
   refuses the device flow's web SSO token exchange with ``invalid_grant``.
@@ -75,6 +84,24 @@ MANAGED_SETTINGS = (
     "useGroupMapping",
     "webSSOAllowedClient",
 )
+SOURCE_IDENTITY_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
+URI_NAMESPACE = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+# The field a SourceIdentity statement change shows as, in plan output.
+SOURCE_IDENTITY_FIELD = "signOn.attributeStatements[SourceIdentity]"
+# Okta Expression Language for the spec's fixed choices.
+_SOURCE_IDENTITY_EXPRESSIONS = {
+    "login": "user.login",
+    "email": "user.email",
+    "email_prefix": 'String.substringBefore(user.email, "@")',
+}
+# The app's BUILT_IN username templates ("Application username format": Okta username,
+# its prefix, Email, its prefix) as the same expressions over the Okta user.
+_TEMPLATE_EXPRESSIONS = {
+    "${source.login}": "user.login",
+    '${fn:substringBefore(source.login, "@")}': 'String.substringBefore(user.login, "@")',
+    "${source.email}": "user.email",
+    '${fn:substringBefore(source.email, "@")}': 'String.substringBefore(user.email, "@")',
+}
 # An app fresh from Okta's catalogue has none of these: nothing to take over.
 _CONFIGURED_SIGNS = ("identityProviderArn", "roleValuePattern", "groupFilter")
 
@@ -163,6 +190,41 @@ def desired_app_settings(
     return settings
 
 
+def source_identity_expression(
+    attribute: str, username_template: dict[str, Any] | None
+) -> str | None:
+    """The Okta expression whose value the app sends as SourceIdentity.
+
+    ``app_username`` follows the app's username template (what it sends as
+    RoleSessionName), so revocation keyed on SourceIdentity and the fallback keyed
+    on the session name name the same person the same way. None when the template
+    is one keyless cannot restate as an expression.
+    """
+    if attribute != "app_username":
+        return _SOURCE_IDENTITY_EXPRESSIONS[attribute]
+    template = username_template or {"template": "${source.login}", "type": "BUILT_IN"}
+    text = str(template.get("template") or "")
+    if template.get("type") == "BUILT_IN":
+        return _TEMPLATE_EXPRESSIONS.get(text)
+    if template.get("type") == "CUSTOM" and text:
+        # A CUSTOM template is itself an Okta expression, over `source` or `user`.
+        inner = text[2:-1] if text.startswith("${") and text.endswith("}") else text
+        return re.sub(
+            r"\bsource\.", "user.", inner.replace("fn:substringBefore", "String.substringBefore")
+        )
+    return None
+
+
+def source_identity_statement(expression: str) -> dict[str, Any]:
+    """The attribute statement that sends ``expression``'s value as SourceIdentity."""
+    return {
+        "type": "EXPRESSION",
+        "name": SOURCE_IDENTITY_ATTRIBUTE,
+        "namespace": URI_NAMESPACE,
+        "values": [expression],
+    }
+
+
 @dataclass(frozen=True)
 class DesiredOktaGroup:
     """A group the spec names and its assignment to the app."""
@@ -196,6 +258,8 @@ class DesiredOkta:
     settings: dict[str, Any]
     groups: tuple[DesiredOktaGroup, ...]
     rules: tuple[DesiredOktaRule, ...] = ()
+    # identity_provider.source_identity.attribute: what the app sends as SourceIdentity.
+    source_identity: str = "app_username"
 
     @property
     def mark(self) -> str:
@@ -239,7 +303,13 @@ def desired_okta(spec: FederationSpec, *, cli_client_id: str | None = None) -> D
             DesiredOktaRule(rule_name(spec.name, source), source, tuple(names))
             for source, names in targets.items()
         )
-        return DesiredOkta(spec.name, settings, tuple(groups), rules)
+        return DesiredOkta(
+            spec.name,
+            settings,
+            tuple(groups),
+            rules,
+            source_identity=spec.identity_provider.source_identity.attribute,
+        )
     by_group: dict[str, tuple[str, list[str]]] = {}  # name -> (source, samlRoles)
     for grant in grants:
         source, values = by_group.setdefault(grant.group, (grant.source, []))
@@ -248,6 +318,7 @@ def desired_okta(spec: FederationSpec, *, cli_client_id: str | None = None) -> D
             values.append(value)
     return DesiredOkta(
         spec_name=spec.name,
+        source_identity=spec.identity_provider.source_identity.attribute,
         settings=settings,
         groups=tuple(
             DesiredOktaGroup(name=name, saml_roles=tuple(values), source=source)
@@ -269,6 +340,10 @@ class ActualOktaApp:
     settings: dict[str, Any]
     admin_note: str | None
     document: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # settings.signOn.attributeStatements and credentials.userNameTemplate; None when
+    # not read (keyless then leaves the SourceIdentity statement alone).
+    attribute_statements: tuple[dict[str, Any], ...] | None = None
+    username_template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -369,6 +444,9 @@ def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> lis
         if actual.settings.get(name) != wanted.get(name)
         and not (name not in wanted and actual.settings.get(name) in (None, ""))
     ]
+    statement = _source_identity_change(desired, actual)
+    if statement is not None:
+        differing.append(statement[0])
     if not ours and not differing and owner is None:
         return []  # already what the spec says: nothing to fight over
     claimable = ours or adopt or (owner is None and _is_blank(actual.settings))
@@ -400,12 +478,34 @@ def diff_app(desired: DesiredOkta, actual: ActualOktaApp, *, adopt: bool) -> lis
                         # Managed settings the spec does not want are cleared (null).
                         "settings": {k: wanted.get(k) for k in MANAGED_SETTINGS},
                         "admin_note": desired.mark,
+                        **({"attribute_statements": statement[1]} if statement is not None else {}),
                     },
                 ),
             ),
             reason=reason,
         )
     ]
+
+
+def _source_identity_change(
+    desired: DesiredOkta, actual: ActualOktaApp
+) -> tuple[FieldChange, list[dict[str, Any]]] | None:
+    """The SourceIdentity statement's change and the statements to write, if it differs."""
+    if actual.attribute_statements is None:
+        return None
+    expression = source_identity_expression(desired.source_identity, actual.username_template)
+    if expression is None:
+        return None
+    current = [dict(s) for s in actual.attribute_statements]
+    found = next((s for s in current if s.get("name") == SOURCE_IDENTITY_ATTRIBUTE), None)
+    before = list(found.get("values") or []) if found is not None else None
+    if before == [expression]:
+        return None
+    kept = [s for s in current if s.get("name") != SOURCE_IDENTITY_ATTRIBUTE]
+    return (
+        FieldChange(SOURCE_IDENTITY_FIELD, before, [expression]),
+        [*kept, source_identity_statement(expression)],
+    )
 
 
 def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: bool) -> OktaPlan:

@@ -63,6 +63,32 @@ class MetadataSource(_Model):
         return self
 
 
+# Which Okta user attribute becomes the session's SourceIdentity. `app_username` is
+# the name the AWS app sends as RoleSessionName (its username template, by default
+# the Okta username); the others are fixed Okta expressions (see keyless.plan.okta).
+SourceIdentityAttribute = Literal["app_username", "login", "email", "email_prefix"]
+
+
+class SourceIdentity(_Model):
+    """The ``SourceIdentity`` the IdP sends and the federated roles' trust policies accept.
+
+    AWS keeps it unchanged for the whole session and every session chained from
+    it, and logs it in CloudTrail: it is what revocation is keyed on.
+    """
+
+    attribute: SourceIdentityAttribute = Field(
+        default="app_username",
+        description="The Okta attribute sent as https://aws.amazon.com/SAML/Attributes/"
+        "SourceIdentity: app_username (default: the username the AWS app sends, as its "
+        "username template makes it), login, email or email_prefix.",
+    )
+    require: bool = Field(
+        default=False,
+        description="Trust policies refuse an assertion without a SourceIdentity "
+        "(a Null condition on sts:SourceIdentity). Switch on once Okta sends it.",
+    )
+
+
 class IdentityProvider(_Model):
     """The identity provider and its AWS app."""
 
@@ -83,6 +109,7 @@ class IdentityProvider(_Model):
         default_factory=lambda: ["https://signin.aws.amazon.com/saml"],
         description="Sign-in URLs the trust policies accept as SAML:aud (the IdP's Recipient).",
     )
+    source_identity: SourceIdentity = Field(default_factory=SourceIdentity)
 
     @field_validator("org_url")
     @classmethod

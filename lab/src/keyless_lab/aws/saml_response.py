@@ -103,6 +103,10 @@ SOURCE_IDENTITY = ATTRIBUTES + "SourceIdentity"
 SESSION_NAME_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")
 # [CLAIMS] SessionDuration: "an integer ... from 900 seconds (15 minutes) to 43200 seconds".
 SESSION_DURATION_RANGE = range(900, 43200 + 1)
+# [CLAIMS] SourceIdentity: one value, "at least 2 characters and at most 64", the
+# characters of RoleSessionName; [AR] "You cannot use a value that begins with the
+# text aws:. This prefix is reserved for AWS internal use."
+SOURCE_IDENTITY_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")
 
 # [API] "Token must be redeemed within 5 minutes of issuance" is the refusal the lab
 # answers for an older assertion; the same five minutes are allowed for clock skew
@@ -524,6 +528,18 @@ def read_claims(signed: Signed, metadata: ProviderMetadata, now: datetime) -> Cl
                 "Invalid SAML response: SessionDuration must be between 900 and 43200",
             )
         session_duration = int(raw)
+
+    source_identities = attributes.get(SOURCE_IDENTITY, ())
+    if source_identities and (
+        len(source_identities) != 1
+        or not SOURCE_IDENTITY_RE.fullmatch(source_identities[0])
+        or source_identities[0].lower().startswith("aws:")
+    ):
+        raise AwsError(
+            "InvalidIdentityToken",
+            "Invalid SAML response: SourceIdentity must be one value of 2-64 characters "
+            "(letters, digits and _+=,.@-), not starting with aws:",
+        )
 
     return Claims(
         assertion_id=assertion.get("ID") or "",

@@ -132,6 +132,11 @@ class AppSnapshot:
     settings: dict[str, Any]
     # (group id, samlRoles or None) by priority, lowest first.
     assignments: tuple[tuple[str, tuple[str, ...] | None], ...]
+    # credentials.userNameTemplate and settings.signOn.attributeStatements.
+    username_template: dict[str, Any] = field(
+        default_factory=lambda: {"template": "${source.login}", "type": "BUILT_IN"}
+    )
+    attribute_statements: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,29 @@ class AppState:
                 " WHERE app_id = ?",
                 (label, json.dumps(settings), admin_note, now_iso(), self.app_id),
             )
+        self._bump()
+
+    def username_template(self) -> dict[str, Any]:
+        """``credentials.userNameTemplate`` (Okta's default until an admin changes it)."""
+        stored = self.directory.meta("app_username_template")
+        if stored is None:
+            return {"template": "${source.login}", "type": "BUILT_IN"}
+        value: dict[str, Any] = json.loads(stored)
+        return value
+
+    def set_username_template(self, template: dict[str, Any]) -> None:
+        self.directory.meta_set("app_username_template", json.dumps(template))
+        self._bump()
+
+    def attribute_statements(self) -> list[dict[str, Any]]:
+        """``settings.signOn.attributeStatements`` (none on a new app)."""
+        value: list[dict[str, Any]] = json.loads(
+            self.directory.meta("app_attribute_statements") or "[]"
+        )
+        return value
+
+    def set_attribute_statements(self, statements: list[dict[str, Any]]) -> None:
+        self.directory.meta_set("app_attribute_statements", json.dumps(statements))
         self._bump()
 
     # -- groups and assignments ----------------------------------------------------
@@ -369,7 +397,12 @@ class AppState:
             )
             for a in self.assignments()
         )
-        snapshot = AppSnapshot(settings=settings, assignments=assignments)
+        snapshot = AppSnapshot(
+            settings=settings,
+            assignments=assignments,
+            username_template=self.username_template(),
+            attribute_statements=tuple(self.attribute_statements()),
+        )
         with self._lock:
             if self.version == version:
                 self._cache = (version, snapshot)

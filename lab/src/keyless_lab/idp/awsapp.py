@@ -245,6 +245,139 @@ def session_duration(settings: Mapping[str, Any]) -> int:
     return DEFAULT_SESSION_DURATION
 
 
-def role_session_name(username: str) -> str:
-    """``RoleSessionName``: the app username, which for this app is the Okta username."""
-    return username
+def role_session_name(app_username: str) -> str:
+    """``RoleSessionName``: the app username (saml-doc.okta.com, above)."""
+    return app_username
+
+
+# -- the app username and attribute statements --------------------------------------------
+#
+# *App username* (Okta Apps API, "Application credentials object": ``credentials.
+# userNameTemplate`` = ``{template, type}``, "the template used to generate the username
+# when the app is assigned through a group or directly to a user"; Okta Java SDK
+# ``ApplicationCredentialsUsernameTemplate``). Okta computes each app user's
+# ``credentials.userName`` from it (``GET /api/v1/apps/{appId}/users/{userId}``, "Application
+# User object"), and this app sends that name as RoleSessionName. A new app has Okta's
+# default, :data:`DEFAULT_USERNAME_TEMPLATE` (``${source.login}``: the Okta username).
+# ``BUILT_IN`` templates are the admin console's "Application username format" choices
+# the lab models (:data:`BUILT_IN_TEMPLATES`); a ``CUSTOM`` template is an Okta
+# Expression Language expression. The values keep the case the profile stores.
+#
+# *Attribute statements* (Okta Apps API, SAML 2.0 ``settings.signOn.attributeStatements``:
+# ``{type: "EXPRESSION", name, namespace, values}``; Okta's console: Sign On tab,
+# "Attributes"). This is how the AWS Security Blog's "How to integrate AWS STS
+# SourceIdentity with your identity provider" (aws.amazon.com/blogs/security/how-to-
+# integrate-aws-sts-sourceidentity-with-your-identity-provider/) has an Okta admin send
+# ``https://aws.amazon.com/SAML/Attributes/SourceIdentity``: Okta's own AWS Account
+# Federation guide and the app's settings (``settings.app``, as the okta Terraform
+# provider's ``amazon_aws`` examples list them) have no SourceIdentity setting. Without
+# such a statement the app sends no SourceIdentity at all.
+#
+# Expressions (Okta Expression Language, developer.okta.com/reference/okta_expression_language:
+# ``user.$attribute``, ``String.substringBefore``, ``String.toLowerCase``,
+# ``String.toUpperCase``): the lab evaluates only :func:`evaluate_expression`'s subset
+# and refuses the rest when they are stored, rather than guess.
+
+DEFAULT_USERNAME_TEMPLATE: dict[str, str] = {"template": "${source.login}", "type": "BUILT_IN"}
+SOURCE_IDENTITY_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
+URI_NAMESPACE = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+# Okta username, Okta username prefix, Email, Email prefix.
+BUILT_IN_TEMPLATES = (
+    "${source.login}",
+    '${fn:substringBefore(source.login, "@")}',
+    "${source.email}",
+    '${fn:substringBefore(source.email, "@")}',
+)
+MODELLED_EXPRESSIONS = (
+    "user.login, user.email (source.* in templates), "
+    'String.substringBefore(<one of those>, "@"), String.toLowerCase(...), '
+    "String.toUpperCase(...)"
+)
+
+_CALL = re.compile(
+    r"^(?P<fn>String\.substringBefore|fn:substringBefore|String\.toLowerCase|"
+    r"String\.toUpperCase)\((?P<args>.*)\)$"
+)
+
+
+def evaluate_expression(expression: str, profile: Mapping[str, str]) -> str | None:
+    """The value of an Okta expression for a user ``profile``; None outside the lab's subset.
+
+    ``profile`` holds ``login`` and ``email``. ``${...}`` (the template form) is unwrapped.
+    """
+    text = expression.strip()
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1].strip()
+    attribute = re.fullmatch(r"(?:user|source)\.(login|email)", text)
+    if attribute:
+        return profile.get(attribute.group(1))
+    call = _CALL.match(text)
+    if call is None:
+        return None
+    function, args = call.group("fn"), call.group("args")
+    if function.endswith("substringBefore"):
+        parts = re.fullmatch(r'(?P<inner>.+?)\s*,\s*"(?P<sep>[^"]+)"\s*', args)
+        if parts is None:
+            return None
+        inner = evaluate_expression(parts.group("inner"), profile)
+        # Okta: "String.substringBefore("abc@okta.com", "@") -> abc"; no separator: the whole.
+        return None if inner is None else inner.split(parts.group("sep"), 1)[0]
+    inner = evaluate_expression(args, profile)
+    if inner is None:
+        return None
+    return inner.lower() if function.endswith("toLowerCase") else inner.upper()
+
+
+def username_template_problem(template: object) -> str | None:
+    """Why ``credentials.userNameTemplate`` is not one the lab models (None when it is)."""
+    if not isinstance(template, Mapping):
+        return "credentials.userNameTemplate: must be an object {template, type}"
+    kind, text = template.get("type"), template.get("template")
+    if kind not in ("BUILT_IN", "CUSTOM") or not isinstance(text, str):
+        return "credentials.userNameTemplate: type BUILT_IN or CUSTOM, and a template string"
+    if kind == "BUILT_IN" and text not in BUILT_IN_TEMPLATES:
+        return (
+            f"credentials.userNameTemplate.template: {text!r} is not a built-in template "
+            f"the lab models ({', '.join(BUILT_IN_TEMPLATES)})"
+        )
+    if evaluate_expression(text, {"login": "a@b", "email": "a@b"}) is None:
+        return (
+            f"credentials.userNameTemplate.template: the lab models only {MODELLED_EXPRESSIONS}, "
+            f"not {text!r}"
+        )
+    return None
+
+
+def attribute_statements_problem(statements: object) -> str | None:
+    """Why ``settings.signOn.attributeStatements`` is not one the lab models (None when it is)."""
+    if not isinstance(statements, list):
+        return "settings.signOn.attributeStatements: must be a list"
+    for index, statement in enumerate(statements):
+        where = f"settings.signOn.attributeStatements[{index}]"
+        if not isinstance(statement, Mapping) or not isinstance(statement.get("name"), str):
+            return f"{where}: an object with a name"
+        if statement.get("type", "EXPRESSION") != "EXPRESSION":
+            return f"{where}.type: the lab models EXPRESSION statements only"
+        values = statement.get("values")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return f"{where}.values: a list of expressions"
+        for value in values:
+            if evaluate_expression(value, {"login": "a@b", "email": "a@b"}) is None:
+                return f"{where}.values: the lab models only {MODELLED_EXPRESSIONS}, not {value!r}"
+    return None
+
+
+def app_username(template: Mapping[str, Any], profile: Mapping[str, str]) -> str:
+    """``credentials.userName`` of an app user: the template applied to the Okta profile."""
+    value = evaluate_expression(str(template.get("template") or ""), profile)
+    return value if value is not None else profile["login"]
+
+
+def source_identity(
+    statements: Sequence[Mapping[str, Any]], profile: Mapping[str, str]
+) -> str | None:
+    """The SourceIdentity the app sends: its SourceIdentity statement's value, or none."""
+    for statement in statements:
+        if statement.get("name") == SOURCE_IDENTITY_ATTRIBUTE and statement.get("values"):
+            return evaluate_expression(str(statement["values"][0]), profile)
+    return None

@@ -514,6 +514,11 @@ class Idp:
         self._roles_cache[key] = pairs
         return pairs
 
+    def user_profile(self, user: User) -> dict[str, str]:
+        """The Okta profile attributes app expressions read: ``login`` and ``email`` (the
+        lab's users' email is their login, as the Users API shows it)."""
+        return {"login": user.login, "email": user.login}
+
     def session_duration(self) -> int:
         """The app's ``sessionDuration`` (Okta's default, 3600, while unconfigured)."""
         return awsapp.session_duration(self.appstate.snapshot().settings)
@@ -528,12 +533,16 @@ class Idp:
             self.audit.write("no_roles", login=user.login, ip=client, app_id=self.app_id, via=via)
             raise NoRoles(user.login)
         settings = self.settings
+        snapshot = self.appstate.snapshot()
+        profile = self.user_profile(user)
+        app_username = awsapp.app_username(snapshot.username_template, profile)
         xml = build_response(
             key=self.key,
             issuer=self.entity_id,
             subject=user.login,
             roles=roles,
-            session_name=awsapp.role_session_name(user.login),
+            session_name=awsapp.role_session_name(app_username),
+            source_identity=awsapp.source_identity(snapshot.attribute_statements, profile),
             now=self.clock(),
             recipient=settings.recipient,
             audience=settings.audience,
@@ -552,6 +561,7 @@ class Idp:
             app_id=self.app_id,
             assertion_id=assertion_id,
             roles=[pair.role_arn for pair in roles],
+            session_name=app_username,
             recipient=settings.recipient,
             session_duration=self.session_duration(),
             via=via,

@@ -7,6 +7,10 @@ reference (developer.okta.com/docs/api/openapi/okta-management/management/):
   holds the ``amazon_aws`` app's fields; ``settings.notes.admin`` the admin note).
 - Groups: ``GET|POST /api/v1/groups``, ``GET|PUT|DELETE /api/v1/groups/{groupId}``,
   ``GET /api/v1/groups/{groupId}/users``.
+- The app's username template (``credentials.userNameTemplate``) and SAML attribute
+  statements (``settings.signOn.attributeStatements``), set with the same ``PUT``;
+  ``GET /api/v1/apps/{appId}/users/{userId}`` (an Application User object whose
+  ``credentials.userName`` the template computes; see :mod:`keyless_lab.idp.awsapp`).
 - Application groups: ``GET /api/v1/apps/{appId}/groups``,
   ``GET|PUT|DELETE /api/v1/apps/{appId}/groups/{groupId}`` (``profile.samlRoles``).
 - Users: ``GET /api/v1/users/{idOrLogin}``, ``POST .../lifecycle/{activate,deactivate,
@@ -242,7 +246,10 @@ def app_document(idp: Idp) -> dict[str, Any]:
             "hide": {"iOS": False, "web": False},
             "appLinks": {"login": True},
         },
-        "credentials": {"userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"}},
+        "credentials": {
+            "userNameTemplate": idp.appstate.username_template(),
+            "signing": {"kid": None},
+        },
         "settings": {
             "app": settings,
             "notifications": {
@@ -251,7 +258,10 @@ def app_document(idp: Idp) -> dict[str, Any]:
             "manualProvisioning": False,
             "implicitAssignment": False,
             "notes": {"admin": row["admin_note"], "enduser": None},
-            "signOn": {"defaultRelayState": None},
+            "signOn": {
+                "defaultRelayState": None,
+                "attributeStatements": idp.appstate.attribute_statements(),
+            },
         },
         "_links": {
             "self": link(f"{base}/api/v1/apps/{idp.app_id}", "GET", "PUT", "DELETE"),
@@ -396,8 +406,34 @@ async def put_app(request: Request, idp: Idp) -> Response:
     if not isinstance(label, str) or not label or not isinstance(settings, dict):
         return _invalid("label, settings.app", "label and settings.app are required")
     problems = _check_settings(settings)
+    # The username template and attribute statements: kept as stored when the body
+    # leaves them out; refused, with the subset the lab models, when it cannot honour them.
+    credentials = body.get("credentials")
+    template = credentials.get("userNameTemplate") if isinstance(credentials, dict) else None
+    sign_on = raw_settings.get("signOn") if isinstance(raw_settings, dict) else None
+    statements = sign_on.get("attributeStatements") if isinstance(sign_on, dict) else None
+    if template is not None:
+        problems += filter(None, [awsapp.username_template_problem(template)])
+    if statements is not None:
+        problems += filter(None, [awsapp.attribute_statements_problem(statements)])
     if problems:
         return _invalid(problems[0].split(":")[0], *problems)
+    if isinstance(template, dict):
+        idp.appstate.set_username_template(
+            {"template": template["template"], "type": template["type"]}
+        )
+    if isinstance(statements, list):
+        idp.appstate.set_attribute_statements(
+            [
+                {
+                    "type": "EXPRESSION",
+                    "name": st["name"],
+                    "namespace": st.get("namespace") or awsapp.URI_NAMESPACE,
+                    "values": list(st["values"]),
+                }
+                for st in statements
+            ]
+        )
     current = idp.appstate.app_row()
     # A replace: properties the body leaves out read null after it, as the schema's
     # other unset ones do; the secret is write-only (it reads null), so a body that
@@ -724,6 +760,41 @@ def _user(request: Request, idp: Idp) -> User | None:
     return idp.directory.get_user_by_id(key) or idp.directory.get_user(key)
 
 
+def app_user_document(idp: Idp, user: User) -> dict[str, Any]:
+    """An Application User object (Okta Apps API, "Application User object": ``id``,
+    ``scope``, ``status``, ``credentials.userName``, ``profile``)."""
+    name = awsapp.app_username(idp.appstate.username_template(), idp.user_profile(user))
+    return {
+        "id": user.id,
+        "externalId": None,
+        "created": user.created,
+        "lastUpdated": user.password_changed,
+        "scope": "GROUP",
+        "status": "ACTIVE" if user.status == "ACTIVE" else "INACTIVE",
+        "syncState": "DISABLED",
+        "credentials": {"userName": name},
+        "profile": {},
+        "_links": {
+            "app": {"href": f"{idp.base_url}/api/v1/apps/{idp.app_id}"},
+            "user": {"href": f"{idp.base_url}/api/v1/users/{user.id}"},
+        },
+    }
+
+
+@guarded("okta.apps.read")
+async def get_app_user(request: Request, idp: Idp) -> Response:
+    """``GET /api/v1/apps/{appId}/users/{userId}``: 404 unless the app is assigned to the
+    user (here through a group, the only way the lab assigns it)."""
+    if request.path_params["app_id"] != idp.app_id:
+        return _not_found(request.path_params["app_id"], "App")
+    user = idp.directory.get_user_by_id(request.path_params["user_id"])
+    member_of = idp.appstate.with_rules(idp.directory.user_group_ids(user.id)) if user else {}
+    assigned = {str(a["group_id"]) for a in idp.appstate.assignments()}
+    if user is None or not assigned & set(member_of):
+        return _not_found(request.path_params["user_id"], "AppUser")
+    return JSONResponse(app_user_document(idp, user))
+
+
 @guarded("okta.users.read")
 async def get_user(request: Request, idp: Idp) -> Response:
     user = _user(request, idp)
@@ -956,6 +1027,7 @@ ROUTES = [
     Route("/api/v1/apps", list_apps, methods=["GET"]),
     Route("/api/v1/apps/{app_id}", get_app, methods=["GET"]),
     Route("/api/v1/apps/{app_id}", put_app, methods=["PUT"]),
+    Route("/api/v1/apps/{app_id}/users/{user_id}", get_app_user, methods=["GET"]),
     Route("/api/v1/apps/{app_id}/groups", list_app_groups, methods=["GET"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", get_app_group, methods=["GET"]),
     Route("/api/v1/apps/{app_id}/groups/{group_id}", put_app_group, methods=["PUT"]),

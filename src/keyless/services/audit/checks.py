@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,23 @@ def _federated_providers(trust: Mapping[str, Any]) -> list[str]:
         if isinstance(principal, Mapping):
             providers += [p for p in _listed(principal.get("Federated")) if ":saml-provider/" in p]
     return providers
+
+
+def _takes_source_identity(trust: Mapping[str, Any]) -> bool:
+    """Whether an Allow for a SAML provider covers sts:SetSourceIdentity, which AWS needs
+    before it accepts an assertion carrying a SourceIdentity."""
+    for statement in _statements(trust):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow" or not isinstance(principal, Mapping):
+            continue
+        if not any(":saml-provider/" in p for p in _listed(principal.get("Federated"))):
+            continue
+        if any(
+            fnmatch.fnmatchcase("sts:setsourceidentity", action.lower())
+            for action in _listed(statement.get("Action"))
+        ):
+            return True
+    return False
 
 
 def _audiences(trust: Mapping[str, Any]) -> list[str]:
@@ -363,6 +381,7 @@ class AccountChecks:
                     "max_session_duration": role.max_session_duration,
                     "audiences": _audiences(role.trust_policy),
                     "providers": providers,
+                    "source_identity": _takes_source_identity(role.trust_policy),
                     "revocations": sorted(n for n in role.inline_policies if is_revocation(n)),
                 }
             )
@@ -391,6 +410,20 @@ class AccountChecks:
                 "run `keyless apply` (it writes the spec's signin_urls into the trust policy), "
                 "or list the regional URL in identity_provider.signin_urls if the IdP sends it",
                 audiences=_audiences(role.trust_policy),
+            )
+        if not _takes_source_identity(role.trust_policy):
+            self.add(
+                "source-identity-fallback",
+                "medium",
+                role.arn,
+                f"{role.name} does not trust sts:SetSourceIdentity: its sessions carry no "
+                "SourceIdentity, and offboarding falls back to the session name",
+                "AWS refuses an assertion with a SourceIdentity unless the trust policy allows "
+                "sts:SetSourceIdentity, so this role only works while Okta sends none; without "
+                "one, revocation keys on the session name, which a chained session can change.",
+                "run `keyless apply` (it adds sts:SetSourceIdentity beside "
+                "sts:AssumeRoleWithSAML), then have Okta send the SourceIdentity attribute "
+                '(README, "SourceIdentity")',
             )
         foreign = [p for p in providers if p != spec_provider]
         if foreign:

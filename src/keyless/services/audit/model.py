@@ -96,6 +96,13 @@ CHECKS: dict[str, Check] = {
             ("AC-2", "AC-6"),
         ),
         Check(
+            "source-identity-fallback",
+            "Federated roles that cannot take a SourceIdentity (revocation falls back "
+            "to session names)",
+            ("CC6.2",),
+            ("AC-2", "AC-2(3)"),
+        ),
+        Check(
             "max-session",
             "MaxSessionDuration no longer than the spec says",
             ("CC6.1",),

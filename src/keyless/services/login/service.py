@@ -94,6 +94,7 @@ class LoginResult:
                     "account_alias": item.account_alias,
                     "duration": item.duration,
                     "expiration": item.credentials.expiration_text,
+                    "source_identity": item.credentials.source_identity,
                     "written_profile": item.written_profile,
                 }
                 for item in self.logins
@@ -148,7 +149,9 @@ def _sts_error(code: str, message: str, role: RolePair, hints: SpecHints) -> Key
         return DeniedError(
             f"AWS refused role {name} ({code}: {message})",
             fix=f"check that {role.role_arn} trusts {role.principal_arn} for "
-            "sts:AssumeRoleWithSAML with this sign-in URL (`keyless saml verify` explains why)",
+            "sts:AssumeRoleWithSAML with this sign-in URL, and for sts:SetSourceIdentity when "
+            "Okta sends a SourceIdentity (`keyless apply` writes both; `keyless saml verify` "
+            "explains why)",
         )
     if code in ("InvalidIdentityToken", "IDPRejectedClaim"):
         return DeniedError(

@@ -184,6 +184,8 @@ def _app(document: dict[str, Any]) -> ActualOktaApp:
     app_settings = okta_object(settings.get("app"))
     notes = okta_object(settings.get("notes"))
     admin = notes.get("admin")
+    statements = okta_object(settings.get("signOn")).get("attributeStatements")
+    template = okta_object(document.get("credentials")).get("userNameTemplate")
     return ActualOktaApp(
         id=str(document.get("id", "")),
         label=str(document.get("label", "")),
@@ -191,6 +193,8 @@ def _app(document: dict[str, Any]) -> ActualOktaApp:
         settings=dict(app_settings),
         admin_note=admin if isinstance(admin, str) else None,
         document=document,
+        attribute_statements=tuple(s for s in statements or [] if isinstance(s, dict)),
+        username_template=template if isinstance(template, dict) else None,
     )
 
 
@@ -347,6 +351,12 @@ class OktaSide:
             app_settings = {**okta_object(settings.get("app")), **params["settings"]}
             notes = {**okta_object(settings.get("notes")), "admin": params["admin_note"]}
             document["settings"] = {**settings, "app": app_settings, "notes": notes}
+            if "attribute_statements" in params:
+                sign_on = okta_object(settings.get("signOn"))
+                document["settings"]["signOn"] = {
+                    **sign_on,
+                    "attributeStatements": params["attribute_statements"],
+                }
             client.update_app(params["app_id"], document)
         elif api == "create_group":
             created = client.create_group(params["name"], params["description"])
