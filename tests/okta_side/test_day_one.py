@@ -48,8 +48,10 @@ class DayOne:
         self.spec.write_text(yaml.safe_dump(acme_with_okta(), sort_keys=False))
         self.lab_dir = root / "lab"
         self.process = subprocess.Popen(
-            [KEYLESS, "lab", "up", "--spec", str(self.spec), "--lab-dir", str(self.lab_dir)]
-            + ["--unconfigured-okta-app", *flags],
+            [
+                *(KEYLESS, "lab", "up", "--spec", str(self.spec), "--lab-dir", str(self.lab_dir)),
+                *("--unconfigured-okta-app", *flags),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
