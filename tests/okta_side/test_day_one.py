@@ -171,12 +171,8 @@ def the_aws_cli_works(lab: DayOne) -> None:
     )
 
 
-@pytest.mark.browser
-def test_identity_engine_one_apply_then_the_device_flow_in_chromium(
-    identity_engine: DayOne,
-) -> None:
-    lab = identity_engine
-    one_apply_leaves_nothing_to_click(lab)
+def device_flow_in_chromium(lab: DayOne) -> tuple[int, str]:
+    """``keyless login --profile dev``; bob approves it in Chromium. Its exit code and stderr."""
     login = subprocess.Popen(
         [KEYLESS, "login", "--profile", "dev"],
         stdin=subprocess.DEVNULL,
@@ -211,8 +207,17 @@ def test_identity_engine_one_apply_then_the_device_flow_in_chromium(
         page.wait_for_selector("#activate-result")
         assert "Device activated" in page.inner_text("#activate-result")
     _, rest = login.communicate(timeout=90)
-    said += rest
-    assert login.returncode == 0, said
+    return login.returncode, said + rest
+
+
+@pytest.mark.browser
+def test_identity_engine_one_apply_then_the_device_flow_in_chromium(
+    identity_engine: DayOne,
+) -> None:
+    lab = identity_engine
+    one_apply_leaves_nothing_to_click(lab)
+    code, said = device_flow_in_chromium(lab)
+    assert code == 0, said
     assert "Developer in acme-dev" in said
     the_aws_cli_works(lab)
 
@@ -231,4 +236,39 @@ def test_classic_one_apply_then_password_and_totp(classic: DayOne) -> None:
     )
     assert signed_in.returncode == 0, signed_in.stderr
     assert "Developer in acme-dev" in signed_in.stderr
+    the_aws_cli_works(lab)
+
+
+@pytest.mark.browser
+def test_an_unset_allowed_web_sso_client_is_named_and_the_sign_in_kept(
+    identity_engine: DayOne,
+) -> None:
+    """Okta's own invalid_grant when the app's Allowed Web SSO Client is unset: keyless
+    names the setting, keeps the person's tokens, and after `apply` sets it the next login
+    needs no browser (issue 22, 4)."""
+    lab = identity_engine
+    one_apply_leaves_nothing_to_click(lab)
+    from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
+
+    with make_admin_http(ca_bundle=lab.info.ca_bundle) as http:
+        admin = OktaAdminClient(lab.info.idp_url, ApiToken(lab.info.okta_api_token), http=http)
+        app = admin.get_app(lab.info.app_id)
+        app["settings"]["app"]["webSSOAllowedClient"] = None  # an admin cleared it by hand
+        admin.update_app(lab.info.app_id, app)
+
+    code, said = device_flow_in_chromium(lab)
+    assert code != 0, said
+    assert "Allowed Web SSO Client" in said
+    assert "Traceback" not in said
+
+    drift = lab.keyless("plan", "--spec", str(lab.spec), *lab.lab_flags(), "--json")
+    changes = json.loads(drift.stdout)["okta"]["changes"]
+    assert [[f["field"] for f in c["fields"]] for c in changes if c["action"] == "update"] == [
+        ["webSSOAllowedClient"]
+    ]
+    repaired = lab.keyless("apply", "--spec", str(lab.spec), *lab.lab_flags(), "--yes")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    again = lab.keyless("login", "--profile", "dev")  # no terminal, no browser
+    assert again.returncode == 0, again.stderr
+    assert "/activate" not in again.stderr
     the_aws_cli_works(lab)
