@@ -35,6 +35,17 @@ def acme_with_okta(**okta: Any) -> dict[str, Any]:
     return data
 
 
+def acme_role_import(**okta: Any) -> dict[str, Any]:
+    """acme with `okta:` in the other mapping mode: the API integration imports roles with
+    the provisioning principal's key, explicit mappings name them in samlRoles, and no
+    convention groups (Okta's group mapping, the mode never mixed with this one)."""
+    data = acme_with_okta(**okta)
+    data["mapping_mode"] = "role_import"
+    data["group_convention"] = {**data.get("group_convention", {}), "enabled": False}
+    data["provisioning_principal"] = {"kind": "user", "name": "OktaProvisioningUser"}
+    return data
+
+
 @dataclass
 class OktaLab:
     """A running lab, the spec file it was started with, and the Lab object (in-process)."""

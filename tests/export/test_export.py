@@ -164,9 +164,13 @@ def test_terraform_parses_and_matches_plan(exported: Path, name: str) -> None:
         for key, body in block.items()
         if key == identifier(management.account.alias)
     )
-    user = management.users[0]
-    assert module["provisioning_user"]["name"] == user.name
-    assert module["provisioning_user"]["policy"] == next(iter(user.inline_policies.values()))
+    if spec.provisioning_principal is None:  # group mapping: no API integration, no key
+        assert management.users == ()
+        assert module.get("provisioning_user") is None
+    else:
+        user = management.users[0]
+        assert module["provisioning_user"]["name"] == user.name
+        assert module["provisioning_user"]["policy"] == next(iter(user.inline_policies.values()))
     assert (directory / "README.md").is_file()
     assert (directory / "modules" / "keyless-federation" / "main.tf").is_file()
 
@@ -195,8 +199,11 @@ def test_terraform_okta_app(exported: Path) -> None:
     settings = app_block["app_settings_json"]
     assert "identityProviderArn" in settings
     assert "arn:aws:iam::111111111111:saml-provider/Okta" in settings
-    for key in ("sessionDuration", "groupFilter", "roleValuePattern", "useGroupMapping"):
+    # examples/okta.yaml imports roles: group mapping off, its filter and pattern not set.
+    for key in ("sessionDuration", "useGroupMapping = false"):
         assert key in settings
+    for key in ("groupFilter", "roleValuePattern"):
+        assert key not in settings
     assert (
         "okta_app_saml.aws.metadata"
         in (exported / "terraform" / "okta-role" / "variables.tf").read_text()

@@ -39,6 +39,28 @@ def test_a_clean_lab_audits_clean_apart_from_its_bootstrap_key(own_lab: Any) -> 
     assert keyless(own_lab, "audit", "--fail-on", "high").returncode == 0
 
 
+def test_group_mapping_holds_no_long_lived_key_but_the_labs_bootstrap_admin(
+    own_lab: Any,
+) -> None:
+    # Issue 22: acme maps groups and names no provisioning principal, so `apply` made no
+    # role-listing user and the federation holds no static key in any account.
+    result = keyless(own_lab, "audit", "--lab", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    accounts = report["accounts"]
+    assert {a["alias"] for a in accounts} == {"acme-management", "acme-prod", "acme-dev"}
+    assert all(a["error"] is None for a in accounts)
+    assert [a["federation_long_lived_keys"] for a in accounts] == [0, 0, 0]
+    holders = [
+        (a["alias"], u["user"])
+        for a in accounts
+        for u in a["users"]
+        if any(k.get("status", "Active") == "Active" for k in u.get("access_keys", []))
+    ]
+    assert holders == [("acme-management", "lab-admin")], holders
+    assert not any(u.get("kind") == "provisioning" for a in accounts for u in a["users"])
+
+
 @pytest.fixture(scope="module")
 def tampered(own_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """alice and bob signed in; then a person's key and a regional audience planted by hand."""

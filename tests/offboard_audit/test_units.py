@@ -23,6 +23,7 @@ from keyless.plan.state import ActualAccount, ActualProvider, ActualRole, Actual
 from keyless.saml.metadata import certificate_fingerprint, parse_metadata
 from keyless.services.audit import AccountChecks, AuditReport, Finding
 from keyless.spec import load_spec, saml_provider_arn
+from keyless.spec.model import ProvisioningPrincipal
 from keyless_lab.aws.permissions import decide
 from keyless_lab.saml.keys import SigningKey
 from keyless_lab.saml.metadata import build_idp_metadata
@@ -126,7 +127,8 @@ def test_plan_leaves_a_revocation_on_a_role_alone() -> None:
 
 
 def _checks(account: Any = DEV, **kwargs: Any) -> AccountChecks:
-    return AccountChecks(SPEC, account, idp=kwargs.get("idp"), metadata_xml=None, now=NOW)
+    spec = kwargs.get("spec", SPEC)
+    return AccountChecks(spec, account, idp=kwargs.get("idp"), metadata_xml=None, now=NOW)
 
 
 def _account(*roles: ActualRole, users: dict[str, ActualUser] | None = None) -> ActualAccount:
@@ -218,7 +220,13 @@ def test_credential_report_rows_people_and_the_provisioning_principal() -> None:
         },
         {"user": "<root_account>", "arn": "", "password_enabled": "true", "mfa_active": "true"},
     ]
-    checks = _checks(MANAGEMENT)
+    # Role import keeps the role-listing principal (acme maps groups: it has none).
+    role_import = SPEC.model_copy(
+        update={"provisioning_principal": ProvisioningPrincipal(kind="user")}
+    )
+    assert role_import.provisioning_principal is not None
+    assert role_import.provisioning_principal.name == "OktaProvisioningUser"
+    checks = _checks(MANAGEMENT, spec=role_import)
     users = checks.credentials(rows, actual)
     assert [u["kind"] for u in users] == ["provisioning", "person"]
     found = {(f.check, f.severity) for f in checks.findings}

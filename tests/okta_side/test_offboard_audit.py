@@ -90,7 +90,13 @@ def test_audit_finds_people_without_mfa_and_deactivated_members(
     findings = audit_okta(client, load_spec(configured.spec_path))
     by_login = {f.login: f for f in findings}
     assert by_login["nomfa@acme.example"].kind == "no_mfa_factor"
-    assert by_login["nomfa@acme.example"].groups == ("aws-admins",)
+    # aws-admins, and the convention groups its group rule puts its members in (Okta
+    # lists rule-assigned members as members).
+    assert set(by_login["nomfa@acme.example"].groups) == {
+        "aws-admins",
+        "aws#acme-prod#OktaAdminRole#222222222222",
+        "aws#acme-dev#OktaAdminRole#333333333333",
+    }
     assert by_login["leaver@acme.example"].kind == "deactivated_in_group"
     # The spec's people all have a factor: alice and bob TOTP, carol push.
     assert not {"alice@acme.example", BOB, "carol@acme.example"} & set(by_login)

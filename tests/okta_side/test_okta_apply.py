@@ -1,8 +1,8 @@
 """`keyless plan|apply` converge the Okta org too (issue 13's done-when), against the lab.
 
-The lab starts with its AWS app blank and no spec group (``okta_app_configured=False``):
-only `keyless apply` through the management API makes logins work, and the
-assertions the lab IdP signs follow what apply stored.
+The lab starts with its AWS app as Okta's catalogue adds it and no spec group
+(``okta_app_configured=False``): only `keyless apply` through the management API makes
+logins work, and the assertions the lab IdP signs follow what apply stored.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import pytest
 
 from keyless.adapters.okta_admin import ApiToken, OktaAdminClient, make_admin_http
 from keyless.errors import DeniedError
+from keyless.plan.okta import CATALOGUE_DEFAULTS
 from keyless.spec import grants_for_groups, load_spec
 from keyless_lab.idp.core import NoRoles
-from okta_support import OktaLab, acme_with_okta, roles_of
+from okta_support import OktaLab, acme_role_import, acme_with_okta, roles_of
 
 ALICE, BOB, CAROL = "alice@acme.example", "bob@acme.example", "carol@acme.example"
 
@@ -70,11 +71,14 @@ def applied(okta_lab: OktaLab) -> OktaLab:
 
 
 def test_nobody_gets_a_role_before_apply_configures_okta(blank_okta_lab: OktaLab) -> None:
-    # The app is blank and no spec group exists: the lab signs nothing for anyone.
+    # The app is as Okta's catalogue adds it (its own Group Filter and Role Value Pattern,
+    # no Identity Provider ARN) and no spec group exists: the lab signs nothing for anyone.
     idp = blank_okta_lab.lab.idp.idp
     user = idp.directory.get_user(ALICE)
     assert user is not None
-    assert not idp.appstate.app_row()["settings"]
+    settings = idp.appstate.app_row()["settings"]
+    assert settings["identityProviderArn"] is None
+    assert {k: settings[k] for k in CATALOGUE_DEFAULTS} == CATALOGUE_DEFAULTS
     with pytest.raises(NoRoles):
         idp.issue_assertion(user, client="127.0.0.1", via="test")
 
@@ -108,8 +112,9 @@ def test_changing_a_mapping_is_one_okta_change_and_the_next_assertion_follows(
         document = _plan(applied, spec=changed)
         assert _pending(document, "aws") == []
         okta_changes = _pending(document, "okta")
+        # Group mapping: an explicit mapping is a group rule into convention groups.
         assert [(c["action"], c["resource"], c["name"]) for c in okta_changes] == [
-            ("update", "okta-assignment", "auditors")
+            ("update", "okta-group-rule", "keyless acme: auditors")
         ]
         result = applied.keyless("apply", "--yes", spec=changed)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -192,10 +197,13 @@ def test_a_429_storm_slows_apply_but_it_converges(applied: OktaLab) -> None:
 def test_a_wrong_provider_arn_set_through_the_api_breaks_login_and_plan_repairs_it(
     applied: OktaLab, admin: OktaAdminClient, tmp_path: Path
 ) -> None:
+    # With group mapping the provider ARN reaches the assertion through the Role Value
+    # Pattern (identityProviderArn only feeds the API integration's role import).
     app = admin.get_app(applied.info.app_id)
-    right = app["settings"]["app"]["identityProviderArn"]
-    wrong = right.replace("saml-provider/Okta", "saml-provider/OktaOld")
-    app["settings"]["app"]["identityProviderArn"] = wrong
+    right = app["settings"]["app"]["roleValuePattern"]
+    wrong = right.replace("saml-provider/Okta,", "saml-provider/OktaOld,")
+    assert wrong != right
+    app["settings"]["app"]["roleValuePattern"] = wrong
     admin.update_app(applied.info.app_id, app)
     with pytest.raises(DeniedError) as refused:
         roles_of(applied, BOB, tmp_path)
@@ -204,7 +212,7 @@ def test_a_wrong_provider_arn_set_through_the_api_breaks_login_and_plan_repairs_
     document = _plan(applied)
     drift = _pending(document, "okta")
     assert [(c["resource"], [f["field"] for f in c["fields"]]) for c in drift] == [
-        ("okta-app", ["identityProviderArn"])
+        ("okta-app", ["roleValuePattern"])
     ]
     repaired = applied.keyless("apply", "--yes", "--target", "okta")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
@@ -212,9 +220,16 @@ def test_a_wrong_provider_arn_set_through_the_api_breaks_login_and_plan_repairs_
 
 
 def test_the_provisioning_key_goes_to_okta_and_its_secret_is_not_printed(
-    applied: OktaLab, admin: OktaAdminClient
+    blank_okta_lab: OktaLab,
 ) -> None:
-    result = applied.keyless("apply", "--yes", "--create-provisioning-key", "--json")
+    # Only role import has an API integration, and so a key for Okta to hold.
+    applied = blank_okta_lab
+    role_import = applied.write_spec(acme_role_import(), "role-import.yaml")
+    http = make_admin_http(ca_bundle=applied.info.ca_bundle)
+    admin = OktaAdminClient(applied.info.idp_url, ApiToken(applied.info.okta_api_token), http=http)
+    result = applied.keyless(
+        "apply", "--yes", "--create-provisioning-key", "--json", spec=role_import
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     key = json.loads(result.stdout)["provisioning_key"]
     assert key["sent_to_okta"] is True
@@ -224,5 +239,9 @@ def test_the_provisioning_key_goes_to_okta_and_its_secret_is_not_printed(
     assert stored["secretKey"]
     assert stored["secretKey"] not in result.stdout + result.stderr
     # Okta never answers the secret back, and a later settings change keeps it.
-    assert "secretKey" not in admin.get_app(applied.info.app_id)["settings"]["app"]
-    assert applied.keyless("plan", "--detailed-exitcode").returncode == 0
+    try:
+        assert admin.get_app(applied.info.app_id)["settings"]["app"]["secretKey"] is None
+    finally:
+        http.close()
+    settled = applied.keyless("plan", "--detailed-exitcode", spec=role_import)
+    assert settled.returncode == 0, settled.stdout + settled.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import hcl2
@@ -35,6 +36,7 @@ def test_terraform_okta_resources_match_what_apply_stored(configured: OktaLab) -
     parsed = hcl2.loads(terraform_files(okta_spec)["okta.tf"])
     groups = {str(b["name"]).strip('"') for b in _blocks(parsed, "okta_group")}
     profiles = [str(b.get("profile", "")) for b in _blocks(parsed, "okta_app_group_assignment")]
+    rules = {str(b["name"]).strip('"') for b in _blocks(parsed, "okta_group_rule")}
 
     with make_admin_http(ca_bundle=configured.info.ca_bundle) as http:
         admin = OktaAdminClient(
@@ -51,8 +53,22 @@ def test_terraform_okta_resources_match_what_apply_stored(configured: OktaLab) -
             if a["id"] in ours
         }
         settings = admin.get_app(configured.info.app_id)["settings"]["app"]
+        stored_rules = {
+            r["name"]: r for r in admin.list_group_rules() if r["name"].startswith("keyless ")
+        }
+        names = {g["id"]: g["profile"]["name"] for g in admin.list_groups()}
 
-    assert groups == set(ours.values()) == set(stored)
+    # Group mapping: explicit mappings are group rules reading the people's own groups.
+    assert rules == set(stored_rules)
+    sources = {
+        names[gid]
+        for r in stored_rules.values()
+        for gid in re.findall(r'"([^"]+)"', r["conditions"]["expression"]["value"])
+    }
+    assert sources <= groups - set(stored)  # declared, marked, read by a rule, not assigned
+
+    assert groups == set(ours.values())
+    assert set(stored) <= groups
     assert len(profiles) == len(stored)
     with_roles = [p for p in profiles if "samlRoles" in p]
     assert len(with_roles) == sum(1 for roles in stored.values() if roles)

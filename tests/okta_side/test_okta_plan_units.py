@@ -21,6 +21,8 @@ from keyless.spec import load_spec, load_spec_text
 from keyless_lab.idp.awsapp import app_roles
 
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme.yaml"
+# The app's API integration (Provisioning tab): samlRoles name only the roles it imported.
+API_INTEGRATION = {"accessKey": "AKIAIOSFODNN7EXAMPLE", "secretKey": "imported-with-this"}
 
 
 def _app(settings: dict[str, Any], note: str | None = None) -> ActualOktaApp:
@@ -96,7 +98,8 @@ def test_one_account_names_roles_plainly_and_the_lab_resolves_them() -> None:
     desired = desired_okta(spec)
     admins = next(g for g in desired.groups if g.name == "aws-admins")
     assert admins.saml_roles == ("OktaAdminRole",)
-    roles = app_roles(spec, desired.settings, [("00g1", admins.saml_roles)], {"00g1": "aws-admins"})
+    settings = {**desired.settings, **API_INTEGRATION}
+    roles = app_roles(spec, settings, [("00g1", admins.saml_roles)], {"00g1": "aws-admins"})
     assert [(r.role_arn, r.principal_arn) for r in roles] == [
         (
             "arn:aws:iam::333333333333:role/OktaAdminRole",
@@ -107,7 +110,12 @@ def test_one_account_names_roles_plainly_and_the_lab_resolves_them() -> None:
 
 def test_join_all_roles_false_keeps_only_the_first_assignment() -> None:
     spec = load_spec(ACME)
-    settings = {**desired_okta(spec).settings, "joinAllRoles": False, "useGroupMapping": False}
+    settings = {
+        **desired_okta(spec).settings,
+        **API_INTEGRATION,
+        "joinAllRoles": False,
+        "useGroupMapping": False,
+    }
     assignments = [
         ("00ga", ("[acme-dev] -- Developer",)),
         ("00gb", ("[acme-prod] -- ReadOnly",)),

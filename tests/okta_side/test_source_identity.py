@@ -61,14 +61,15 @@ def _admin(okta_lab: OktaLab, service: str) -> Any:
         region_name="us-east-1",
     )
     sts = session.client("sts", endpoint_url=info.aws_endpoint_url, verify=info.ca_bundle)
-    creds = sts.assume_role(
+    answer = sts.assume_role(
         RoleArn=f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", RoleSessionName="admin"
-    )["Credentials"]
-    return _client(okta_lab, service, creds)
+    )
+    return _client(okta_lab, service, dict(answer["Credentials"]))
 
 
 def _client(okta_lab: OktaLab, service: str, creds: dict[str, Any]) -> Any:
-    return boto3.client(
+    client: Any = boto3.client  # the service name is a variable: no overload to pick
+    return client(
         service,
         endpoint_url=okta_lab.info.aws_endpoint_url,
         verify=okta_lab.info.ca_bundle,

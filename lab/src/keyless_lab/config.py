@@ -6,6 +6,10 @@ ignores it; only the lab reads it. Its shape::
     lab:
       engine: classic | oie           # the Okta engine the lab IdP plays
       app_policy: none | mfa | mfa_every_time
+      app_device: any | registered | managed  # the AWS app policy's device condition (OIE)
+      step_up_style: page | redirect  # how Classic asks for the app's step-up
+      native_to_web_sso: false        # the org offers interclient tokens (Native to Web SSO)
+      rate_limits: {authn: 1200, token: 2000, other: 2400}  # requests a minute per bucket
       extra_groups: [name, ...]       # Okta groups to create besides the spec's
       users:
         - login: alice@acme.example   # an Okta login (an email address)
@@ -55,6 +59,14 @@ class SpecUser(_Model):
         return value
 
 
+class RateLimits(_Model):
+    """Okta's per-minute rate limits per bucket (:class:`keyless_lab.idp.core.IdpSettings`)."""
+
+    authn: int | None = Field(default=None, ge=1)
+    token: int | None = Field(default=None, ge=1)
+    other: int | None = Field(default=None, ge=1)
+
+
 class LabSection(_Model):
     """Everything the spec's ``lab:`` section says."""
 
@@ -62,6 +74,24 @@ class LabSection(_Model):
     extra_groups: list[str] = Field(default_factory=list)
     engine: Literal["classic", "oie"] | None = None
     app_policy: Literal["none", "mfa", "mfa_every_time"] | None = None
+    app_device: Literal["any", "registered", "managed"] | None = None
+    step_up_style: Literal["page", "redirect"] | None = None
+    native_to_web_sso: bool | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+
+    def idp_overrides(self) -> dict[str, object]:
+        """The :class:`~keyless_lab.idp.core.IdpSettings` fields this section sets."""
+        chosen: dict[str, object] = {
+            "engine": self.engine,
+            "app_policy": self.app_policy,
+            "app_device": self.app_device,
+            "step_up_style": self.step_up_style,
+            "native_to_web_sso": self.native_to_web_sso,
+            "rate_limit_authn": self.rate_limits.authn,
+            "rate_limit_token": self.rate_limits.token,
+            "rate_limit_other": self.rate_limits.other,
+        }
+        return {key: value for key, value in chosen.items() if value is not None}
 
 
 def lab_section(spec: FederationSpec) -> LabSection:

@@ -160,8 +160,7 @@ def settings_for_spec(spec: FederationSpec, **overrides: Any) -> Any:
     from keyless_lab.idp.core import IdpSettings
 
     chosen = {
-        "engine": lab_section(spec).engine,
-        "app_policy": lab_section(spec).app_policy,
+        **lab_section(spec).idp_overrides(),
         **{key: value for key, value in overrides.items() if value is not None},
     }
     return IdpSettings(**{key: value for key, value in chosen.items() if value is not None})

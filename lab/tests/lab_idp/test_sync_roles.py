@@ -1,14 +1,21 @@
-"""`keyless lab sync-roles`: the IdP lists roles with the provisioning user's key only."""
+"""`keyless lab sync-roles`: the IdP lists roles with the provisioning user's key only.
+
+Only role import has such a user (acme maps groups and has none), so the test runs
+sync-roles on acme in role-import mode, with the role-listing user `keyless apply` makes
+for it created in the shared lab for the test and removed after.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from keyless_lab.cli.lab_idp import register
@@ -40,15 +47,40 @@ def management_iam(provisioned_lab: Any) -> Any:
     return admin.client("iam", endpoint_url=lab.aws_endpoint_url, verify=lab.ca_bundle)
 
 
+LIST_ROLES = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListRoles", "iam:ListAccountAliases"], "Resource": "*"}
+    ],
+}
+
+
+@pytest.fixture
+def role_import_spec(provisioned_lab: Any, tmp_path: Path) -> Path:
+    """acme in role-import mode: the API integration lists roles with a user's key."""
+    data = yaml.safe_load(Path(provisioned_lab.spec_path).read_text())
+    data["mapping_mode"] = "role_import"
+    data["group_convention"] = {**data["group_convention"], "enabled": False}
+    data["provisioning_principal"] = {"kind": "user", "name": "OktaProvisioningUser"}
+    path = tmp_path / "role-import.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 @pytest.fixture
 def provisioning_key(management_iam: Any) -> Iterator[dict[str, str]]:
-    """An access key of this test's own on the provisioning user `keyless apply` made.
+    """The role-listing user as `keyless apply` makes it for role import, and its key.
 
-    IAM allows two keys a user; the lab is shared by the session, so the key is
-    removed after the test whatever other keys exist.
+    The lab is shared by the session: user, policy and key are removed after the test.
     """
     users = {u["UserName"] for u in management_iam.list_users()["Users"]}
-    assert "OktaProvisioningUser" in users, "apply creates the provisioning user"
+    assert "OktaProvisioningUser" not in users, "group mapping (acme) creates no such user"
+    management_iam.create_user(UserName="OktaProvisioningUser")
+    management_iam.put_user_policy(
+        UserName="OktaProvisioningUser",
+        PolicyName="list-roles",
+        PolicyDocument=json.dumps(LIST_ROLES),
+    )
     created = management_iam.create_access_key(UserName="OktaProvisioningUser")["AccessKey"]
     try:
         yield {
@@ -59,6 +91,8 @@ def provisioning_key(management_iam: Any) -> Iterator[dict[str, str]]:
         management_iam.delete_access_key(
             UserName="OktaProvisioningUser", AccessKeyId=created["AccessKeyId"]
         )
+        management_iam.delete_user_policy(UserName="OktaProvisioningUser", PolicyName="list-roles")
+        management_iam.delete_user(UserName="OktaProvisioningUser")
 
 
 @pytest.fixture
@@ -73,17 +107,20 @@ def forgotten_role(management_iam: Any) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_sync_roles_reports_both_directions(
-    provisioned_lab: Any, provisioning_key: Mapping[str, str], forgotten_role: str
+    provisioned_lab: Any,
+    role_import_spec: Path,
+    provisioning_key: Mapping[str, str],
+    forgotten_role: str,
 ) -> None:
-    _check_report(provisioned_lab, provisioning_key, forgotten_role)
+    _check_report(provisioned_lab, role_import_spec, provisioning_key, forgotten_role)
 
 
-def _check_report(lab: Any, key: Mapping[str, str], forgotten: str) -> None:
+def _check_report(lab: Any, spec: Path, key: Mapping[str, str], forgotten: str) -> None:
     app = typer.Typer()
     register(app)
     result = CliRunner().invoke(
         app,
-        ["sync-roles", "--lab-dir", str(lab.state_dir), "--json"],
+        ["sync-roles", "--spec", str(spec), "--lab-dir", str(lab.state_dir), "--json"],
         env={
             "KEYLESS_PROVISIONING_ACCESS_KEY_ID": key["AccessKeyId"],
             "KEYLESS_PROVISIONING_SECRET_ACCESS_KEY": key["SecretAccessKey"],

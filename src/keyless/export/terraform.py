@@ -411,21 +411,31 @@ def okta_app_settings(spec: FederationSpec) -> dict[str, Any]:
 
 
 def _okta_groups(spec: FederationSpec) -> str:
-    """``okta_group`` and ``okta_app_group_assignment`` per group the spec names, as `plan`
-    has them: marked as keyless's, explicit mappings carrying their ``samlRoles``."""
+    """The Okta groups, assignments and group rules, as `plan` has them.
+
+    Each group the spec assigns to the app is an ``okta_group`` marked as keyless's and an
+    ``okta_app_group_assignment`` (explicit mappings carrying ``samlRoles`` under role
+    import). Under group mapping an explicit mapping's group is not assigned: an
+    ``okta_group_rule`` puts its members into the convention groups it stands for, as
+    `apply` does.
+    """
     desired = desired_okta(spec)
     blocks: list[str] = []
     used: set[str] = set()
+    refs: dict[str, str] = {}
     for group in desired.groups:
         name = identifier(group.name, prefix="g")
         while name in used:
             name += "_"
         used.add(name)
+        refs[group.name] = f"okta_group.{name}.id"
         blocks.append(
             f'resource "okta_group" "{name}" {{\n'
             + _attributes({"name": group.name, "description": desired.mark}, 1)
             + "\n}\n"
         )
+        if not group.assigned:
+            continue  # read by a group rule, not assigned to the app
         assignment: dict[str, Any] = {
             "app_id": _Raw("okta_app_saml.aws.id"),
             "group_id": _Raw(f"okta_group.{name}.id"),
@@ -438,6 +448,24 @@ def _okta_groups(spec: FederationSpec) -> str:
             f'resource "okta_app_group_assignment" "{name}" {{\n'
             + _attributes(assignment, 1)
             + "\n}\n"
+        )
+    for rule in desired.rules:
+        name = identifier(rule.name, prefix="r")
+        while name in used:
+            name += "_"
+        used.add(name)
+        targets = ", ".join(refs[target] for target in rule.targets)
+        attributes = {
+            "name": rule.name,
+            "status": "ACTIVE",
+            "group_assignments": _Raw(f"[{targets}]"),
+            "expression_type": "urn:okta:expression:1.0",
+            "expression_value": _Raw(
+                f'format("isMemberOfAnyGroup(\\"%s\\")", {refs[rule.source]})'
+            ),
+        }
+        blocks.append(
+            f'resource "okta_group_rule" "{name}" {{\n' + _attributes(attributes, 1) + "\n}\n"
         )
     return "\n".join(blocks)
 

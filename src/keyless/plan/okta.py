@@ -102,8 +102,25 @@ _TEMPLATE_EXPRESSIONS = {
     "${source.email}": "user.email",
     '${fn:substringBefore(source.email, "@")}': 'String.substringBefore(user.email, "@")',
 }
-# An app fresh from Okta's catalogue has none of these: nothing to take over.
-_CONFIGURED_SIGNS = ("identityProviderArn", "roleValuePattern", "groupFilter")
+# An app fresh from Okta's catalogue is not empty: it already carries the catalogue's own
+# Group Filter and Role Value Pattern (a recorded GET /api/v1/apps answer for a new
+# ``amazon_aws`` app in okta/terraform-provider-okta, test/fixtures/vcr/idaas/
+# TestAccResourceOktaAppSignOnPolicyRule_AUTH_METHOD_CHAIN/oie-00.yaml). Those values, and
+# settings an admin has not set, say nothing about anyone having configured the app.
+CATALOGUE_DEFAULTS: dict[str, Any] = {
+    "groupFilter": r"aws_(?{{accountid}}\d+)_(?{{role}}[a-zA-Z0-9+=,.@\-_]+)",
+    "roleValuePattern": (
+        "arn:aws:iam::${accountid}:saml-provider/OKTA,arn:aws:iam::${accountid}:role/${role}"
+    ),
+}
+# What only an admin (or an earlier apply) puts there: any of these set means configured.
+_CONFIGURED_SIGNS = (
+    "identityProviderArn",
+    "accessKey",
+    "secretKeyEnc",
+    "webSSOAllowedClient",
+    "useGroupMapping",
+)
 
 # Okta's awsEnvironmentType values per AWS partition (the app's "AWS Environment" menu).
 ENVIRONMENT_TYPES = {"aws": "aws.amazon", "aws-us-gov": "aws.us-gov", "aws-cn": "aws.cn"}
@@ -409,7 +426,13 @@ class OktaPlan:
 
 
 def _is_blank(settings: dict[str, Any]) -> bool:
-    return not any(settings.get(name) for name in _CONFIGURED_SIGNS)
+    """True for an app as Okta's catalogue adds it: none of an admin's settings, and a
+    Group Filter and Role Value Pattern that are absent or still the catalogue's own."""
+    if any(settings.get(name) for name in _CONFIGURED_SIGNS):
+        return False
+    return all(
+        settings.get(name) in (None, "", default) for name, default in CATALOGUE_DEFAULTS.items()
+    )
 
 
 def _conflict(resource: str, name: str, owner: str | None, spec_name: str) -> Change:

@@ -77,6 +77,35 @@ def up(
         str | None,
         typer.Option(help="AWS app sign-on policy: none, mfa or mfa_every_time."),
     ] = None,
+    app_device: Annotated[
+        str | None,
+        typer.Option(
+            help="The AWS app policy's device condition (Identity Engine): any, registered "
+            "or managed. A CLI's token exchange carries no device: only any lets it through."
+        ),
+    ] = None,
+    step_up_style: Annotated[
+        str | None,
+        typer.Option(
+            help="How Classic asks for the app's step-up: page, or redirect (a stateToken "
+            "redirect to the page, as some orgs answer)."
+        ),
+    ] = None,
+    native_to_web_sso: Annotated[
+        bool | None,
+        typer.Option(
+            "--native-to-web-sso/--no-native-to-web-sso",
+            help="The org offers Native to Web SSO (interclient tokens and trust mappings).",
+        ),
+    ] = None,
+    rate_limit_authn: Annotated[
+        int | None,
+        typer.Option(min=1, help="/api/v1/authn requests a minute before 429 (Okta: 1200)."),
+    ] = None,
+    rate_limit_token: Annotated[
+        int | None,
+        typer.Option(min=1, help="/oauth2/v1/token requests a minute before 429 (Okta: 2000)."),
+    ] = None,
 ) -> None:
     """Run the lab in the foreground until Ctrl-C; print what to export and how to log in."""
     from keyless.adapters.okta import dashboard_link
@@ -98,6 +127,12 @@ def up(
             f"--app-policy {app_policy!r} is not one of {', '.join(APP_POLICIES)}",
             fix="none, mfa (once per session) or mfa_every_time (at every sign-on)",
         )
+    for flag, value, allowed in (
+        ("--app-device", app_device, ("any", "registered", "managed")),
+        ("--step-up-style", step_up_style, ("page", "redirect")),
+    ):
+        if value is not None and value not in allowed:
+            raise InputError(f"{flag} {value!r} is not one of {', '.join(allowed)}")
     federation = load_spec(spec)
     directory = resolve_lab_dir(lab_dir)
     lab = Lab(
@@ -113,6 +148,11 @@ def up(
             engine=engine,
             app_policy=app_policy,
             allow_remember_device=allow_remember_device,
+            app_device=app_device,
+            step_up_style=step_up_style,
+            native_to_web_sso=native_to_web_sso,
+            rate_limit_authn=rate_limit_authn,
+            rate_limit_token=rate_limit_token,
         ),
     )
     stop = threading.Event()

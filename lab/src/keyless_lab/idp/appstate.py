@@ -549,6 +549,21 @@ class AppState:
         names = {row["id"]: row["name"] for row in self.group_rows()}
         return {**member_of, **{gid: names[gid] for gid in sorted(added) if gid in names}}
 
+    def member_ids_with_rules(self, group_id: str) -> list[str]:
+        """The ids of ``group_id``'s members, with those its ACTIVE group rules put there.
+
+        Okta's rule-assigned members are the group's members like any other: the
+        Groups API lists them (Okta, "Group rules": "users who meet the rule's
+        conditions are added to the groups"), as :meth:`with_rules` reads them for a user.
+        """
+        ids = list(self.group_user_ids(group_id))
+        for rule in self.rules():
+            if rule["status"] != "ACTIVE" or group_id not in rule["target_ids"]:
+                continue
+            for source in rule["source_ids"]:
+                ids += [uid for uid in self.group_user_ids(source) if uid not in ids]
+        return ids
+
     # -- Native to Web SSO trust mappings ----------------------------------------------
 
     def trust(self, client_id: str) -> dict[str, Any]:

@@ -589,7 +589,8 @@ async def group_users(request: Request, idp: Idp) -> Response:
     group_id = request.path_params["group_id"]
     if idp.appstate.group_row(group_id) is None:
         return _not_found(group_id, "UserGroup")
-    users = [idp.directory.get_user_by_id(i) for i in idp.appstate.group_user_ids(group_id)]
+    ids = idp.appstate.member_ids_with_rules(group_id)
+    users = [idp.directory.get_user_by_id(i) for i in ids]
     return paged(request, idp, [user_document(idp, u) for u in users if u is not None])
 
 

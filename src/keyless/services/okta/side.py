@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -412,7 +412,13 @@ class OktaSide:
             "secretKey": secret_access_key,
         }
         document["settings"] = {**settings, "app": app_settings}
-        self.client.update_app(app.id, document)
+        updated = self.client.update_app(app.id, document)
+        if self._actual is not None:
+            # Okta's PUT replaces the whole app: a later settings change in this run starts
+            # from the app holding the key, not from the one the plan read before it.
+            self._actual = replace(
+                self._actual, app=replace(self._actual.app, document=updated or document)
+            )
 
     def apply(self, plan: OktaPlan) -> OktaApplyResult:
         """Apply the plan's pending changes in order; stop at the first failure."""

@@ -214,20 +214,29 @@ class Federation:
     ) -> FederationResult:
         """Apply ``plan``: every account, then the Okta org, then the provisioning key."""
         report = self.provisioner.apply(plan.aws, progress=progress)
-        # AWS first (the providers exist before the app names them), then Okta, whatever
-        # happened in AWS: each side's completed changes are kept and reported.
-        okta_result = (
-            self.okta.apply(plan.okta) if self.okta is not None and plan.okta is not None else None
-        )
         key = None
         sent = False
         not_sent: KeylessError | None = None
-        if create_provisioning_key and report.ok:
+        okta = self.okta if plan.okta is not None else None
+        if create_provisioning_key and report.ok and self.spec.mapping_mode == "role_import":
+            # Role import: samlRoles may name only roles the app's API integration has
+            # imported, so the key goes into the app before any group is assigned.
             key = self.provisioner.create_provisioning_key()
-            if self.okta is not None and okta_result is not None and okta_result.status != "failed":
+            if okta is not None and plan.okta is not None and not plan.okta.error:
+                try:
+                    okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
+                    sent = True
+                except KeylessError as error:
+                    not_sent = error
+        # AWS first (the providers exist before the app names them), then Okta, whatever
+        # happened in AWS: each side's completed changes are kept and reported.
+        okta_result = okta.apply(plan.okta) if okta is not None and plan.okta is not None else None
+        if create_provisioning_key and report.ok and key is None:
+            key = self.provisioner.create_provisioning_key()
+            if okta is not None and okta_result is not None and okta_result.status != "failed":
                 # Straight into the app's API integration: the secret is then never printed.
                 try:
-                    self.okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
+                    okta.send_provisioning_key(key.access_key_id, key.secret_access_key)
                     sent = True
                 except KeylessError as error:
                     not_sent = error
