@@ -540,6 +540,19 @@ class OktaAdminClient:
         """``GET /api/v1/apps?q=``: apps whose name or label starts with ``query``."""
         return list(self.paged("/api/v1/apps", scope="okta.apps.read", params={"q": query}))
 
+    def app_user_name(self, app_id: str, user_id: str) -> str:
+        """The username the app sends for this person (``GET /api/v1/apps/{appId}/users/{userId}``
+        → ``credentials.userName``): what the app's username template made of them, in the
+        case Okta stores it. :class:`OktaNotFoundError` when the user is not assigned."""
+        document = self._object(
+            self.request(
+                "GET",
+                f"/api/v1/apps/{_quote(app_id)}/users/{_quote(user_id)}",
+                scope="okta.apps.read",
+            )
+        )
+        return str(okta_object(document.get("credentials")).get("userName") or "")
+
     def update_app(self, app_id: str, document: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v1/apps/{appId}`` with the whole app object (Okta replaces it)."""
         return self._object(
