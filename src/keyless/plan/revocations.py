@@ -71,7 +71,7 @@ ASSERTION_WINDOW = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(minutes=5)
 # Role chaining caps a chained session at one hour (IAM User Guide, "Role chaining").
 CHAINED_SESSION = timedelta(hours=1)
-# People join a statement whose release time is at most this much later than theirs.
+# People share a statement whose release time is at most this far from theirs.
 _MERGE = timedelta(minutes=15)
 
 _SID = re.compile(r"^KeylessRevoke(\d{8}T\d{6}Z)(S|U|X[0-9a-f]{8})$")
@@ -260,13 +260,17 @@ class Revocations:
         ):
             if not values:
                 continue
+            # Join a statement whose release time is within a few minutes of theirs
+            # (moving it to the later of the two: nobody is released early), so that
+            # people offboarded one run after another still share statements.
             group = next(
-                (g for g in self.groups if g.kind == kind and until <= g.until <= until + _MERGE),
+                (g for g in self.groups if g.kind == kind and abs(g.until - until) <= _MERGE),
                 None,
             )
             if group is None:
                 group = _Group(until, kind)
                 self.groups.append(group)
+            group.until = max(group.until, until)
             group.values.update(values)
         extra = person.extra_userids
         if extra:

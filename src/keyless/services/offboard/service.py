@@ -141,6 +141,8 @@ class _Work:
     slots: list[ScpSlot] = field(default_factory=list)
     accounts: list[_AccountWork] = field(default_factory=list)
     covered: list[Account] = field(default_factory=list)
+    seen: dict[str, list[SessionSeen]] = field(default_factory=dict)  # per account id
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _role_details(iam: Any) -> dict[str, dict[str, Any]]:
@@ -347,6 +349,7 @@ class Offboarder:
             outcome.sessions_note = "covered by the organization's keyless SCP"
         order = {a.id: i for i, a in enumerate(self.spec.accounts)}
         report.accounts = sorted(outcomes + covered, key=lambda o: order[o.account.id])
+        self._show_sessions(report, work)
 
     def _write_scps(self, report: OffboardReport, work: _Work, *, dry_run: bool) -> None:
         management = self.spec.management_account
@@ -564,11 +567,18 @@ class Offboarder:
                         region=session.region,
                     )
                 )
-        for outcome in report.accounts:
-            outcome.sessions = seen.get(outcome.account.id, [])
-            prefix = outcome.sessions_note + "; " if outcome.sessions_note else ""
-            outcome.sessions_note = prefix + notes.get(outcome.account.id, "")
+        work.seen, work.notes = seen, notes
+        self._show_sessions(report, work)
         return grew
+
+    @staticmethod
+    def _show_sessions(report: OffboardReport, work: _Work) -> None:
+        for outcome in report.accounts:
+            outcome.sessions = work.seen.get(outcome.account.id, [])
+            note = work.notes.get(outcome.account.id, "")
+            if note and note not in outcome.sessions_note:
+                prefix = outcome.sessions_note + "; " if outcome.sessions_note else ""
+                outcome.sessions_note = prefix + note
 
     def revoke_all_sessions(self, role: str, *, dry_run: bool = False) -> OffboardReport:
         """An incident: every session of ``role`` issued before now, in every account."""
