@@ -253,6 +253,8 @@ class Revocations:
 
     def add(self, person: PersonKeys, until: datetime) -> None:
         """Revoke ``person`` until at least ``until`` (a later shared release time is kept)."""
+        if until.microsecond:  # the Sid holds whole seconds: round up, never release early
+            until = until.replace(microsecond=0) + timedelta(seconds=1)
         self.remove(person.name)
         for kind, values in (
             ("S", person.source_identities),
