@@ -23,10 +23,32 @@ ACME = REPO / "examples" / "acme.yaml"
 KEYLESS = str(Path(sys.executable).parent / "keyless")
 
 
-def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
-    """``person`` (a spec user) logs in with password + TOTP and takes every role they may."""
-    entry = lab.user(person)
-    secret = entry.totp_secret
+def add_person(lab: Any, login: str, groups: list[str]) -> tuple[str, str]:
+    """A new person in the lab's directory, in ``groups``, with TOTP; (password, secret)."""
+    directory = Directory(Path(lab.state_dir) / "idp.sqlite")
+    try:
+        _, password = directory.add_user(login, groups=groups)
+        secret = directory.enroll(login, "totp").secret
+    finally:
+        directory.close()
+    assert secret
+    return password, secret
+
+
+def sign_in(
+    lab: Any,
+    person: str,
+    tmp_path: Path,
+    *,
+    password: str | None = None,
+    secret: str | None = None,
+    sts_factory: Any = None,
+) -> list[AwsCredentials]:
+    """``person`` logs in with password + TOTP and takes every role they may (a spec user,
+    or one :func:`add_person` made, with its password and secret)."""
+    if password is None:
+        entry = lab.user(person)
+        password, secret = entry.password, entry.totp_secret
     if not secret:
         # carol's factor is push; give her a TOTP factor too so a script can sign her in.
         directory = Directory(Path(lab.state_dir) / "idp.sqlite")
@@ -36,7 +58,7 @@ def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
             directory.close()
     assert secret
     settings = Settings(
-        profile=person.split("@")[0],
+        profile=person.split("@")[0].replace(".", "-"),
         org_url=lab.idp_url,
         app_url=lab.app_url,
         username=person,
@@ -49,9 +71,10 @@ def sign_in(lab: Any, person: str, tmp_path: Path) -> list[AwsCredentials]:
         settings,
         prompter=NonInteractivePrompter(mode="login", profile=settings.profile),
         secrets=FileSecretStore(tmp_path / f"secrets-{settings.profile}"),
-        inputs=LoginInputs(password=entry.password, mfa_code=fresh_totp(secret)),
+        inputs=LoginInputs(password=password, mfa_code=fresh_totp(secret)),
         all_roles=True,
         write_files=False,
+        sts_factory=sts_factory,
     )
     return [entry.credentials for entry in result.logins]
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from keyless.core.credentials import AwsCredentials, mask
 from keyless.errors import RemoteError
-from keyless.plan.revocations import policy_name
+from keyless.plan.revocations import ROLE_POLICY_NAME
 from keyless.services.offboard import Offboarder, OktaOutcome
 from keyless.spec import load_spec
 from offboard_support import ACME, aws_client, keyless, member_client, sign_in
@@ -41,7 +41,7 @@ def offboarded(
     for credentials in sessions.values():  # every session works before
         aws_client(own_lab, "iam", credentials).list_roles()
     report_file = tmp / "evidence.json"
-    result = keyless(own_lab, "offboard", ALICE, "--json", "--report", str(report_file))
+    result = keyless(own_lab, "offboard", ALICE, "--yes", "--json", "--report", str(report_file))
     assert result.returncode == 0, result.stderr + result.stdout
     report = json.loads(result.stdout)
     assert json.loads(report_file.read_text()) == report
@@ -80,15 +80,23 @@ def test_the_report_lists_each_step_with_timestamps(
     okta = [s for s in steps if s["where"] == "okta"]
     assert len(okta) == 1
     assert okta[0]["outcome"] == "done"
-    # alice's groups (aws-admins) reach OktaAdminRole in acme-prod and acme-dev only.
+    # Every federated role gets the packed Deny, not only those alice's groups reach
+    # (issue 23: groups are often stripped before offboarding).
     attached = {(s["where"], s["target"]) for s in steps if s["action"] == "attach deny"}
-    name = policy_name(ALICE)
     assert attached == {
-        ("acme-prod", f"OktaAdminRole/{name}"),
-        ("acme-dev", f"OktaAdminRole/{name}"),
+        ("acme-management", f"ReadOnly/{ROLE_POLICY_NAME}"),
+        ("acme-prod", f"OktaAdminRole/{ROLE_POLICY_NAME}"),
+        ("acme-prod", f"ReadOnly/{ROLE_POLICY_NAME}"),
+        ("acme-dev", f"OktaAdminRole/{ROLE_POLICY_NAME}"),
+        ("acme-dev", f"ReadOnly/{ROLE_POLICY_NAME}"),
+        ("acme-dev", f"Developer/{ROLE_POLICY_NAME}"),
     }
     confirmed = {(s["where"], s["outcome"]) for s in steps if s["action"] == "verify deny"}
-    assert confirmed == {("acme-prod", "confirmed"), ("acme-dev", "confirmed")}
+    assert confirmed == {
+        ("acme-management", "confirmed"),
+        ("acme-prod", "confirmed"),
+        ("acme-dev", "confirmed"),
+    }
     # The sessions cut off are named from CloudTrail, keys masked.
     cleared = {
         a["alias"]: [s["access_key_id"] for s in a["sessions_cleared"]] for a in report["accounts"]
@@ -104,27 +112,27 @@ def test_plan_leaves_the_revocations_alone(
 ) -> None:
     result = keyless(own_lab, "plan", "--json", "--detailed-exitcode")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert policy_name(ALICE) not in result.stdout
+    assert ROLE_POLICY_NAME not in result.stdout
 
 
 def test_a_rerun_finishes_the_job_and_a_dry_run_changes_nothing(
     own_lab: Any, offboarded: tuple[dict[str, Any], dict[str, AwsCredentials], Path]
 ) -> None:
     iam = member_client(own_lab, PROD, "iam")
-    before = iam.get_role_policy(RoleName="OktaAdminRole", PolicyName=policy_name(ALICE))
+    before = iam.get_role_policy(RoleName="OktaAdminRole", PolicyName=ROLE_POLICY_NAME)
     dry = keyless(own_lab, "offboard", ALICE, "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert {s["outcome"] for s in json.loads(dry.stdout)["steps"]} <= {"would-do", "skipped"}
-    unchanged = iam.get_role_policy(RoleName="OktaAdminRole", PolicyName=policy_name(ALICE))
+    unchanged = iam.get_role_policy(RoleName="OktaAdminRole", PolicyName=ROLE_POLICY_NAME)
     assert unchanged["PolicyDocument"] == before["PolicyDocument"]
     # Someone removed it in one account by hand: a rerun puts it back.
     member_client(own_lab, DEV, "iam").delete_role_policy(
-        RoleName="OktaAdminRole", PolicyName=policy_name(ALICE)
+        RoleName="OktaAdminRole", PolicyName=ROLE_POLICY_NAME
     )
-    again = keyless(own_lab, "offboard", ALICE, "--json")
+    again = keyless(own_lab, "offboard", ALICE, "--yes", "--json")
     assert again.returncode == 0, again.stderr
     held = member_client(own_lab, DEV, "iam").get_role_policy(
-        RoleName="OktaAdminRole", PolicyName=policy_name(ALICE)
+        RoleName="OktaAdminRole", PolicyName=ROLE_POLICY_NAME
     )
     assert held["PolicyDocument"]["Statement"][0]["Effect"] == "Deny"
 
@@ -132,7 +140,7 @@ def test_a_rerun_finishes_the_job_and_a_dry_run_changes_nothing(
 def test_release_refuses_while_a_session_could_be_alive(
     own_lab: Any, offboarded: tuple[dict[str, Any], dict[str, AwsCredentials], Path]
 ) -> None:
-    refused = keyless(own_lab, "offboard", "--release", ALICE, "--json")
+    refused = keyless(own_lab, "offboard", "--release", ALICE, "--yes", "--json")
     assert refused.returncode == 1
     kept = [r for a in json.loads(refused.stdout)["accounts"] for r in a["roles"]]
     assert {r["status"] for r in kept} == {"kept"}
@@ -143,7 +151,7 @@ def test_release_refuses_while_a_session_could_be_alive(
 
 
 def test_an_unknown_option_mix_is_refused_before_anything_happens(own_lab: Any) -> None:
-    result = keyless(own_lab, "offboard", ALICE, "--all-sessions", "ReadOnly")
+    result = keyless(own_lab, "offboard", ALICE, "--all-sessions", "ReadOnly", "--yes")
     assert result.returncode == 2
     assert "exactly one of USER or --all-sessions" in result.stderr
 
@@ -182,11 +190,12 @@ class FakeOkta:
         )
 
 
-def test_the_okta_step_reports_status_and_its_groups_choose_the_roles(own_lab: Any) -> None:
+def test_the_okta_step_reports_status_and_every_federated_role_is_revoked(own_lab: Any) -> None:
     okta = FakeOkta(groups=("developers",))
     offboarder = Offboarder(load_spec(ACME), own_lab.connector(), okta=okta)
     report = offboarder.offboard("bob@acme.example", suspend=True).as_dict()
-    assert okta.calls == [("bob@acme.example", True, False)]
+    # Read first (nothing changed until everything is sized), then the change.
+    assert okta.calls == [("bob@acme.example", False, True), ("bob@acme.example", True, False)]
     assert report["okta"]["status_before"] == "ACTIVE"
     assert report["okta"]["status_after"] == "SUSPENDED"
     assert report["okta"]["sessions_cleared"] is True
@@ -196,11 +205,12 @@ def test_the_okta_step_reports_status_and_its_groups_choose_the_roles(own_lab: A
     attached = {
         (s["where"], s["target"].split("/")[0]) for s in steps if s["action"] == "attach deny"
     }
-    assert attached == {("acme-dev", "Developer")}
+    # Regression (issue 23): not only the groups' Developer: every federated role.
+    assert ("acme-dev", "Developer") in attached
+    assert ("acme-prod", "OktaAdminRole") in attached
     assert report["ok"] is True
-    member_client(own_lab, DEV, "iam").delete_role_policy(
-        RoleName="Developer", PolicyName=policy_name("bob@acme.example")
-    )
+    released = offboarder.release("bob@acme.example", force=True)
+    assert released.ok, released.as_dict()
 
 
 def test_an_okta_failure_is_reported_and_aws_is_still_done(own_lab: Any) -> None:
@@ -213,14 +223,7 @@ def test_an_okta_failure_is_reported_and_aws_is_still_done(own_lab: Any) -> None
     # Groups unknown: every federated role of the spec gets dan's Deny.
     assert "every federated role" in report.role_source
     assert all(r.verified for a in report.accounts for r in a.roles)
-    for account in report.accounts:
-        client = (
-            aws_client(own_lab, "iam")
-            if account.account.management
-            else member_client(own_lab, account.account.id, "iam")
-        )
-        for role in account.roles:
-            client.delete_role_policy(RoleName=role.role_name, PolicyName=role.policy_name)
+    assert offboarder.release("dan@acme.example", force=True).ok
 
 
 def test_an_account_that_cannot_be_reached_is_named_and_the_others_are_done(
@@ -232,7 +235,7 @@ def test_an_account_that_cannot_be_reached_is_named_and_the_others_are_done(
     )
     spec = tmp_path / "acme-gone.yaml"
     spec.write_text(text)
-    result = keyless(own_lab, "offboard", "erin@acme.example", "--json", spec=spec)
+    result = keyless(own_lab, "offboard", "erin@acme.example", "--yes", "--json", spec=spec)
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["unreached_accounts"] == ["acme-gone (444444444444)"]
@@ -246,12 +249,19 @@ def test_all_sessions_of_a_role_for_an_incident_and_release(own_lab: Any, tmp_pa
     bob = {c.account_alias: c for c in sign_in(own_lab, "bob@acme.example", tmp_path)}
     session = bob["acme-dev"]
     assert aws_client(own_lab, "iam", session).list_roles()["Roles"]
-    result = keyless(own_lab, "offboard", "--all-sessions", "Developer", "--json")
+    result = keyless(own_lab, "offboard", "--all-sessions", "Developer", "--yes", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["okta_skipped"]
     assert _denied(own_lab, session) == "AccessDenied"
     released = keyless(
-        own_lab, "offboard", "--release", "--all-sessions", "Developer", "--force", "--json"
+        own_lab,
+        "offboard",
+        "--release",
+        "--all-sessions",
+        "Developer",
+        "--force",
+        "--yes",
+        "--json",
     )
     assert released.returncode == 0, released.stderr
     statuses = {r["status"] for a in json.loads(released.stdout)["accounts"] for r in a["roles"]}

@@ -286,3 +286,117 @@ def test_fail_on_thresholds() -> None:
     assert report.counts()["medium"] == 1
     assert "CC6.2" in finding.controls
     assert "AC-2" in finding.controls
+
+
+# -- issue 23: revocation by identity, packed and sized -------------------------------------------
+
+
+def _person(name: str, **extra: Any) -> Any:
+    from keyless.plan.revocations import PersonKeys
+
+    return PersonKeys(name=name, source_identities=(name,), **extra)
+
+
+def test_a_packed_revocation_denies_the_person_in_any_case_they_used_and_not_a_colleague() -> None:
+    from keyless.plan.revocations import Revocations
+
+    revocations = Revocations()
+    until = NOW + timedelta(hours=13)
+    revocations.add(
+        _person(
+            "alice@acme.example",
+            session_names=("Alice@acme.example",),
+            session_ids=("AROACHAINED000000001:innocent",),
+        ),
+        until,
+    )
+    statements = revocations.document()["Statement"]
+    # No time condition: an assertion redeemed after the offboarding is refused too.
+    assert "DateLessThan" not in str(statements)
+
+    def allowed(userid: str, source_identity: str | None = None) -> bool:
+        context = {"aws:userid": [userid]}
+        if source_identity:
+            context["aws:SourceIdentity"] = [source_identity]
+        decision = decide(
+            [ADMIN, statements],
+            boundary=None,
+            action="iam:ListRoles",
+            resource="*",
+            context=context,
+        )
+        return bool(decision.allowed)
+
+    assert not allowed("AROAROLE:alice@acme.example")
+    assert not allowed("AROAROLE:Alice@acme.example")
+    assert not allowed("AROACHAINED000000001:innocent")
+    assert not allowed("AROAOTHER:renamed", source_identity="alice@acme.example")
+    assert allowed("AROAROLE:carol@acme.example")
+    assert allowed("AROAOTHER:innocent")
+
+
+def test_people_share_statements_and_release_reads_the_recorded_time() -> None:
+    from keyless.plan.revocations import ROLE_INLINE_CHARACTERS, Revocations, recorded_until
+
+    revocations = Revocations()
+    for n in range(50):  # fifty runs, a few seconds apart
+        revocations.add(_person(f"p{n:02d}@acme.example"), NOW + timedelta(seconds=n * 5))
+    assert len(revocations.document()["Statement"]) == 2
+    assert revocations.size() < ROLE_INLINE_CHARACTERS // 3
+    read = Revocations.from_document(revocations.document())
+    assert read.people() == {f"p{n:02d}@acme.example" for n in range(50)}
+    # Nobody is released early: the shared statement keeps the latest time.
+    latest = datetime(2026, 3, 1, 12, 4, 6, tzinfo=UTC)  # NOW + 245 s, whole seconds up
+    assert read.until_of("p00@acme.example") == [latest] * 2
+    assert recorded_until(revocations.document()) == latest
+    read.remove("p00@acme.example")
+    assert "p00@acme.example" not in read.people()
+    assert len(read.people()) == 49
+
+
+def test_scps_fill_up_then_a_new_one_and_the_root_limit_refuses_up_front() -> None:
+    from keyless.plan.revocations import SCP_CHARACTERS, QuotaError, pack_scps
+
+    people = [_person(f"person-with-a-long-name-{n:03d}@acme.example") for n in range(200)]
+    slots = pack_scps([], people, NOW, free_attachments=4)
+    assert len(slots) >= 2
+    assert all(s.revocations.size() <= SCP_CHARACTERS for s in slots)
+    assert [s.name for s in slots][:2] == ["keyless-revoke-scp-1", "keyless-revoke-scp-2"]
+    with pytest.raises(QuotaError, match="free attachment"):
+        pack_scps([], people, NOW, free_attachments=1)
+
+
+def test_the_spec_refuses_reserved_policy_names() -> None:
+    """Regression (issue 23): a spec policy named keyless-revoke-... replaced the Deny in plan."""
+    from keyless.errors import KeylessError
+    from keyless.plan.revocations import REVOCATION_PREFIX
+    from keyless.spec import load_spec_text
+    from keyless.spec.model import RESERVED_POLICY_PREFIX
+
+    assert RESERVED_POLICY_PREFIX == REVOCATION_PREFIX
+    text = ACME.read_text().replace("      DenyLeavingTheRegion:", "      Keyless-Revoke-People:")
+    with pytest.raises(KeylessError, match="reserved"):
+        load_spec_text(text, source="reserved.yaml")
+
+
+def test_chained_sessions_are_followed_from_the_persons_keys() -> None:
+    from keyless.services.offboard.evidence import TrailSession, person_sessions
+
+    def saml(name: str, key: str) -> TrailSession:
+        return TrailSession("1", "us-east-1", "AssumeRoleWithSAML", "r", f"AROA:{name}", key, "t")
+
+    def chain(userid: str, key: str, caller: str) -> TrailSession:
+        return TrailSession(
+            "1", "us-east-1", "AssumeRole", "r2", userid, key, "t", caller_key=caller
+        )
+
+    trail = [
+        saml("Alice@acme.example", "ASIA1"),
+        saml("carol@acme.example", "ASIA2"),
+        chain("AROAB:hop1", "ASIA3", "ASIA1"),
+        chain("AROAC:hop2", "ASIA4", "ASIA3"),
+        chain("AROAD:carols", "ASIA5", "ASIA2"),
+    ]
+    found = person_sessions(trail, names={"alice@acme.example"}, source_identities=set())
+    assert found.session_names == {"Alice@acme.example"}
+    assert found.chained_ids == {"AROAB:hop1", "AROAC:hop2"}

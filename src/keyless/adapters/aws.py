@@ -199,8 +199,11 @@ class AwsConnector:
         self._assumed: dict[tuple[str, str], dict[str, Any]] = {}
         self._sts_client: Any = None
 
-    def _client(self, service: str, **credentials: str) -> Any:
-        kwargs: dict[str, Any] = {"config": self.config, "region_name": self.endpoint.region}
+    def _client(self, service: str, region: str | None = None, **credentials: str) -> Any:
+        kwargs: dict[str, Any] = {
+            "config": self.config,
+            "region_name": region or self.endpoint.region,
+        }
         if self.endpoint.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint.endpoint_url
         if self.endpoint.verify is not None:
@@ -252,15 +255,17 @@ class AwsConnector:
         """An IAM client in ``account``: the caller's own, or through ``account.access_role``."""
         return IamAccount(self.client(account, "iam"), account)
 
-    def client(self, account: Account, service: str, *, role: str | None = None) -> Any:
-        """A boto3 client for ``service`` in ``account``.
+    def client(
+        self, account: Account, service: str, *, role: str | None = None, region: str | None = None
+    ) -> Any:
+        """A boto3 client for ``service`` in ``account`` (in ``region``: default the endpoint's).
 
         The caller's own account is used with the management credentials; any
         other is reached by assuming ``role`` there (default: the account's
         ``access_role``), which audit uses to read with a narrower role.
         """
         if account.id == self.caller_account() and role is None:
-            return self._client(service)
+            return self._client(service, region)
         role_name = role or account.access_role
         role_arn = role_in(account, role_name)
         with self._lock:
@@ -268,6 +273,7 @@ class AwsConnector:
         if cached is not None and cached["Expiration"] > datetime.now(UTC) + timedelta(minutes=5):
             return self._client(
                 service,
+                region,
                 aws_access_key_id=cached["AccessKeyId"],
                 aws_secret_access_key=cached["SecretAccessKey"],
                 aws_session_token=cached["SessionToken"],
@@ -288,6 +294,7 @@ class AwsConnector:
             self._assumed[(account.id, role_name)] = dict(credentials)
         return self._client(
             service,
+            region,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],

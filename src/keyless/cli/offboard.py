@@ -8,10 +8,12 @@ could not be reached, a revocation was not confirmed, the Okta step failed, or
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
@@ -24,7 +26,7 @@ from keyless.cli.provision import (
     SpecOption,
     composition_for,
 )
-from keyless.errors import EXIT_FINDING, InputError
+from keyless.errors import EXIT_FINDING, InputError, KeylessError
 from keyless.files import PUBLIC, write_atomic
 from keyless.services.offboard import DEFAULT_PARALLEL, Offboarder, OffboardReport, OktaOffboarding
 from keyless.spec import load_spec
@@ -41,7 +43,6 @@ def okta_seam(spec: FederationSpec, composition: Composition) -> tuple[OktaOffbo
     (no API token, say) the step fails by name rather than being skipped, so an
     offboarding that left the person active in Okta never exits 0.
     """
-    from keyless.errors import KeylessError
     from keyless.services.okta.people import OktaOrgOffboarding, OktaUnavailable
 
     if spec.identity_provider.kind != "okta" and composition.connection is None:
@@ -50,7 +51,19 @@ def okta_seam(spec: FederationSpec, composition: Composition) -> tuple[OktaOffbo
             f"{spec.identity_provider.kind!r}); deactivate the person at the IdP by hand"
         )
     try:
-        return OktaOrgOffboarding(composition.okta_admin(composition.okta_org(spec))), ""
+        target = composition.okta_org(spec)
+        app_id = target.app_id
+        client = composition.okta_admin(target)
+    except KeylessError as error:
+        return OktaUnavailable(error), ""
+    if app_id is None and target.app_label:
+        try:
+            found = client.find_apps(target.app_label)
+        except KeylessError:
+            found = []  # the app username then cannot be read: the report says so
+        app_id = str(found[0]["id"]) if len(found) == 1 else None
+    try:
+        return OktaOrgOffboarding(client, app_id), ""
     except KeylessError as error:
         return OktaUnavailable(error), ""
 
@@ -95,10 +108,36 @@ def _render(report: OffboardReport) -> None:
         )
 
 
+def _confirm(people: list[str], *, all_sessions: str | None, release: bool) -> None:
+    """Ask as `apply` does; without a terminal to ask on, refuse unless --yes was passed."""
+    if release:
+        subject = people[0] if people else f"every session of {all_sessions}"
+        what = f"release the revocations of {subject}"
+    elif all_sessions is not None:
+        what = f"deny every session of {all_sessions} issued before now, in every account"
+    else:
+        what = (
+            f"offboard {', '.join(people)}: deactivate at Okta and deny every session they "
+            "hold in every account"
+        )
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"`keyless offboard` would {what}; nothing was changed",
+            fix="pass --yes to confirm from a script (or --dry-run to see what it would do)",
+        )
+    if not typer.confirm(f"{what[0].upper()}{what[1:]}?", default=False, err=True):
+        err.print("nothing changed")
+        raise typer.Exit(EXIT_FINDING)
+
+
 def offboard_command(
     spec_file: SpecOption,
-    user: Annotated[
-        str | None, typer.Argument(help="The person's IdP login (their AWS session name).")
+    users: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The people's IdP logins (keyless reads the name Okta sends for each).",
+            show_default=False,
+        ),
     ] = None,
     all_sessions: Annotated[
         str | None,
@@ -125,6 +164,9 @@ def offboard_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show it all; change nothing.")
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Change Okta and AWS without asking (scripts).")
+    ] = False,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Also write the JSON evidence to this file.")
     ] = None,
@@ -135,11 +177,14 @@ def offboard_command(
     parallel: ParallelOption = DEFAULT_PARALLEL,
 ) -> None:
     """Take someone's access away: IdP, then every session they hold in every AWS account."""
-    if (user is None) == (all_sessions is None):
+    people = [u for u in users or []]
+    if bool(people) == (all_sessions is not None):
         raise InputError(
             "name exactly one of USER or --all-sessions ROLE",
             fix="`keyless offboard alice@example.com`, or `keyless offboard --all-sessions ROLE`",
         )
+    if release and len(people) > 1:
+        raise InputError("--release takes one USER at a time")
     if suspend and (all_sessions is not None or release):
         raise InputError("--suspend goes with offboarding a USER only")
     if force and not release:
@@ -149,6 +194,8 @@ def offboard_command(
     if report_file is not None and report_file.is_dir():
         raise InputError(f"--report {report_file} is a directory", fix="name a file")
     spec = load_spec(spec_file)
+    if not dry_run and not yes:
+        _confirm(people, all_sessions=all_sessions, release=release)
     composition = composition_for(lab=lab, lab_dir=lab_dir, profile=profile)
     connector = composition.aws_connector()
     okta, skipped = okta_seam(spec, composition)
@@ -156,12 +203,12 @@ def offboard_command(
         spec, connector, okta=okta, okta_skipped_reason=skipped, parallel=parallel
     )
     if release:
-        result = offboarder.release(user, role=all_sessions, force=force, dry_run=dry_run)
+        subject = people[0] if people else None
+        result = offboarder.release(subject, role=all_sessions, force=force, dry_run=dry_run)
     elif all_sessions is not None:
         result = offboarder.revoke_all_sessions(all_sessions, dry_run=dry_run)
     else:
-        assert user is not None
-        result = offboarder.offboard(user, suspend=suspend, dry_run=dry_run)
+        result = offboarder.offboard_people(people, suspend=suspend, dry_run=dry_run)
     document = result.as_dict()
     if report_file is not None:
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -183,6 +230,8 @@ def offboard_command(
             "run --release after their time, or add --force",
             highlight=False,
         )
+    if result.refusal:
+        err.print(f"[bold red]refused:[/] {escape(result.refusal)}", highlight=False)
     if result.okta_error:
         err.print(f"[bold red]Okta step failed:[/] {result.okta_error}", highlight=False)
     if not result.ok:

@@ -396,6 +396,8 @@ def _diff_inline_policies(
     """Put the inline policies of role or user ``name`` that differ; delete those not wanted."""
     key = {"role": "RoleName", "user": "UserName"}[kind]
     for policy_name, document in desired.items():
+        if kind == "role" and is_revocation(policy_name):  # issue 23: reserved, never written
+            continue
         before = actual.get(policy_name)
         if before is None or not same_policy(before, document):
             fields.append(FieldChange(f"inline_policy {policy_name}", before, document, "document"))

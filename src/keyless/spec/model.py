@@ -33,6 +33,11 @@ DEFAULT_GROUP_PATTERN = "aws#{alias}#{role}#{account_id}"
 Partition = Literal["aws", "aws-us-gov", "aws-cn"]
 
 
+# `keyless offboard`'s policies (keyless.plan.revocations.REVOCATION_PREFIX; the spec
+# sits below plan, so the prefix is spelled here too and a test keeps the two equal).
+RESERVED_POLICY_PREFIX = "keyless-revoke-"
+
+
 class _Model(BaseModel):
     # Unknown keys are errors: a typo such as `max_session_duraton` must not be
     # silently ignored in a file that decides who can reach production.
@@ -263,6 +268,13 @@ class FederatedRole(_Model):
     @classmethod
     def _inline(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for name, document in value.items():
+            if name.lower().startswith(RESERVED_POLICY_PREFIX):
+                # Regression (issue 23): a spec policy so named showed in plan as an update
+                # replacing offboard's Deny; apply would have handed the sessions back.
+                raise ValueError(
+                    f"inline policy {name!r}: names starting with {RESERVED_POLICY_PREFIX!r} "
+                    "are reserved for `keyless offboard`'s revocations; rename it"
+                )
             if "Statement" not in document:
                 raise ValueError(f"inline policy {name!r} has no Statement")
         return value

@@ -1,25 +1,27 @@
 """Take a person's access away everywhere, now: the service behind `keyless offboard`.
 
-Two steps, each recorded with a timestamp in an :class:`OffboardReport`:
+Each step is recorded with a timestamp in an :class:`OffboardReport`:
 
-1. **Okta** (when the spec configures an org): deactivate or suspend the user and
-   clear their IdP sessions, so no new assertion is issued. It goes through the
-   :class:`OktaOffboarding` seam; without one the report says the step was
-   skipped and why.
-2. **AWS**, every account, every role the person's groups reach (the spec's
-   grants): the sessions they already hold outlive an IdP deactivation by up
-   to the role's MaxSessionDuration, so each role gets an inline Deny for that
-   person's session name issued before now (:mod:`keyless.plan.revocations`),
-   read back with a fresh call to confirm it is in place. CloudTrail's
-   ``AssumeRoleWithSAML`` events name the sessions that were cut off.
+1. **Who** the person is to AWS: the username the Okta AWS app sends for them
+   (read through the :class:`OktaOffboarding` seam), never only what was typed;
+   it is their SourceIdentity and their session name (:mod:`keyless.plan.revocations`).
+2. **Where**: the organization (:mod:`.organization`): member accounts are covered
+   by the keyless SCP at the root, one write; the management account and accounts
+   no SCP covers get one packed Deny on every federated role.
+3. Every document is **sized** against IAM's and Organizations' quotas; one that
+   does not fit refuses the whole run up front, nothing changed (Okta included).
+4. **Okta**: deactivate or suspend, clear IdP sessions.
+5. The **writes**, each read back with a fresh call.
+6. **CloudTrail** in every Region (:mod:`.evidence`): the person's sessions and the
+   sessions chained from them; a session name or chained session it adds is written
+   in a second pass.
 
 Accounts are worked on concurrently; one that cannot be reached is reported
-with its cause and the others go on. Running again finishes the job (the
-Deny is put again with a fresh cut-off, which also catches a session taken
-between the runs). ``dry_run`` reads and reports, and changes nothing.
+with its cause and the others go on; running again finishes the job.
+``dry_run`` reads and reports, and changes nothing.
 
-``release`` removes a person's revocations once the longest session they stop
-has expired on its own (refused before unless ``force``).
+``release`` removes a person from the revocations once the time recorded with
+them has passed (refused before, or when unknown, unless ``force``).
 
 Credentials for each account come exactly as `apply` gets them
 (:class:`keyless.adapters.aws.AwsConnector`: the management credentials, and

@@ -35,6 +35,10 @@ class OktaOutcome:
     sessions_cleared: bool
     groups: tuple[str, ...] = ()  # the person's groups, read before the change
     detail: str = ""
+    login: str | None = None  # the login as Okta stores it (the case may differ from the typed)
+    # The username the AWS app sends for them (its username template's result):
+    # their RoleSessionName, and SourceIdentity by default. None: it could not be read.
+    app_user_name: str | None = None
 
 
 class OktaOffboarding(Protocol):
@@ -79,12 +83,18 @@ class SessionSeen:
     role_arn: str
     access_key_id: str
     issued_at: str
+    userid: str = ""  # <role id>:<session name>, as aws:userid
+    chained: bool = False  # assumed from one of the person's sessions (AssumeRole)
+    region: str = ""
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "role_arn": self.role_arn,
             "access_key_id": mask(self.access_key_id),
             "issued_at": self.issued_at,
+            "session": self.userid,
+            "chained": self.chained,
+            "region": self.region,
         }
 
 
@@ -160,6 +170,13 @@ class OffboardReport:
     role_source: str = ""
     steps: list[Step] = field(default_factory=list)
     accounts: list[AccountOutcome] = field(default_factory=list)
+    # The organization's keyless SCPs written or released (one write covers every member).
+    scps: list[RoleRevocation] = field(default_factory=list)
+    organization: str = ""  # how member accounts are covered, and why
+    keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per person
+    refusal: str | None = None  # refused up front: nothing changed
+    releasable_at: datetime | None = None
+    evidence_note: str = ""
 
     @property
     def unreached(self) -> list[AccountOutcome]:
@@ -167,15 +184,17 @@ class OffboardReport:
 
     @property
     def refused(self) -> list[RoleRevocation]:
-        return [r for a in self.accounts for r in a.roles if r.status == "kept"]
+        every = [r for a in self.accounts for r in a.roles] + self.scps
+        return [r for r in every if r.status == "kept"]
 
     @property
     def ok(self) -> bool:
         """True when every account was reached and every revocation confirmed (or released)."""
-        if self.unreached or self.okta_error or self.refused:
+        if self.unreached or self.okta_error or self.refused or self.refusal:
             return False
-        wanted = {"would-attach", "would-release", "missing-role", "released"}
-        return all(r.verified or r.status in wanted for a in self.accounts for r in a.roles)
+        wanted = {"would-attach", "would-release", "missing-role", "released", "covered"}
+        every = [r for a in self.accounts for r in a.roles] + self.scps
+        return all(r.verified or r.status in wanted for r in every)
 
     def as_dict(self) -> dict[str, Any]:
         okta: dict[str, Any] | None = None
@@ -186,6 +205,8 @@ class OffboardReport:
                 "sessions_cleared": self.okta.sessions_cleared,
                 "groups": list(self.okta.groups),
                 "detail": self.okta.detail,
+                "login": self.okta.login,
+                "app_user_name": self.okta.app_user_name,
             }
         return {
             "subject": self.subject,
@@ -199,6 +220,12 @@ class OffboardReport:
             "okta_skipped": self.okta_skipped,
             "okta_error": self.okta_error,
             "role_source": self.role_source,
+            "organization": self.organization,
+            "scps": [r.as_dict() for r in self.scps],
+            "keys": self.keys,
+            "refusal": self.refusal,
+            "releasable_at": _stamp(self.releasable_at) if self.releasable_at else None,
+            "evidence_note": self.evidence_note,
             "unreached_accounts": [f"{a.account.alias} ({a.account.id})" for a in self.unreached],
             "accounts": [a.as_dict() for a in self.accounts],
             "steps": [s.as_dict() for s in sorted(self.steps, key=lambda s: s.at)],

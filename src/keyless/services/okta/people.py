@@ -163,8 +163,9 @@ def audit_okta(client: OktaAdminClient, spec: FederationSpec) -> list[OktaFindin
 class OktaOrgOffboarding:
     """:class:`keyless.services.offboard.OktaOffboarding` for a real org or the lab's."""
 
-    def __init__(self, client: OktaAdminClient) -> None:
+    def __init__(self, client: OktaAdminClient, app_id: str | None = None) -> None:
         self.client = client
+        self.app_id = app_id
 
     def offboard_user(self, login: str, *, suspend: bool, dry_run: bool) -> OktaOutcome:
         if dry_run:
@@ -179,7 +180,16 @@ class OktaOrgOffboarding:
                 str(okta_object(g.get("profile")).get("name", ""))
                 for g in self.client.list_user_groups(str(user["id"]))
             )
-            return OktaOutcome(status, status, False, groups, detail="dry run: nothing changed")
+            stored, app_user_name = self._names(user)
+            return OktaOutcome(
+                status,
+                status,
+                False,
+                groups,
+                detail="dry run: nothing changed",
+                login=stored,
+                app_user_name=app_user_name,
+            )
         result = offboard_okta_user(self.client, login, suspend=suspend)
         return OktaOutcome(
             result.status_before,
@@ -188,6 +198,18 @@ class OktaOrgOffboarding:
             result.groups,
             detail=f"user {result.user_id}",
         )
+
+    def _names(self, user: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Their login as Okta stores it, and the username the AWS app sends for them
+        (None when the app is unknown or they are not assigned to it)."""
+        stored = str(okta_object(user.get("profile")).get("login") or "") or None
+        if self.app_id is None:
+            return stored, None
+        try:
+            name = self.client.app_user_name(self.app_id, str(user["id"]))
+        except KeylessError:
+            return stored, None
+        return stored, name or None
 
 
 class OktaOrgAudit:

@@ -1,0 +1,340 @@
+"""Issue 23: offboarding that holds in a real organization, through the CLI and the lab.
+
+The lab's organization has service control policies enabled, so acme-prod and
+acme-dev (members) are covered by the keyless SCP at the root and
+acme-management by the per-role Denies. Each case from the issue: the person's
+sessions are refused afterwards, a colleague on the same role keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from keyless.core.credentials import AwsCredentials
+from keyless.plan.revocations import ROLE_POLICY_NAME, SCP_PREFIX
+from keyless.services.offboard import Offboarder
+from keyless.spec import load_spec
+from keyless_lab.idp.directory import Directory
+from offboard_support import ACME, KEYLESS, add_person, aws_client, keyless, member_client, sign_in
+
+PROD, DEV = "222222222222", "333333333333"
+ALICE, CAROL = "alice@acme.example", "carol@acme.example"
+PRINCIPAL = f"arn:aws:iam::{PROD}:saml-provider/Okta"
+
+
+@pytest.fixture(scope="module")
+def org_lab(own_lab: Any) -> Any:
+    """The module's lab with SCPs enabled in the organization's root."""
+    organizations = aws_client(own_lab, "organizations")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    organizations.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    return own_lab
+
+
+def _works(lab: Any, credentials: AwsCredentials) -> bool:
+    """True when the session may still call IAM; False when AWS answers AccessDenied."""
+    code = ""
+    try:
+        aws_client(lab, "iam", credentials).list_roles()
+    except ClientError as exc:
+        code = str(exc.response["Error"]["Code"])
+    assert code in ("", "AccessDenied"), code
+    return not code
+
+
+def _by_alias(sessions: list[AwsCredentials], role: str = "OktaAdminRole") -> dict[str, Any]:
+    return {str(c.account_alias): c for c in sessions if (c.role_arn or "").endswith(f"/{role}")}
+
+
+def _offboard(lab: Any, *people: str) -> dict[str, Any]:
+    result = keyless(lab, "offboard", *people, "--yes", "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def _scp_text(lab: Any) -> str:
+    organizations = aws_client(lab, "organizations")
+    texts = []
+    for policy in organizations.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]:
+        if policy["Name"].startswith(SCP_PREFIX):
+            texts.append(organizations.describe_policy(PolicyId=policy["Id"])["Policy"]["Content"])
+    return "\n".join(texts)
+
+
+def test_without_yes_or_a_terminal_offboard_refuses_and_changes_nothing(org_lab: Any) -> None:
+    result = keyless(org_lab, "offboard", CAROL, "--json")
+    assert result.returncode == 2
+    assert "--yes" in result.stderr
+    directory = Directory(Path(org_lab.state_dir) / "idp.sqlite")
+    try:
+        user = directory.get_user(CAROL)
+        assert user is not None
+        assert user.status == "ACTIVE"
+    finally:
+        directory.close()
+    assert "carol" not in _scp_text(org_lab)
+
+
+def test_a_case_variant_login_revokes_the_name_okta_sends(org_lab: Any, tmp_path: Path) -> None:
+    """Regression (issue 23, 1): the Deny was keyed on what the operator typed."""
+    password, secret = add_person(org_lab, "dave@acme.example", ["aws-admins"])
+    alice = _by_alias(sign_in(org_lab, ALICE, tmp_path))
+    dave = _by_alias(
+        sign_in(org_lab, "dave@acme.example", tmp_path, password=password, secret=secret)
+    )
+    carol = {c.account_alias: c for c in sign_in(org_lab, CAROL, tmp_path)}
+    assert _works(org_lab, alice["acme-prod"])
+    report = _offboard(org_lab, "Alice@acme.example")
+    assert report["keys"]["Alice@acme.example"]["name"] == [ALICE]
+    assert not _works(org_lab, alice["acme-prod"])
+    assert not _works(org_lab, alice["acme-dev"])
+    # Colleagues on the same role, and on another, keep working.
+    assert _works(org_lab, dave["acme-prod"])
+    assert _works(org_lab, dave["acme-dev"])
+    assert _works(org_lab, carol["acme-management"])
+    assert _works(org_lab, carol["acme-prod"])
+    # Member accounts by one SCP at the root, the management account per role.
+    assert [s["status"] for s in report["scps"]] == ["attached"]
+    assert all(s["verified"] for s in report["scps"])
+    assert f'"*:{ALICE}"' in _scp_text(org_lab)
+    covered = {a["alias"]: a["roles"] for a in report["accounts"]}
+    assert covered["acme-prod"] == []
+    assert covered["acme-dev"] == []
+    assert [r["role"] for r in covered["acme-management"]] == ["ReadOnly"]
+    assert "last few minutes" in report["evidence_note"]
+
+
+def test_release_before_the_longest_session_could_end_is_refused(org_lab: Any) -> None:
+    """Regression (issue 23, 5): release lifted the Deny after one hour whatever the role."""
+    refused = keyless(org_lab, "offboard", "--release", ALICE, "--yes", "--json")
+    assert refused.returncode == 1, refused.stderr
+    report = json.loads(refused.stdout)
+    kept = report["scps"] + [r for a in report["accounts"] for r in a["roles"]]
+    assert kept
+    assert {r["status"] for r in kept} == {"kept"}
+    soonest = min(datetime.fromisoformat(r["releasable_at"].replace("Z", "+00:00")) for r in kept)
+    # The SCP stops any role in the organization: up to 12 hours, plus the assertion window.
+    assert soonest >= datetime.now(UTC) + timedelta(hours=12)
+    assert f'"*:{ALICE}"' in _scp_text(org_lab)
+
+
+def _capturing_sts(held: list[tuple[str, str, str]]) -> Any:
+    """An STS that keeps the assertions it is given and redeems none (a held assertion)."""
+
+    class Holder:
+        def assume_role_with_saml(
+            self, *, role_arn: str, principal_arn: str, saml_assertion: str, duration_seconds: int
+        ) -> AwsCredentials:
+            held.append((role_arn, principal_arn, saml_assertion))
+            return AwsCredentials(
+                access_key_id="ASIAHELD0000000000",
+                secret_access_key="held",
+                session_token="held",
+                expiration=datetime.now(UTC) + timedelta(hours=1),
+                role_arn=role_arn,
+            )
+
+    return lambda region, endpoint_url: Holder()
+
+
+def test_an_assertion_held_before_offboarding_yields_a_refused_session(
+    org_lab: Any, tmp_path: Path
+) -> None:
+    """Regression (issue 23, 2): redeemed after the cut-off, it gave a fresh admin session."""
+    password, secret = add_person(org_lab, "erin@acme.example", ["aws-admins"])
+    held: list[tuple[str, str, str]] = []
+    sign_in(
+        org_lab,
+        "erin@acme.example",
+        tmp_path,
+        password=password,
+        secret=secret,
+        sts_factory=_capturing_sts(held),
+    )
+    role_arn, principal_arn, assertion = next(h for h in held if PROD in h[0])
+    _offboard(org_lab, "erin@acme.example")
+    answer = aws_client(org_lab, "sts").assume_role_with_saml(
+        RoleArn=role_arn, PrincipalArn=principal_arn, SAMLAssertion=assertion
+    )
+    creds = answer["Credentials"]
+    session = AwsCredentials(
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+        expiration=creds["Expiration"],
+    )
+    assert not _works(org_lab, session)
+
+
+def test_groups_stripped_before_offboarding(org_lab: Any, tmp_path: Path) -> None:
+    """Regression (issue 23, 3): only roles the *current* groups reach got the Deny."""
+    password, secret = add_person(org_lab, "frank@acme.example", ["aws-admins"])
+    frank = _by_alias(
+        sign_in(org_lab, "frank@acme.example", tmp_path, password=password, secret=secret)
+    )
+    directory = Directory(Path(org_lab.state_dir) / "idp.sqlite")
+    try:
+        directory.remove_member("frank@acme.example", "aws-admins")  # HR automation, first
+    finally:
+        directory.close()
+    _offboard(org_lab, "frank@acme.example")
+    assert not _works(org_lab, frank["acme-prod"])
+    assert not _works(org_lab, frank["acme-dev"])
+
+
+def test_a_session_chained_before_offboarding_is_found_and_refused(
+    org_lab: Any, tmp_path: Path
+) -> None:
+    """Regression (issue 23, 4): chained sessions were neither revoked nor reported."""
+    password, secret = add_person(org_lab, "gina@acme.example", ["aws-admins"])
+    gina = _by_alias(
+        sign_in(org_lab, "gina@acme.example", tmp_path, password=password, secret=secret)
+    )
+    iam = aws_client(org_lab, "iam", gina["acme-prod"])
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{PROD}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="Hideout", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(
+        RoleName="Hideout", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    chained = aws_client(org_lab, "sts", gina["acme-prod"]).assume_role(
+        RoleArn=f"arn:aws:iam::{PROD}:role/Hideout", RoleSessionName="innocent"
+    )
+    creds = chained["Credentials"]
+    hideout = AwsCredentials(
+        access_key_id=creds["AccessKeyId"],
+        secret_access_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+        expiration=creds["Expiration"],
+    )
+    assert _works(org_lab, hideout)
+    report = _offboard(org_lab, "gina@acme.example")
+    assert not _works(org_lab, hideout)
+    assert not _works(org_lab, gina["acme-prod"])
+    seen = [s for a in report["accounts"] for s in a["sessions_cleared"] if s["chained"]]
+    assert [s["session"].split(":")[1] for s in seen] == ["innocent"]
+    assert seen[0]["role_arn"].endswith("role/Hideout")
+    assert (
+        chained["AssumedRoleUser"]["AssumedRoleId"]
+        in report["keys"]["gina@acme.example"]["chained_sessions"]
+    )
+
+
+def test_a_spec_naming_a_reserved_policy_is_refused(org_lab: Any, tmp_path: Path) -> None:
+    """Regression (issue 23, 7): plan showed it as an update replacing the Deny."""
+    text = ACME.read_text().replace(
+        "      DenyLeavingTheRegion:", "      keyless-revoke-user-alice@acme.example:"
+    )
+    spec = tmp_path / "reserved.yaml"
+    spec.write_text(text)
+    validate = subprocess.run(
+        [KEYLESS, "spec", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert validate.returncode == 2
+    assert "reserved" in validate.stderr + validate.stdout
+    plan = keyless(org_lab, "plan", "--json", spec=spec)
+    assert plan.returncode == 2
+    # And plan against the real spec leaves the revocations alone.
+    plan = keyless(org_lab, "plan", "--json", "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert ROLE_POLICY_NAME not in plan.stdout
+
+
+def _okta(lab: Any) -> tuple[httpx.Client, str]:
+    client = httpx.Client(
+        base_url=lab.idp_url,
+        verify=ssl.create_default_context(cafile=lab.ca_bundle),
+        headers={"Authorization": f"SSWS {lab.okta_api_token}", "Accept": "application/json"},
+    )
+    return client, str(lab.app_id)
+
+
+def test_a_non_default_app_username_template_is_what_gets_revoked(
+    org_lab: Any, tmp_path: Path
+) -> None:
+    """Regression (issue 23, 1): Okta sends the app username, from the app's template."""
+    client, app_id = _okta(org_lab)
+    with client:
+        app = client.get(f"/api/v1/apps/{app_id}").json()
+        app.setdefault("credentials", {})["userNameTemplate"] = {
+            "template": 'String.substringBefore(user.login, "@")',
+            "type": "CUSTOM",
+        }
+        assert client.put(f"/api/v1/apps/{app_id}", json=app).status_code == 200
+        password, secret = add_person(org_lab, "Hana.Lee@acme.example", ["aws-admins"])
+        user_id = client.get("/api/v1/users/Hana.Lee@acme.example").json()["id"]
+        assigned = client.get(f"/api/v1/apps/{app_id}/users/{user_id}")
+        assert assigned.status_code == 200, assigned.text
+        assert assigned.json()["credentials"]["userName"] == "Hana.Lee"
+        hana = _by_alias(
+            sign_in(org_lab, "Hana.Lee@acme.example", tmp_path, password=password, secret=secret)
+        )
+        report = _offboard(org_lab, "hana.lee@acme.example")
+        assert report["keys"]["hana.lee@acme.example"]["name"] == ["Hana.Lee"]
+        assert not _works(org_lab, hana["acme-prod"])
+
+
+# -- mass offboarding: fifty people who share a role -------------------------------------------
+
+
+def _crowd(lab: Any, prefix: str, tmp_path: Path) -> tuple[list[str], dict[str, Any]]:
+    people = [f"{prefix}{n:02d}@acme.example" for n in range(50)]
+    sessions: dict[str, Any] = {}
+    for index, login in enumerate(people):
+        password, secret = add_person(lab, login, ["aws-admins"])
+        if index % 17 == 0:  # a few of them hold live sessions
+            sessions[login] = _by_alias(
+                sign_in(lab, login, tmp_path, password=password, secret=secret)
+            )
+    return people, sessions
+
+
+def test_fifty_people_sharing_a_role_in_one_run(org_lab: Any, tmp_path: Path) -> None:
+    people, sessions = _crowd(org_lab, "one", tmp_path)
+    report = _offboard(org_lab, *people)
+    assert report["ok"] is True
+    text = _scp_text(org_lab)
+    assert all(f'"*:{p}"' in text for p in people)
+    held = aws_client(org_lab, "iam").get_role_policy(
+        RoleName="ReadOnly", PolicyName=ROLE_POLICY_NAME
+    )
+    assert all(f"*:{p}" in json.dumps(held["PolicyDocument"]) for p in people)
+    for login, theirs in sessions.items():
+        assert not _works(org_lab, theirs["acme-prod"]), login
+
+
+def test_fifty_people_sharing_a_role_in_fifty_runs(org_lab: Any, tmp_path: Path) -> None:
+    people, sessions = _crowd(org_lab, "many", tmp_path)
+    spec = load_spec(ACME)
+    for login in people:  # AWS only, one at a time: the SCP and the role policy fill up
+        report = Offboarder(spec, org_lab.connector()).offboard(login)
+        assert report.ok, report.as_dict()
+    text = _scp_text(org_lab)
+    assert all(f'"*:{p}"' in text for p in people)
+    for login, theirs in sessions.items():
+        assert not _works(org_lab, theirs["acme-prod"]), login
+    # A member account's role holds no per-person policy at all: the SCP does it.
+    prod = member_client(org_lab, PROD, "iam")
+    assert ROLE_POLICY_NAME not in prod.list_role_policies(RoleName="OktaAdminRole")["PolicyNames"]
