@@ -277,23 +277,31 @@ def test_a_non_default_app_username_template_is_what_gets_revoked(
     """Regression (issue 23, 1): Okta sends the app username, from the app's template."""
     client, app_id = _okta(org_lab)
     with client:
-        app = client.get(f"/api/v1/apps/{app_id}").json()
+        original = client.get(f"/api/v1/apps/{app_id}").json()
+        app = json.loads(json.dumps(original))
         app.setdefault("credentials", {})["userNameTemplate"] = {
             "template": 'String.substringBefore(user.login, "@")',
             "type": "CUSTOM",
         }
         assert client.put(f"/api/v1/apps/{app_id}", json=app).status_code == 200
-        password, secret = add_person(org_lab, "Hana.Lee@acme.example", ["aws-admins"])
-        user_id = client.get("/api/v1/users/Hana.Lee@acme.example").json()["id"]
-        assigned = client.get(f"/api/v1/apps/{app_id}/users/{user_id}")
-        assert assigned.status_code == 200, assigned.text
-        assert assigned.json()["credentials"]["userName"] == "Hana.Lee"
-        hana = _by_alias(
-            sign_in(org_lab, "Hana.Lee@acme.example", tmp_path, password=password, secret=secret)
-        )
-        report = _offboard(org_lab, "hana.lee@acme.example")
-        assert report["keys"]["hana.lee@acme.example"]["name"] == ["Hana.Lee"]
-        assert not _works(org_lab, hana["acme-prod"])
+        try:
+            _revoke_by_template(org_lab, client, app_id, tmp_path)
+        finally:  # the module's other people keep the default template
+            client.put(f"/api/v1/apps/{app_id}", json=original)
+
+
+def _revoke_by_template(org_lab: Any, client: httpx.Client, app_id: str, tmp_path: Path) -> None:
+    password, secret = add_person(org_lab, "Hana.Lee@acme.example", ["aws-admins"])
+    user_id = client.get("/api/v1/users/Hana.Lee@acme.example").json()["id"]
+    assigned = client.get(f"/api/v1/apps/{app_id}/users/{user_id}")
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["credentials"]["userName"] == "Hana.Lee"
+    hana = _by_alias(
+        sign_in(org_lab, "Hana.Lee@acme.example", tmp_path, password=password, secret=secret)
+    )
+    report = _offboard(org_lab, "hana.lee@acme.example")
+    assert report["keys"]["hana.lee@acme.example"]["name"] == ["Hana.Lee"]
+    assert not _works(org_lab, hana["acme-prod"])
 
 
 # -- mass offboarding: fifty people who share a role -------------------------------------------
