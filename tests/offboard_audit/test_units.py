@@ -400,3 +400,34 @@ def test_chained_sessions_are_followed_from_the_persons_keys() -> None:
     found = person_sessions(trail, names={"alice@acme.example"}, source_identities=set())
     assert found.session_names == {"Alice@acme.example"}
     assert found.chained_ids == {"AROAB:hop1", "AROAC:hop2"}
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ("app_username", "Hana.Lee"),
+        ("login", "Hana.Lee@acme.example"),
+        ("email", "hana@mail.acme.example"),
+        ("email_prefix", "hana"),
+    ],
+)
+def test_offboarding_revokes_the_source_identity_the_spec_has_okta_send(
+    attribute: str, expected: str
+) -> None:
+    """Issue 23: the revoked SourceIdentity is the attribute the spec sends, not only the
+    app username (a spec sending the email prefix revoked a name no session carried)."""
+    from keyless.services.offboard.model import OktaOutcome
+    from keyless.services.offboard.service import _source_identity
+
+    data = SPEC.model_dump()
+    data["identity_provider"]["source_identity"] = {"attribute": attribute}
+    spec = type(SPEC).model_validate(data)
+    outcome = OktaOutcome(
+        "ACTIVE",
+        "ACTIVE",
+        False,
+        login="Hana.Lee@acme.example",
+        app_user_name="Hana.Lee",
+        email="hana@mail.acme.example",
+    )
+    assert _source_identity(spec, outcome, "Hana.Lee") == expected

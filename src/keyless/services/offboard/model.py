@@ -39,6 +39,7 @@ class OktaOutcome:
     # The username the AWS app sends for them (its username template's result):
     # their RoleSessionName, and SourceIdentity by default. None: it could not be read.
     app_user_name: str | None = None
+    email: str | None = None  # their profile's email (a spec may send it as SourceIdentity)
 
 
 class OktaOffboarding(Protocol):

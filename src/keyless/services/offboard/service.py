@@ -46,6 +46,7 @@ from keyless.services.offboard.model import (
     Clock,
     OffboardReport,
     OktaOffboarding,
+    OktaOutcome,
     RoleRevocation,
     SessionSeen,
     Step,
@@ -89,6 +90,21 @@ def _targets(
     return per_account, f"the spec's grants for the groups {', '.join(sorted(groups)) or '(none)'}"
 
 
+def _source_identity(spec: FederationSpec, outcome: OktaOutcome, name: str) -> str:
+    """The SourceIdentity the spec has Okta send for this person (the attribute statement
+    apply writes; keyless.plan.okta), from what Okta said of them."""
+    attribute = spec.identity_provider.source_identity.attribute
+    login = outcome.login or name
+    email = outcome.email or login
+    if attribute == "login":
+        return login
+    if attribute == "email":
+        return email
+    if attribute == "email_prefix":
+        return email.split("@", 1)[0]
+    return name  # app_username: the name the app sends
+
+
 @dataclass
 class _Person:
     """One person being offboarded and the keys that identify their sessions."""
@@ -96,6 +112,9 @@ class _Person:
     login: str  # as typed
     name: str  # the name Okta sends: app username, else Okta's login, else as typed
     source: str
+    # What the IdP sends as SourceIdentity (the spec's identity_provider.source_identity);
+    # None: the same as ``name`` (the default, the app username).
+    source_identity: str | None = None
     typed_variants: set[str] = field(default_factory=set)
     session_names: set[str] = field(default_factory=set)
     session_ids: set[str] = field(default_factory=set)
@@ -103,7 +122,7 @@ class _Person:
     def keys(self) -> PersonKeys:
         return PersonKeys(
             name=self.name,
-            source_identities=(self.name,),
+            source_identities=tuple(dict.fromkeys((self.source_identity or self.name, self.name))),
             session_names=tuple(sorted(self.session_names - {self.name})),
             session_ids=tuple(sorted(self.session_ids)),
         )
@@ -255,6 +274,7 @@ class Offboarder:
         person.typed_variants.add(login)
         if outcome.login:
             person.typed_variants.add(outcome.login)
+        person.source_identity = _source_identity(self.spec, outcome, person.name)
         return person
 
     def _prepare(self, report: OffboardReport, work: _Work) -> None:

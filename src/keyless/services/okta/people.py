@@ -181,6 +181,7 @@ class OktaOrgOffboarding:
                 for g in self.client.list_user_groups(str(user["id"]))
             )
             stored, app_user_name = self._names(user)
+            email = str(okta_object(user.get("profile")).get("email") or "") or None
             return OktaOutcome(
                 status,
                 status,
@@ -189,6 +190,7 @@ class OktaOrgOffboarding:
                 detail="dry run: nothing changed",
                 login=stored,
                 app_user_name=app_user_name,
+                email=email,
             )
         result = offboard_okta_user(self.client, login, suspend=suspend)
         return OktaOutcome(
