@@ -212,8 +212,10 @@ def test_web_sso_token_setting_never_asks_for_the_interclient_scope() -> None:
 
 
 def test_interclient_token_setting_does_not_fall_back() -> None:
-    with pytest.raises(ScopeNotGranted):
-        _pages(FakeOAuth(trusted=False), MemorySecrets(), "interclient_token")
+    oauth = FakeOAuth(trusted=False)
+    with pytest.raises(InterclientNotTrusted, match="does not grant interclient_access"):
+        _pages(oauth, MemorySecrets(), "interclient_token")
+    assert oauth.calls == [f"authorize {INTERCLIENT_SCOPE}"]
 
 
 def test_auto_with_kept_tokens_whose_trust_mapping_went_away_signs_in_again() -> None:

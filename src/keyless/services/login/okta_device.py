@@ -190,7 +190,18 @@ class DeviceFlowPages:
                 return self.oauth.device_authorize(client_id, scope)
             except ScopeNotGranted:
                 continue
-        return self.oauth.device_authorize(client_id, scopes[-1])
+        try:
+            return self.oauth.device_authorize(client_id, scopes[-1])
+        except ScopeNotGranted as exc:
+            if "interclient_access" not in scopes[-1]:
+                raise
+            raise InterclientNotTrusted(
+                "Okta refused the device authorization (invalid_scope): the org does not grant "
+                "interclient_access to this OIDC app (Native to Web SSO is off, or the AWS app "
+                "does not trust the app)",
+                fix="in Okta, the AWS app's Sign On tab > Single use native to web exchange > "
+                'Add app: the native app; or set `exchange = "auto"` in the profile',
+            ) from exc
 
 
 def _show(prompter: Prompter, grant: DeviceAuthorization) -> None:
