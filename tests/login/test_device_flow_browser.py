@@ -25,7 +25,7 @@ import pyotp
 import pytest
 
 from browser_support import lab_page
-from login_support import AWS, KEYLESS, LabUser, Terminal, configure, keyless, run
+from login_support import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, keyless, run
 
 _URL = re.compile(r"(https://\S+/activate\?user_code=[A-Z]+)")
 
@@ -52,9 +52,10 @@ def page() -> Iterator[Any]:
 class Login:
     """``keyless login`` in the background, its stderr collected as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [KEYLESS, "login", *args],
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -146,6 +147,63 @@ def test_device_flow_with_chromium_then_the_aws_cli(
     assert "Identity Engine" in classic.stderr
     assert "device flow" in classic.stderr
     assert "Traceback" not in classic.stderr
+
+
+def _assertion_routes(lab: Any, login: str) -> list[str]:
+    return [
+        str(e.get("via"))
+        for e in audit_events(lab)
+        if e.get("event") == "assertion" and e.get("login") == login
+    ]
+
+
+def test_device_flow_uses_native_to_web_sso_where_the_aws_app_trusts_the_cli(
+    lab_idp_settings: Callable[..., None],
+    provisioned_lab: Any,
+    make_user: Callable[..., LabUser],
+    page: Any,
+) -> None:
+    """Issue 22: an org with Native to Web SSO and a trust mapping for the native app
+    (made through the Apps API, as an admin would) signs in with an interclient token;
+    ``exchange = web_sso_token`` keeps the web SSO token on the same org."""
+    import ssl
+
+    import httpx
+
+    lab = provisioned_lab
+    lab_idp_settings(engine="oie", app_policy="mfa", device_poll_interval=1, native_to_web_sso=True)
+    with httpx.Client(
+        base_url=lab.idp_url,
+        verify=ssl.create_default_context(cafile=lab.ca_bundle),
+        headers={"Authorization": f"SSWS {lab.okta_api_token}", "Accept": "application/json"},
+    ) as admin:
+        trust = admin.post(
+            f"/api/v1/apps/{lab.app_id}/interclient-allowed-apps", json={"id": lab.oidc_client_id}
+        )
+    assert trust.status_code == 200, trust.text
+    user = make_user()
+    configure(lab, "n2w", user)
+    login = Login("--profile", "n2w")
+    assert "Device activated" in sign_in_and_decide(
+        page, login.verification_url(), user, "#activate-allow"
+    )
+    assert login.finish() == 0, login.stderr
+    assert "Developer in acme-dev" in login.stderr
+    assert _assertion_routes(lab, user.login) == ["interclient_token"]
+    # The kept tokens (granted interclient_access) serve the next login the same way.
+    again = keyless("login", "--profile", "n2w")
+    assert again.returncode == 0, again.stderr
+    assert "Okta session reused" in again.stderr
+    assert _assertion_routes(lab, user.login) == ["interclient_token"] * 2
+
+    # The profile's choice wins over the org's offer.
+    other = make_user()
+    configure(lab, "n2w-off", other)
+    pinned = Login("--profile", "n2w-off", env={"KEYLESS_EXCHANGE": "web_sso_token"})
+    page.context.clear_cookies()  # the browser forgets the first person's Okta session
+    sign_in_and_decide(page, pinned.verification_url(), other, "#activate-allow")
+    assert pinned.finish() == 0, pinned.stderr
+    assert _assertion_routes(lab, other.login) == ["web_sso_token"]
 
 
 def test_device_flow_denied_in_the_browser(

@@ -18,6 +18,13 @@ Connect & OAuth 2.0 API" reference and RFC 8628 / RFC 8693:
 - ``POST /login/token/sso`` (form field ``token``: okta-aws-cli posts it so
   the token stays out of URLs and logs) — the AWS app's SAML form page.
 
+Where the org offers Native to Web SSO (Okta, "Configure Native to Web SSO",
+https://developer.okta.com/docs/guides/native-to-web-sso/main/; generally
+available in 2026) and the AWS app's trust map lists the native app, the same
+exchange asks for ``urn:okta:params:oauth:token-type:interclient_token`` with
+tokens granted ``interclient_access``, and the token opens the app's SSO URL
+as ``?interclient_token=`` (:meth:`OktaOAuthClient.interclient_page`).
+
 Every OAuth error Okta documents becomes a :mod:`keyless.errors` error with
 the code, Okta's description and a fix (:func:`oauth_failure`).
 """
@@ -29,6 +36,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from keyless.adapters.http import httpx
 from keyless.adapters.okta import OktaClient
@@ -40,6 +48,7 @@ GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa
 TOKEN_TYPE_ID = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 TOKEN_TYPE_WEB_SSO = "urn:okta:oauth:token-type:web_sso_token"  # noqa: S105
+TOKEN_TYPE_INTERCLIENT = "urn:okta:params:oauth:token-type:interclient_token"  # noqa: S105
 # What Okta's own AWS CLI asks for on the org authorization server: ``openid
 # okta.apps.sso`` for the web SSO exchange (okta/okta-aws-cli,
 # internal/webssoauth/webssoauth.go, ``authorize()``; it adds okta.apps.read and
@@ -48,6 +57,9 @@ TOKEN_TYPE_WEB_SSO = "urn:okta:oauth:token-type:web_sso_token"  # noqa: S105
 # custom authorization servers with ``openid offline_access``, and the org server
 # refuses it as ``invalid_scope``.
 DEVICE_SCOPE = "openid okta.apps.sso"
+# Native to Web SSO: the org grants interclient_access only to a client the target
+# app trusts (its interclient-allowed-apps), and answers invalid_scope otherwise.
+INTERCLIENT_SCOPE = "openid interclient_access"
 
 # Okta's descriptions that call for more than the generic advice.
 ASSURANCE_NOT_MET = "assurance requirements are not met"
@@ -60,6 +72,11 @@ NOT_ALLOWED_CLIENT = "configured to allow the client to request"
 # 'okta.apps.sso' scope..."
 ACTOR_LACKS_SCOPE = "must have the 'okta.apps.sso' scope"
 REPLAYED = "web_sso_token_replayed"
+# invalid_grant when the AWS app's trust map does not list this client (the same
+# sentence as NOT_ALLOWED_CLIENT, naming the interclient token), and when the
+# tokens lack the scope.
+INTERCLIENT_NOT_TRUSTED = "request an 'interclient_token'"
+ACTOR_LACKS_INTERCLIENT = "must have the 'interclient_access' scope"
 
 # Okta's AWS CLI: "In authentication policy rule of AWS Federation app, Device State
 # must be set to Any for using Okta AWS CLI" (okta/okta-aws-cli README, "Authentication
@@ -80,6 +97,14 @@ class WebSsoClientNotAllowed(ConfigError):
 
     The app's configuration, not the tokens: they stay kept.
     """
+
+
+class InterclientNotTrusted(ConfigError):
+    """The AWS app's Native to Web SSO trust map does not list this OIDC client."""
+
+
+class ScopeNotGranted(ConfigError):
+    """The device authorization asked for scopes the org does not grant this client."""
 
 
 class TokensLackScope(ConfigError):
@@ -185,6 +210,19 @@ def oauth_failure(error: str, description: str, *, what: str, org_url: str) -> K
             "proved (a factor the sign-in did not use, or a device the exchange cannot show)",
             fix=POSTURE_ADVICE + "; then run `keyless login` again",
         )
+    if error == "invalid_grant" and INTERCLIENT_NOT_TRUSTED in description:
+        return InterclientNotTrusted(
+            f"{said}: the AWS app does not trust this OIDC app for Native to Web SSO",
+            fix="in Okta, the AWS app's Sign On tab > Single use native to web exchange > Add "
+            "app: the native app (POST /api/v1/apps/<AWS app id>/interclient-allowed-apps); "
+            'or set `exchange = "web_sso_token"` in the profile',
+        )
+    if error == "invalid_grant" and ACTOR_LACKS_INTERCLIENT in description:
+        return TokensLackScope(
+            f"{said}: the tokens were not granted interclient_access",
+            fix='run `keyless login` again; if it persists, set `exchange = "web_sso_token"` '
+            "in the profile",
+        )
     if (error == "invalid_grant" and NOT_ALLOWED_CLIENT in description) or (
         error in ("invalid_target", "invalid_grant")
         and "allowed web sso client" in description.lower()
@@ -225,7 +263,7 @@ def oauth_failure(error: str, description: str, *, what: str, org_url: str) -> K
             "Token Exchange (see the README, 'Okta Identity Engine: the device flow')",
         )
     if error == "invalid_scope":
-        return ConfigError(
+        return ScopeNotGranted(
             f"{said}: the OIDC app is not granted the scopes keyless asks for ({DEVICE_SCOPE})",
             fix="in Okta, the native app's Okta API Scopes tab: grant okta.apps.sso",
         )
@@ -291,11 +329,13 @@ class OktaOAuthClient:
         value = body.get("pipeline") if isinstance(body, dict) else None
         return value if isinstance(value, str) else None
 
-    def device_authorize(self, client_id: str) -> DeviceAuthorization:
+    def device_authorize(self, client_id: str, scope: str = DEVICE_SCOPE) -> DeviceAuthorization:
+        """Start a device authorization for ``scope``; :class:`ScopeNotGranted` when the
+        org does not grant it to this client."""
         what = "the device authorization"
         response = self._post_form(
             "/oauth2/v1/device/authorize",
-            {"client_id": client_id, "scope": DEVICE_SCOPE},
+            {"client_id": client_id, "scope": scope},
             accept="application/json",
         )
         try:
@@ -348,7 +388,24 @@ class OktaOAuthClient:
 
     def web_sso_token(self, client_id: str, app_id: str, tokens: OAuthTokens) -> str:
         """Exchange the tokens for a single-use web SSO token for the AWS app ``app_id``."""
-        what = "the web SSO token for the AWS app"
+        return self._exchange(
+            client_id, app_id, tokens, TOKEN_TYPE_WEB_SSO, "the web SSO token for the AWS app"
+        )
+
+    def interclient_token(self, client_id: str, app_id: str, tokens: OAuthTokens) -> str:
+        """Exchange the tokens (granted ``interclient_access``) for a single-use
+        interclient token for the AWS app ``app_id`` (Native to Web SSO)."""
+        return self._exchange(
+            client_id,
+            app_id,
+            tokens,
+            TOKEN_TYPE_INTERCLIENT,
+            "the interclient token for the AWS app",
+        )
+
+    def _exchange(
+        self, client_id: str, app_id: str, tokens: OAuthTokens, requested: str, what: str
+    ) -> str:
         response = self._post_form(
             "/oauth2/v1/token",
             {
@@ -358,7 +415,7 @@ class OktaOAuthClient:
                 "subject_token": tokens.id_token,
                 "subject_token_type": TOKEN_TYPE_ID,
                 "grant_type": GRANT_TOKEN_EXCHANGE,
-                "requested_token_type": TOKEN_TYPE_WEB_SSO,
+                "requested_token_type": requested,
                 "audience": f"urn:okta:apps:{app_id}",
             },
             accept="application/json",
@@ -378,6 +435,19 @@ class OktaOAuthClient:
         if response.status_code != 200:
             raise RemoteError(
                 f"Okta refused the web SSO token at /login/token/sso ({response.status_code})",
+                fix="run `keyless login` again",
+            )
+        return response.text
+
+    def interclient_page(self, app_id: str, interclient_token: str) -> str:
+        """The AWS app's SSO URL with ``?interclient_token=`` (Okta's documented form:
+        the token is single-use and lives minutes): the app's SAML form page."""
+        query = urlencode({"interclient_token": interclient_token})
+        response = self.okta.request("GET", f"/app/amazon_aws/{app_id}/sso/saml?{query}")
+        if response.status_code != 200:
+            raise RemoteError(
+                f"Okta refused the interclient token at the AWS app's SSO URL "
+                f"({response.status_code})",
                 fix="run `keyless login` again",
             )
         return response.text

@@ -79,6 +79,12 @@ def configure(
     aws_app_id: Annotated[
         str | None, typer.Option(help="The AWS app's id in Okta (default: from the app URL).")
     ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            help="Device flow: auto, web_sso_token or interclient_token (Native to Web SSO)."
+        ),
+    ] = None,
     remember_device: Annotated[
         bool | None,
         typer.Option(
@@ -117,6 +123,7 @@ def configure(
         "auth_flow": auth_flow,
         "oidc_client_id": oidc_client_id,
         "aws_app_id": aws_app_id,
+        "exchange": exchange,
         "remember_device": remember_device,
     }
     if lab:

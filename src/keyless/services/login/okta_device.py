@@ -4,7 +4,10 @@ The OAuth 2.0 device authorization grant on the org's native OIDC app
 (RFC 8628), then the web SSO token exchange for the AWS app (RFC 8693 with
 Okta's ``urn:okta:oauth:token-type:web_sso_token``) and ``/login/token/sso``,
 which answers the same SAML form page as the Classic app link: everything
-after the page (role choice, STS, files, cache) is the same code.
+after the page (role choice, STS, files, cache) is the same code. Where the
+AWS app trusts the native app for Okta's Native to Web SSO, the exchange asks
+for an interclient token instead and opens the app's SSO URL with it (the
+profile's ``exchange``; :func:`~keyless.services.login.okta_flows.exchange_kind`).
 
 The person signs in and passes MFA in a browser, at the verification URL
 keyless prints (with a QR code in a terminal; ``--open`` opens it). The
@@ -24,16 +27,24 @@ from datetime import timedelta
 
 from keyless.adapters.okta_oauth import (
     DeviceAuthorization,
+    InterclientNotTrusted,
     OAuthTokens,
     OktaOAuthClient,
     Pending,
+    ScopeNotGranted,
     TokensLackScope,
     WebSsoTokenReplayed,
 )
 from keyless.core.credentials import Clock, utcnow
 from keyless.core.ports import Prompter, SecretStore
 from keyless.errors import ConfigError, DeniedError
-from keyless.services.login.okta_flows import DEVICE_SETUP, app_id_of, tokens_key
+from keyless.services.login.okta_flows import (
+    DEVICE_SETUP,
+    app_id_of,
+    device_scopes,
+    exchange_kind,
+    tokens_key,
+)
 from keyless.services.login.okta_session import SamlPages
 from keyless.services.login.okta_signin import LoginInputs
 from keyless.services.login.profiles import Settings
@@ -82,7 +93,15 @@ class DeviceFlowPages:
         key = tokens_key(self.oauth.org_url, client_id, settings)
 
         def page_for(tokens: OAuthTokens) -> Callable[[], str]:
-            # A new single-use web SSO token for every page (a second role, a retry).
+            # A new single-use token for every page (a second role, a retry).
+            if exchange_kind(settings.exchange, tokens.scope) == "interclient_token":
+
+                def interclient() -> str:
+                    token = self.oauth.interclient_token(client_id, app_id, tokens)
+                    return self.oauth.interclient_page(app_id, token)
+
+                return interclient
+
             def fetch() -> str:
                 try:
                     return self.oauth.sso_page(self.oauth.web_sso_token(client_id, app_id, tokens))
@@ -97,6 +116,12 @@ class DeviceFlowPages:
             fetch = page_for(kept)
             try:
                 return SamlPages(first=fetch(), login=kept.login, reused=True, fetch=fetch)
+            except InterclientNotTrusted:
+                # The trust mapping went away since these tokens were granted: under
+                # auto, a new authorization falls back to the web SSO scopes.
+                if settings.exchange == "interclient_token":
+                    raise
+                self.secrets.delete(key)
             except TokensLackScope:
                 # Useless until the admin grants the scope; a browser trip now would get
                 # the same tokens, so none is made.
@@ -135,7 +160,7 @@ class DeviceFlowPages:
                 f"the Okta tokens of profile {settings.profile!r} have expired and signing "
                 "in again needs a person at a browser",
             )
-        grant = self.oauth.device_authorize(client_id)
+        grant = self._device_authorize(client_id, device_scopes(settings.exchange))
         _show(prompter, grant)
         if inputs.open_browser:
             webbrowser.open(grant.verification_uri_complete)
@@ -156,6 +181,27 @@ class DeviceFlowPages:
                 continue
             prompter.notify(f"Okta: signed in as {tokens.login or 'you'}.")
             return tokens
+
+    def _device_authorize(self, client_id: str, scopes: tuple[str, ...]) -> DeviceAuthorization:
+        # Each scope set in turn: invalid_scope for the interclient scope means the org
+        # does not offer Native to Web SSO to this client (no trust mapping).
+        for scope in scopes[:-1]:
+            try:
+                return self.oauth.device_authorize(client_id, scope)
+            except ScopeNotGranted:
+                continue
+        try:
+            return self.oauth.device_authorize(client_id, scopes[-1])
+        except ScopeNotGranted as exc:
+            if "interclient_access" not in scopes[-1]:
+                raise
+            raise InterclientNotTrusted(
+                "Okta refused the device authorization (invalid_scope): the org does not grant "
+                "interclient_access to this OIDC app (Native to Web SSO is off, or the AWS app "
+                "does not trust the app)",
+                fix="in Okta, the AWS app's Sign On tab > Single use native to web exchange > "
+                'Add app: the native app; or set `exchange = "auto"` in the profile',
+            ) from exc
 
 
 def _show(prompter: Prompter, grant: DeviceAuthorization) -> None:

@@ -29,6 +29,7 @@ import codecs
 import re
 from collections.abc import Callable
 
+from keyless.adapters.okta_oauth import DEVICE_SCOPE, INTERCLIENT_SCOPE
 from keyless.core.okta import AuthnState, OktaSession, SessionExpiredError
 from keyless.core.ports import OktaApi
 from keyless.errors import ConfigError, DeniedError, KeylessError
@@ -67,6 +68,45 @@ def app_id_of(settings: Settings) -> str | None:
         return settings.aws_app_id
     match = _APP_ID.search(settings.app_url or "")
     return match.group(1) if match else None
+
+
+# The device authorization's scopes for each token the exchange can ask for. The
+# web SSO token needs okta.apps.sso (okta/okta-aws-cli asks for exactly
+# ``openid okta.apps.sso``); the interclient token needs interclient_access, which
+# the org grants only to a client the target app's trust map lists (Okta, "Configure
+# Native to Web SSO", https://developer.okta.com/docs/guides/native-to-web-sso/main/:
+# the trust relationship is checked when the scope is granted and again at the
+# exchange). interclient_access alone is the narrower grant: okta.apps.sso lets the
+# client ask for web SSO tokens for any app that allows it.
+WEB_SSO_SCOPES = DEVICE_SCOPE
+INTERCLIENT_SCOPES = INTERCLIENT_SCOPE
+
+
+def device_scopes(exchange: str | None) -> tuple[str, ...]:
+    """The scopes to ask the device authorization for, in order of preference.
+
+    ``auto`` asks for the interclient scope first: the org answers ``invalid_scope``
+    when it does not offer Native to Web SSO or the AWS app does not trust this
+    client, and the next entry (the web SSO scopes) is asked for instead.
+    """
+    if exchange == "interclient_token":
+        return (INTERCLIENT_SCOPES,)
+    if exchange == "web_sso_token":
+        return (WEB_SSO_SCOPES,)
+    return (INTERCLIENT_SCOPES, WEB_SSO_SCOPES)
+
+
+def exchange_kind(exchange: str | None, granted_scope: str) -> str:
+    """``interclient_token`` or ``web_sso_token``: what the tokens (granted
+    ``granted_scope``) are exchanged for under the profile's ``exchange``.
+
+    Under ``auto`` the granted scopes decide: tokens granted ``interclient_access``
+    came from a client the AWS app trusts, others (kept from before, or from the
+    fallback) get the web SSO token as they always did.
+    """
+    if exchange in ("interclient_token", "web_sso_token"):
+        return exchange
+    return "interclient_token" if "interclient_access" in granted_scope.split() else "web_sso_token"
 
 
 def tokens_key(org_url: str, client_id: str, settings: Settings) -> str:

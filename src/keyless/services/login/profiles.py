@@ -14,6 +14,7 @@ tiny serializer, atomically, under a lock)::
     mfa_factor = "totp"
     auth_flow = "auto"          # or classic, device (Identity Engine's device flow)
     oidc_client_id = "0oa..."   # the native OIDC app, for the device flow
+    exchange = "auto"           # or web_sso_token, interclient_token (Native to Web SSO)
 
 Precedence for every setting: a command-line flag, then ``KEYLESS_<NAME>``
 (e.g. ``KEYLESS_ORG_URL``), then the profile in the file. ``AWS_ENDPOINT_URL``
@@ -44,6 +45,7 @@ from keyless.files import write_atomic
 
 MFA_FACTORS = ("push", "totp", "sms")
 AUTH_FLOWS = ("auto", "classic", "device")
+EXCHANGES = ("auto", "web_sso_token", "interclient_token")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Settings:
     auth_flow: str | None = None
     oidc_client_id: str | None = None
     aws_app_id: str | None = None
+    # Which single-use token the device flow's tokens become for the AWS app
+    # (keyless.services.login.okta_flows.exchange_kind): auto, web_sso_token or
+    # interclient_token (Okta's Native to Web SSO).
+    exchange: str | None = None
     # Ask Okta to remember this device after MFA (rememberDevice on factor verify).
     remember_device: bool | None = None
 
@@ -163,6 +169,13 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                 raise InputError(
                     f"{where}: auth_flow must be one of {', '.join(AUTH_FLOWS)}, got {value!r}",
                     fix="auto picks the device flow on Identity Engine orgs with an OIDC client id",
+                )
+        elif key == "exchange":
+            value = str(value).lower()
+            if value not in EXCHANGES:
+                raise InputError(
+                    f"{where}: exchange must be one of {', '.join(EXCHANGES)}, got {value!r}",
+                    fix="auto uses Native to Web SSO where the AWS app trusts the OIDC app",
                 )
         elif key == "remember_device":
             text = str(value).lower()
