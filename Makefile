@@ -67,8 +67,10 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
+# One worker per core, each test file whole on one worker (its module-scoped labs
+# are started once and its tests keep their order).
 unit: $(VENV)/.test-installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test: lint typecheck unit
 
