@@ -4,14 +4,18 @@ accounts with boto3, run the CLI."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from keyless.adapters.secrets import FileSecretStore
 from keyless.adapters.terminal import NonInteractivePrompter
 from keyless.core.credentials import AwsCredentials
+from keyless.plan.revocations import SCP_PREFIX
 from keyless.services.login.okta_signin import LoginInputs
 from keyless.services.login.profiles import Settings
 from keyless.services.login.wiring import login_and_cache
@@ -132,3 +136,39 @@ def keyless(lab: Any, *args: str, spec: Path = ACME) -> subprocess.CompletedProc
         check=False,
         cwd=REPO,
     )
+
+
+# -- issue 23: what the offboarding tests ask of the lab ----------------------------------
+
+
+def session_works(lab: Any, credentials: AwsCredentials) -> bool:
+    """True when the session may still call IAM; False when AWS answers AccessDenied."""
+    code = ""
+    try:
+        aws_client(lab, "iam", credentials).list_roles()
+    except ClientError as exc:
+        code = str(exc.response["Error"]["Code"])
+    assert code in ("", "AccessDenied"), code
+    return not code
+
+
+def sessions_by_alias(
+    sessions: list[AwsCredentials], role: str = "OktaAdminRole"
+) -> dict[str, Any]:
+    return {str(c.account_alias): c for c in sessions if (c.role_arn or "").endswith(f"/{role}")}
+
+
+def offboard_json(lab: Any, *people: str) -> dict[str, Any]:
+    result = keyless(lab, "offboard", *people, "--yes", "--json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def keyless_scp_text(lab: Any) -> str:
+    organizations = aws_client(lab, "organizations")
+    texts = []
+    for policy in organizations.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]:
+        if policy["Name"].startswith(SCP_PREFIX):
+            texts.append(organizations.describe_policy(PolicyId=policy["Id"])["Policy"]["Content"])
+    return "\n".join(texts)

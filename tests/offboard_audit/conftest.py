@@ -10,7 +10,7 @@ import pytest
 
 from keyless.services.provision.federation import apply_federation, open_federation
 from keyless.spec import load_spec
-from offboard_support import ACME
+from offboard_support import ACME, aws_client
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +27,12 @@ def own_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield info
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="module")
+def org_lab(own_lab: Any) -> Any:
+    """The module's lab with SCPs enabled in the organization's root."""
+    organizations = aws_client(own_lab, "organizations")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    organizations.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    return own_lab

@@ -16,59 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from botocore.exceptions import ClientError
 
 from keyless.core.credentials import AwsCredentials
-from keyless.plan.revocations import ROLE_POLICY_NAME, SCP_PREFIX
-from keyless.services.offboard import Offboarder
-from keyless.spec import load_spec
+from keyless.plan.revocations import ROLE_POLICY_NAME
 from keyless_lab.idp.directory import Directory
-from offboard_support import ACME, KEYLESS, add_person, aws_client, keyless, member_client, sign_in
+from offboard_support import (
+    ACME,
+    KEYLESS,
+    add_person,
+    aws_client,
+    keyless,
+    keyless_scp_text,
+    offboard_json,
+    session_works,
+    sessions_by_alias,
+    sign_in,
+)
 
 PROD, DEV = "222222222222", "333333333333"
 ALICE, CAROL = "alice@acme.example", "carol@acme.example"
 PRINCIPAL = f"arn:aws:iam::{PROD}:saml-provider/Okta"
-
-
-@pytest.fixture(scope="module")
-def org_lab(own_lab: Any) -> Any:
-    """The module's lab with SCPs enabled in the organization's root."""
-    organizations = aws_client(own_lab, "organizations")
-    root = organizations.list_roots()["Roots"][0]["Id"]
-    organizations.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
-    return own_lab
-
-
-def _works(lab: Any, credentials: AwsCredentials) -> bool:
-    """True when the session may still call IAM; False when AWS answers AccessDenied."""
-    code = ""
-    try:
-        aws_client(lab, "iam", credentials).list_roles()
-    except ClientError as exc:
-        code = str(exc.response["Error"]["Code"])
-    assert code in ("", "AccessDenied"), code
-    return not code
-
-
-def _by_alias(sessions: list[AwsCredentials], role: str = "OktaAdminRole") -> dict[str, Any]:
-    return {str(c.account_alias): c for c in sessions if (c.role_arn or "").endswith(f"/{role}")}
-
-
-def _offboard(lab: Any, *people: str) -> dict[str, Any]:
-    result = keyless(lab, "offboard", *people, "--yes", "--json")
-    assert result.returncode == 0, result.stderr + result.stdout
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
-
-
-def _scp_text(lab: Any) -> str:
-    organizations = aws_client(lab, "organizations")
-    texts = []
-    for policy in organizations.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]:
-        if policy["Name"].startswith(SCP_PREFIX):
-            texts.append(organizations.describe_policy(PolicyId=policy["Id"])["Policy"]["Content"])
-    return "\n".join(texts)
 
 
 def test_without_yes_or_a_terminal_offboard_refuses_and_changes_nothing(org_lab: Any) -> None:
@@ -82,31 +49,31 @@ def test_without_yes_or_a_terminal_offboard_refuses_and_changes_nothing(org_lab:
         assert user.status == "ACTIVE"
     finally:
         directory.close()
-    assert "carol" not in _scp_text(org_lab)
+    assert "carol" not in keyless_scp_text(org_lab)
 
 
 def test_a_case_variant_login_revokes_the_name_okta_sends(org_lab: Any, tmp_path: Path) -> None:
     """Regression (issue 23, 1): the Deny was keyed on what the operator typed."""
     password, secret = add_person(org_lab, "dave@acme.example", ["aws-admins"])
-    alice = _by_alias(sign_in(org_lab, ALICE, tmp_path))
-    dave = _by_alias(
+    alice = sessions_by_alias(sign_in(org_lab, ALICE, tmp_path))
+    dave = sessions_by_alias(
         sign_in(org_lab, "dave@acme.example", tmp_path, password=password, secret=secret)
     )
     carol = {c.account_alias: c for c in sign_in(org_lab, CAROL, tmp_path)}
-    assert _works(org_lab, alice["acme-prod"])
-    report = _offboard(org_lab, "Alice@acme.example")
+    assert session_works(org_lab, alice["acme-prod"])
+    report = offboard_json(org_lab, "Alice@acme.example")
     assert report["keys"]["Alice@acme.example"]["name"] == [ALICE]
-    assert not _works(org_lab, alice["acme-prod"])
-    assert not _works(org_lab, alice["acme-dev"])
+    assert not session_works(org_lab, alice["acme-prod"])
+    assert not session_works(org_lab, alice["acme-dev"])
     # Colleagues on the same role, and on another, keep working.
-    assert _works(org_lab, dave["acme-prod"])
-    assert _works(org_lab, dave["acme-dev"])
-    assert _works(org_lab, carol["acme-management"])
-    assert _works(org_lab, carol["acme-prod"])
+    assert session_works(org_lab, dave["acme-prod"])
+    assert session_works(org_lab, dave["acme-dev"])
+    assert session_works(org_lab, carol["acme-management"])
+    assert session_works(org_lab, carol["acme-prod"])
     # Member accounts by one SCP at the root, the management account per role.
     assert [s["status"] for s in report["scps"]] == ["attached"]
     assert all(s["verified"] for s in report["scps"])
-    assert f'"*:{ALICE}"' in _scp_text(org_lab)
+    assert f'"*:{ALICE}"' in keyless_scp_text(org_lab)
     covered = {a["alias"]: a["roles"] for a in report["accounts"]}
     assert covered["acme-prod"] == []
     assert covered["acme-dev"] == []
@@ -125,7 +92,7 @@ def test_release_before_the_longest_session_could_end_is_refused(org_lab: Any) -
     soonest = min(datetime.fromisoformat(r["releasable_at"].replace("Z", "+00:00")) for r in kept)
     # The SCP stops any role in the organization: up to 12 hours, plus the assertion window.
     assert soonest >= datetime.now(UTC) + timedelta(hours=12)
-    assert f'"*:{ALICE}"' in _scp_text(org_lab)
+    assert f'"*:{ALICE}"' in keyless_scp_text(org_lab)
 
 
 def _capturing_sts(held: list[tuple[str, str, str]]) -> Any:
@@ -162,7 +129,7 @@ def test_an_assertion_held_before_offboarding_yields_a_refused_session(
         sts_factory=_capturing_sts(held),
     )
     role_arn, principal_arn, assertion = next(h for h in held if PROD in h[0])
-    _offboard(org_lab, "erin@acme.example")
+    offboard_json(org_lab, "erin@acme.example")
     answer = aws_client(org_lab, "sts").assume_role_with_saml(
         RoleArn=role_arn, PrincipalArn=principal_arn, SAMLAssertion=assertion
     )
@@ -173,13 +140,13 @@ def test_an_assertion_held_before_offboarding_yields_a_refused_session(
         session_token=creds["SessionToken"],
         expiration=creds["Expiration"],
     )
-    assert not _works(org_lab, session)
+    assert not session_works(org_lab, session)
 
 
 def test_groups_stripped_before_offboarding(org_lab: Any, tmp_path: Path) -> None:
     """Regression (issue 23, 3): only roles the *current* groups reach got the Deny."""
     password, secret = add_person(org_lab, "frank@acme.example", ["aws-admins"])
-    frank = _by_alias(
+    frank = sessions_by_alias(
         sign_in(org_lab, "frank@acme.example", tmp_path, password=password, secret=secret)
     )
     directory = Directory(Path(org_lab.state_dir) / "idp.sqlite")
@@ -187,9 +154,9 @@ def test_groups_stripped_before_offboarding(org_lab: Any, tmp_path: Path) -> Non
         directory.remove_member("frank@acme.example", "aws-admins")  # HR automation, first
     finally:
         directory.close()
-    _offboard(org_lab, "frank@acme.example")
-    assert not _works(org_lab, frank["acme-prod"])
-    assert not _works(org_lab, frank["acme-dev"])
+    offboard_json(org_lab, "frank@acme.example")
+    assert not session_works(org_lab, frank["acme-prod"])
+    assert not session_works(org_lab, frank["acme-dev"])
 
 
 def test_a_session_chained_before_offboarding_is_found_and_refused(
@@ -197,7 +164,7 @@ def test_a_session_chained_before_offboarding_is_found_and_refused(
 ) -> None:
     """Regression (issue 23, 4): chained sessions were neither revoked nor reported."""
     password, secret = add_person(org_lab, "gina@acme.example", ["aws-admins"])
-    gina = _by_alias(
+    gina = sessions_by_alias(
         sign_in(org_lab, "gina@acme.example", tmp_path, password=password, secret=secret)
     )
     iam = aws_client(org_lab, "iam", gina["acme-prod"])
@@ -225,10 +192,10 @@ def test_a_session_chained_before_offboarding_is_found_and_refused(
         session_token=creds["SessionToken"],
         expiration=creds["Expiration"],
     )
-    assert _works(org_lab, hideout)
-    report = _offboard(org_lab, "gina@acme.example")
-    assert not _works(org_lab, hideout)
-    assert not _works(org_lab, gina["acme-prod"])
+    assert session_works(org_lab, hideout)
+    report = offboard_json(org_lab, "gina@acme.example")
+    assert not session_works(org_lab, hideout)
+    assert not session_works(org_lab, gina["acme-prod"])
     seen = [s for a in report["accounts"] for s in a["sessions_cleared"] if s["chained"]]
     assert [s["session"].split(":")[1] for s in seen] == ["innocent"]
     assert seen[0]["role_arn"].endswith("role/Hideout")
@@ -296,53 +263,9 @@ def _revoke_by_template(org_lab: Any, client: httpx.Client, app_id: str, tmp_pat
     assigned = client.get(f"/api/v1/apps/{app_id}/users/{user_id}")
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["credentials"]["userName"] == "Hana.Lee"
-    hana = _by_alias(
+    hana = sessions_by_alias(
         sign_in(org_lab, "Hana.Lee@acme.example", tmp_path, password=password, secret=secret)
     )
-    report = _offboard(org_lab, "hana.lee@acme.example")
+    report = offboard_json(org_lab, "hana.lee@acme.example")
     assert report["keys"]["hana.lee@acme.example"]["name"] == ["Hana.Lee"]
-    assert not _works(org_lab, hana["acme-prod"])
-
-
-# -- mass offboarding: fifty people who share a role -------------------------------------------
-
-
-def _crowd(lab: Any, prefix: str, tmp_path: Path) -> tuple[list[str], dict[str, Any]]:
-    people = [f"{prefix}{n:02d}@acme.example" for n in range(50)]
-    sessions: dict[str, Any] = {}
-    for index, login in enumerate(people):
-        password, secret = add_person(lab, login, ["aws-admins"])
-        if index % 17 == 0:  # a few of them hold live sessions
-            sessions[login] = _by_alias(
-                sign_in(lab, login, tmp_path, password=password, secret=secret)
-            )
-    return people, sessions
-
-
-def test_fifty_people_sharing_a_role_in_one_run(org_lab: Any, tmp_path: Path) -> None:
-    people, sessions = _crowd(org_lab, "one", tmp_path)
-    report = _offboard(org_lab, *people)
-    assert report["ok"] is True
-    text = _scp_text(org_lab)
-    assert all(f'"*:{p}"' in text for p in people)
-    held = aws_client(org_lab, "iam").get_role_policy(
-        RoleName="ReadOnly", PolicyName=ROLE_POLICY_NAME
-    )
-    assert all(f"*:{p}" in json.dumps(held["PolicyDocument"]) for p in people)
-    for login, theirs in sessions.items():
-        assert not _works(org_lab, theirs["acme-prod"]), login
-
-
-def test_fifty_people_sharing_a_role_in_fifty_runs(org_lab: Any, tmp_path: Path) -> None:
-    people, sessions = _crowd(org_lab, "many", tmp_path)
-    spec = load_spec(ACME)
-    for login in people:  # AWS only, one at a time: the SCP and the role policy fill up
-        report = Offboarder(spec, org_lab.connector()).offboard(login)
-        assert report.ok, report.as_dict()
-    text = _scp_text(org_lab)
-    assert all(f'"*:{p}"' in text for p in people)
-    for login, theirs in sessions.items():
-        assert not _works(org_lab, theirs["acme-prod"]), login
-    # A member account's role holds no per-person policy at all: the SCP does it.
-    prod = member_client(org_lab, PROD, "iam")
-    assert ROLE_POLICY_NAME not in prod.list_role_policies(RoleName="OktaAdminRole")["PolicyNames"]
+    assert not session_works(org_lab, hana["acme-prod"])
