@@ -46,6 +46,15 @@ from keyless.files import write_atomic
 MFA_FACTORS = ("push", "totp", "sms")
 AUTH_FLOWS = ("auto", "classic", "device")
 EXCHANGES = ("auto", "web_sso_token", "interclient_token")
+# The settings that take one of a few words: the words, and the fix for any other.
+_CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
+    "mfa_factor": (MFA_FACTORS, "pick push, totp or sms"),
+    "auth_flow": (
+        AUTH_FLOWS,
+        "auto picks the device flow on Identity Engine orgs with an OIDC client id",
+    ),
+    "exchange": (EXCHANGES, "auto uses Native to Web SSO where the AWS app trusts the OIDC app"),
+}
 
 
 @dataclass(frozen=True)
@@ -156,26 +165,13 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                     f"seconds, got {value}",
                     fix=f"AWS allows {SESSION_LIMITS_TEXT}",
                 )
-        elif key == "mfa_factor":
+        elif key in _CHOICES:
+            choices, fix = _CHOICES[key]
             value = str(value).lower()
-            if value not in MFA_FACTORS:
+            if value not in choices:
                 raise InputError(
-                    f"{where}: mfa_factor must be one of {', '.join(MFA_FACTORS)}, got {value!r}",
-                    fix="pick push, totp or sms",
-                )
-        elif key == "auth_flow":
-            value = str(value).lower()
-            if value not in AUTH_FLOWS:
-                raise InputError(
-                    f"{where}: auth_flow must be one of {', '.join(AUTH_FLOWS)}, got {value!r}",
-                    fix="auto picks the device flow on Identity Engine orgs with an OIDC client id",
-                )
-        elif key == "exchange":
-            value = str(value).lower()
-            if value not in EXCHANGES:
-                raise InputError(
-                    f"{where}: exchange must be one of {', '.join(EXCHANGES)}, got {value!r}",
-                    fix="auto uses Native to Web SSO where the AWS app trusts the OIDC app",
+                    f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}",
+                    fix=fix,
                 )
         elif key == "remember_device":
             text = str(value).lower()
