@@ -30,6 +30,11 @@ ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
+def _policy(*statements: Any) -> str:
+    """A policy document (IAM's 2012-10-17 grammar) of ``statements``, as JSON."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
 def _s3(aws_lab: AwsLab, credentials: dict[str, Any] | None = None) -> Any:
     """An S3 client that sends a Content-Length: the lab refuses bodies of unstated length
     (boto3's default aws-chunked upload with a trailing checksum is not modelled)."""
@@ -113,13 +118,8 @@ def test_bob_cannot_read_write_or_repolicy_a_management_bucket(
         lambda: s3.put_object(Bucket=management_bucket, Key="secret.txt", Body=b"bob was here"),
         lambda: s3.put_bucket_policy(
             Bucket=management_bucket,
-            Policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}
-                    ],
-                }
+            Policy=_policy(
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}
             ),
         ),
     ]
@@ -142,17 +142,12 @@ def test_a_bucket_policy_granting_the_dev_account_lets_bob_read_but_not_write(
     admin = _s3(aws_lab)
     admin.put_bucket_policy(
         Bucket=management_bucket,
-        Policy=json.dumps(
+        Policy=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
-                        "Action": "s3:GetObject",
-                        "Resource": f"arn:aws:s3:::{management_bucket}/*",
-                    }
-                ],
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{management_bucket}/*",
             }
         ),
     )
@@ -180,28 +175,18 @@ def test_an_explicit_deny_on_put_bucket_policy_is_enforced(
     iam.put_role_policy(
         RoleName="Developer",
         PolicyName="NoBucketPolicies",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Deny", "Action": "s3:PutBucketPolicy", "Resource": "*"}],
-            }
-        ),
+        PolicyDocument=_policy({"Effect": "Deny", "Action": "s3:PutBucketPolicy", "Resource": "*"}),
     )
     try:
         with pytest.raises(ClientError) as caught:
             s3.put_bucket_policy(
                 Bucket=bucket,
-                Policy=json.dumps(
+                Policy=_policy(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": "*",
-                                "Action": "s3:GetObject",
-                                "Resource": f"arn:aws:s3:::{bucket}/*",
-                            }
-                        ],
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
                     }
                 ),
             )
@@ -261,16 +246,11 @@ def provisioning_user(aws_lab: AwsLab) -> Iterator[dict[str, Any]]:
     iam.put_user_policy(
         UserName=name,
         PolicyName="list-roles",
-        PolicyDocument=json.dumps(
+        PolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["iam:ListRoles", "iam:ListAccountAliases"],
-                        "Resource": "*",
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": ["iam:ListRoles", "iam:ListAccountAliases"],
+                "Resource": "*",
             }
         ),
     )
@@ -395,23 +375,18 @@ def guarded_engineer(aws_lab: AwsLab, dev_admin: dict[str, Any]) -> Iterator[dic
     iam.put_user_policy(
         UserName=name,
         PolicyName="IamButNotReadOnly",
-        PolicyDocument=json.dumps(
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
-                    {
-                        "Effect": "Deny",
-                        "Action": ["iam:Attach*Policy", "iam:Detach*Policy", "iam:Put*Policy"],
-                        "Resource": f"arn:aws:iam::{DEV}:role/ReadOnly",
-                    },
-                    {
-                        "Effect": "Deny",
-                        "Action": "iam:*PolicyVersion",
-                        "Resource": f"arn:aws:iam::{DEV}:policy/Guarded*",
-                    },
-                ],
-            }
+                "Effect": "Deny",
+                "Action": ["iam:Attach*Policy", "iam:Detach*Policy", "iam:Put*Policy"],
+                "Resource": f"arn:aws:iam::{DEV}:role/ReadOnly",
+            },
+            {
+                "Effect": "Deny",
+                "Action": "iam:*PolicyVersion",
+                "Resource": f"arn:aws:iam::{DEV}:policy/Guarded*",
+            },
         ),
     )
     key = iam.create_access_key(UserName=name)["AccessKey"]
@@ -488,14 +463,7 @@ def _users(iam: Any) -> set[str]:
 @pytest.mark.parametrize(
     "narrowing",
     [
-        {
-            "Policy": json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "iam:List*", "Resource": "*"}],
-                }
-            )
-        },
+        {"Policy": _policy({"Effect": "Allow", "Action": "iam:List*", "Resource": "*"})},
         {"PolicyArns": [{"arn": READ_ONLY_POLICY}]},
     ],
     ids=["inline", "managed"],
@@ -561,64 +529,44 @@ def chain(aws_lab: AwsLab, dev_admin: dict[str, Any]) -> Iterator[tuple[str, str
     actions = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
     iam.create_role(
         RoleName=first,
-        AssumeRolePolicyDocument=json.dumps(
+        AssumeRolePolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": actions,
-                        "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": actions,
+                "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
             }
         ),
     )
     iam.put_role_policy(
         RoleName=first,
         PolicyName="chain",
-        PolicyDocument=json.dumps(
+        PolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                        "Resource": "*",
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Resource": "*",
             }
         ),
     )
     iam.create_role(
         RoleName=second,
-        AssumeRolePolicyDocument=json.dumps(
+        AssumeRolePolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": actions,
-                        "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": actions,
+                "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
             }
         ),
     )
     iam.put_role_policy(
         RoleName=second,
         PolicyName="alice-only",
-        PolicyDocument=json.dumps(
+        PolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "iam:ListRoles",
-                        "Resource": "*",
-                        "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": "iam:ListRoles",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}},
             }
         ),
     )
@@ -670,16 +618,11 @@ def test_a_chained_session_with_a_source_identity_needs_set_source_identity(
     name = second.rsplit("/", 1)[1]
     iam.update_assume_role_policy(
         RoleName=name,
-        PolicyDocument=json.dumps(
+        PolicyDocument=_policy(
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "sts:AssumeRole",
-                        "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
-                    }
-                ],
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
             }
         ),
     )
