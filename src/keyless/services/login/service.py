@@ -15,8 +15,9 @@ writer of the credential_process cache. The flow:
    (alias from the spec, or id) or by the person;
 4. ``AssumeRoleWithSAML`` through the :class:`~keyless.core.ports.StsApi` for
    the role's partition (or the configured endpoint), the duration capped by
-   the assertion's ``SessionDuration`` and the spec's limit, and retried at
-   the role's limit on AWS's MaxSessionDuration error;
+   the assertion's ``SessionDuration`` and the spec's limit
+   (:func:`keyless.core.session_length.session_length`, the rule ``keyless doctor``
+   explains), and retried at the role's limit on AWS's MaxSessionDuration error;
 5. the credentials go to a credentials-file profile that is never the
    credential_process profile (static keys there would shadow it).
 """
@@ -34,9 +35,14 @@ from keyless.adapters.credentials_file import (
     read_ini,
     write_credentials_profile,
 )
-from keyless.core.aws import DEFAULT_SESSION_SECONDS, PARTITION_REGION, partition_of
+from keyless.core.aws import PARTITION_REGION, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import Prompter, StsApi, StsError, StsFactory
+from keyless.core.session_length import (
+    MAX_SESSION_DURATION,
+    retry_after_refusal,
+    session_length,
+)
 from keyless.errors import DeniedError, KeylessError, RemoteError
 from keyless.saml.model import RolePair
 from keyless.services.login.assertion import UnverifiedAssertion, read_unverified_assertion
@@ -277,26 +283,28 @@ def _assume_with_limit(
     *,
     refetch: Callable[[], str],
 ) -> tuple[AwsCredentials, int]:
-    requested = settings.duration or unverified.session_duration or DEFAULT_SESSION_SECONDS
-    duration = requested
-    if unverified.session_duration and duration > unverified.session_duration:
-        notes.append(
-            f"asked for {requested} s; the IdP's SessionDuration allows "
-            f"{unverified.session_duration} s"
-        )
-        duration = unverified.session_duration
     limit = hints.max_durations.get((pair.account_id, pair.role_name))
-    if limit is not None and duration > limit:
+    length = session_length(
+        requested=settings.duration,
+        session_duration=unverified.session_duration,
+        max_session_duration=limit,
+    )
+    duration = length.seconds
+    if length.session_duration and length.wanted > length.session_duration:
+        notes.append(
+            f"asked for {length.wanted} s; the IdP's SessionDuration allows "
+            f"{length.session_duration} s"
+        )
+    if length.deciding == MAX_SESSION_DURATION:
         notes.append(f"{hints.label(pair)} allows at most {limit} s; asked for that")
-        duration = limit
     region, endpoint = sts_target(pair, unverified.signin_url, settings)
     sts = sts_factory(region, endpoint)
     try:
         return _assume(sts, pair, saml_b64, duration, hints), duration
     except _DurationTooLongError:
         # Without the spec's word on the role, retry at AWS's default MaxSessionDuration.
-        retry_at = limit if limit is not None and limit < duration else DEFAULT_SESSION_SECONDS
-        if retry_at >= duration:
+        retry_at = retry_after_refusal(duration, limit)
+        if retry_at is None:
             raise
         notes.append(
             f"{hints.label(pair)} refused {duration} s (its MaxSessionDuration is lower); "
