@@ -102,6 +102,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("console", "keyless.cli.login", "A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."),
     Entry("whoami", "keyless.cli.login", "Each keyless profile: its role, account and the time left."),
     Entry("logout", "keyless.cli.login", "Forget the Okta session and the cached and written credentials."),
+    Entry("doctor", "keyless.cli.doctor", "Check a profile: clocks, CAs, Okta's engine and flow, the AWS app, session lengths."),
     Entry("demo", None, "Run the whole federation flow end to end in the embedded lab, on loopback."),
     Entry("spec", "keyless.cli.spec", "Validate and show the federation spec."),
     Entry("saml", "keyless.cli.saml", "Inspect SAML responses and explain why AWS would refuse one."),
