@@ -38,11 +38,15 @@ def doctor(
             lines.append(f"  {check.status:<13} {check.id}: {check.summary}")
             if check.fix:
                 lines.append(f"  {'':<13} fix: {check.fix}")
-        counts = {
-            status: sum(1 for check in report.checks if check.status == status)
-            for status in ("problem", "warning", "not evaluated")
-        }
-        lines.append(", ".join(f"{count} {status}" for status, count in counts.items()))
+        counts = [
+            (sum(1 for check in report.checks if check.status == status), status, plural)
+            for status, plural in (
+                ("problem", "problems"),
+                ("warning", "warnings"),
+                ("not evaluated", "not evaluated"),
+            )
+        ]
+        lines.append(", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts))
         sys.stdout.write("\n".join(lines) + "\n")
     if not report.ok:
         raise typer.Exit(EXIT_FINDING)

@@ -66,7 +66,7 @@ class Check:
 
 def not_evaluated(check_id: str, why: str, fix: str | None = None) -> Check:
     """A check that could not run, and why."""
-    return Check(check_id, NOT_EVALUATED, f"not evaluated: {why}", fix)
+    return Check(check_id, NOT_EVALUATED, why, fix)
 
 
 def _duration(seconds: float) -> str:
@@ -346,6 +346,15 @@ def role_check(
     if length.max_session_duration is None:
         text += "; the role may cap it lower"
     fix = _length_fix(settings, role, length, spec_known=spec_known)
+    if fix and length.deciding == MAX_SESSION_DURATION:
+        # Raising the role's limit helps only up to the next limit: name it.
+        after = session_length(
+            requested=settings.duration,
+            session_duration=session_duration,
+            max_session_duration=None,
+        )
+        if after.deciding != REQUESTED:
+            fix += f"; above {hours(after.seconds)} the {after.deciding} decides"
     if retried is not None and retried != length.seconds:
         return (
             Check(

@@ -79,6 +79,7 @@ class DoctorReport:
     profile: str
     checks: list[Check]
     roles: list[dict[str, Any]]
+    chained: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -86,12 +87,13 @@ class DoctorReport:
         return exit_status(self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``--json`` document: ``profile``, ``ok``, ``checks``, ``roles``."""
+        """The ``--json`` document: ``profile``, ``ok``, ``checks``, ``roles``, ``chained``."""
         return {
             "profile": self.profile,
             "ok": self.ok,
             "checks": [check.as_dict() for check in self.checks],
             "roles": self.roles,
+            "chained": self.chained,
         }
 
 
@@ -175,6 +177,7 @@ def diagnose(settings: Settings, ports: DoctorPorts) -> DoctorReport:
     )
     checks.append(_app(settings, ports, providers=providers, flow=flow, answered=answered))
     roles: list[dict[str, Any]] = []
+    chained: list[dict[str, Any]] = []
     if unverified is None:
         assert page_check is not None
         checks.append(page_check)
@@ -211,8 +214,8 @@ def diagnose(settings: Settings, ports: DoctorPorts) -> DoctorReport:
                 int(seconds) if seconds and seconds.isdigit() else None,
             )
             checks.append(check)
-            roles.append({"label": f"{profile} (chained)", **check.details, "status": check.status})
-    return DoctorReport(settings.profile, checks, roles)
+            chained.append({**check.details, "status": check.status})
+    return DoctorReport(settings.profile, checks, roles, chained)
 
 
 def _aws_checks(settings: Settings, ports: DoctorPorts) -> list[Check]:
@@ -304,13 +307,12 @@ def _app(
         )
     try:
         app_settings = ports.app_settings(settings, app_id)
-    except ConfigError as exc:
+    except ConfigError:
         host = urllib.parse.urlsplit(settings.org_url or "").hostname
         return not_evaluated(
             "okta.app",
             "reading the AWS app's settings needs an Okta admin API token (okta.apps.read), "
-            "and a person's sign-in cannot read them; none is set "
-            f"({exc.message})",
+            "and a person's sign-in cannot read them; none is set",
             f"export KEYLESS_OKTA_API_TOKEN=<token> or keep it in the keyring as "
             f"okta-api-token:{host}",
         )
