@@ -237,3 +237,14 @@ def test_json_has_a_stable_shape(doctor_lab: Any) -> None:
     )
     developer = roles[f"arn:aws:iam::{DEV}:role/Developer"]
     assert (developer["seconds"], developer["deciding"]) == (7200, "SessionDuration")
+
+
+def test_before_a_login_the_roles_are_not_evaluated_and_login_is_named(doctor_lab: Any) -> None:
+    user = add_lab_user(doctor_lab, ("developers",), ("totp",))
+    configure(doctor_lab, "fresh", user)
+    done = keyless("doctor", "--profile", "fresh")
+    assert done.returncode == 0, done.stdout + done.stderr
+    start = "not evaluated session.roles: "
+    assert "doctor never signs in: no live Okta session" in _line(done.stdout, start)
+    assert _fix_after(done.stdout, start) == "fix: run `keyless login --profile fresh`"
+    assert _line(done.stdout, "ok            okta.engine: ")

@@ -27,6 +27,8 @@ from keyless.errors import ConfigError, DeniedError, KeylessError
 from keyless.saml.model import RolePair
 from keyless.services.doctor.checks import (
     NOT_EVALUATED,
+    OK,
+    PROBLEM,
     SIGV4_SKEW,
     Check,
     RoleLimits,
@@ -143,17 +145,16 @@ def diagnose(settings: Settings, ports: DoctorPorts) -> DoctorReport:
             unreachable=_unreachable(okta),
         )
     )
-    pipeline = okta.body.get("pipeline") if isinstance(okta.body, dict) else None
+    said = okta.body.get("pipeline") if isinstance(okta.body, dict) else None
+    pipeline = said if isinstance(said, str) else None
     answered = okta.error is None
-    checks.append(
-        engine_check(settings, pipeline if isinstance(pipeline, str) else None, answered=answered)
-    )
+    checks.append(engine_check(settings, pipeline, answered=answered))
     checks.extend(_aws_checks(settings, ports))
 
     flow: str | None = None
     if answered:
         try:
-            flow = choose_flow(settings, lambda: pipeline if isinstance(pipeline, str) else None)
+            flow = choose_flow(settings, lambda: pipeline)
         except KeylessError:
             flow = None  # okta.engine says why
     unverified: UnverifiedAssertion | None = None
@@ -185,7 +186,7 @@ def diagnose(settings: Settings, ports: DoctorPorts) -> DoctorReport:
         checks.append(
             Check(
                 "session.roles",
-                "problem",
+                PROBLEM,
                 "Okta's assertion for this profile names no AWS role",
                 "ask your Okta administrator to map one of your groups to an AWS role",
             )
@@ -265,7 +266,7 @@ def _aws_checks(settings: Settings, ports: DoctorPorts) -> list[Check]:
         checks.append(
             Check(
                 "aws.cli-ca",
-                "ok",
+                OK,
                 f"the AWS CLI and SDKs trust the same CA bundle as keyless ({cli_source})",
                 None,
                 {"ca_bundle": cli_bundle, "ca_bundle_source": cli_source},
