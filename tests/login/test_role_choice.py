@@ -197,6 +197,12 @@ def test_all_roles_writes_a_self_refreshing_profile_per_role_and_logout_removes_
     assert "[profile acme-dev-Developer]" not in config_text
     assert _caller_arn("222222222222.OktaAdminRole").startswith(ADMIN_PROD)
 
+    # whoami shows each role profile's cached identity beside the profile's own.
+    who = keyless("whoami", "--json")
+    assert who.returncode == 0, who.stderr
+    shown = {entry["profile"]: entry["role_arn"] for entry in json.loads(who.stdout)}
+    assert shown["every[333333333333/Developer]"].endswith(":role/Developer")
+
     out = keyless("logout", "--all", "--json")
     assert out.returncode == 0, out.stderr
     assert sorted(json.loads(out.stdout)["role_profiles_removed"]) == sorted(
@@ -218,3 +224,19 @@ def test_a_profile_name_template_without_the_role_is_refused() -> None:
     typo = keyless("login", "--profile", "x", "--all-roles", "--profile-name-template", "{rol}")
     assert typo.returncode == 2
     assert "unknown placeholder {rol}" in typo.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--role"],
+        ["--profile", "a", "--profile", "b"],
+        ["--profile", "a", "--role=R", "--role", "S"],
+        ["--profile", "a", "--region", "us-east-1"],
+    ],
+)
+def test_credential_process_refuses_options_it_does_not_take(args: list[str]) -> None:
+    result = keyless("credential-process", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: keyless credential-process --profile NAME [--role")
+    assert result.stdout == ""
