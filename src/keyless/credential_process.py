@@ -16,6 +16,10 @@ and signs in once — reusing the kept Okta session, so usually no question is
 asked. When a question is needed and there is no terminal, it exits with
 :data:`keyless.errors.EXIT_LOGIN_REQUIRED` (4) and names the ``keyless login`` command to run.
 
+``--role``/``--account`` fix the role over the profile's: the profiles ``keyless
+login --all-roles`` writes, one per role, each with a cache entry of its own
+(:func:`keyless.adapters.cache_file.role_key`).
+
 The cache file (0600, one per profile, three lines) is defined in
 :mod:`keyless.adapters.cache_file` and written only by
 :mod:`keyless.services.login.wiring`.
