@@ -16,6 +16,10 @@ and signs in once — reusing the kept Okta session, so usually no question is
 asked. When a question is needed and there is no terminal, it exits with
 :data:`keyless.errors.EXIT_LOGIN_REQUIRED` (4) and names the ``keyless login`` command to run.
 
+``--role``/``--account`` fix the role over the profile's: the profiles ``keyless
+login --all-roles`` writes, one per role, each with a cache entry of its own
+(:func:`keyless.adapters.cache_file.role_key`).
+
 The cache file (0600, one per profile, three lines) is defined in
 :mod:`keyless.adapters.cache_file` and written only by
 :mod:`keyless.services.login.wiring`.
@@ -28,28 +32,47 @@ import os
 import sys
 import time
 
-from keyless.adapters.cache_file import MIN_REMAINING_SECONDS, read_cached
+from keyless.adapters.cache_file import MIN_REMAINING_SECONDS, read_cached, role_key
 
-_USAGE = "usage: keyless credential-process --profile NAME\n"
+_USAGE = "usage: keyless credential-process --profile NAME [--role ROLE] [--account ACCOUNT]\n"
+_OPTIONS = {"--profile": "profile", "-p": "profile", "--role": "role", "--account": "account"}
+
+
+def _parse(args: list[str]) -> dict[str, str] | None:
+    """``--profile``/``-p``, ``--role``, ``--account`` (each once, ``--x V`` or ``--x=V``)."""
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(args):
+        option, equals, value = args[index].partition("=")
+        name = _OPTIONS.get(option)
+        if name is None or name in found:
+            return None
+        if not equals:
+            index += 1
+            if index == len(args):
+                return None
+            value = args[index]
+        found[name] = value
+        index += 1
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     """Answer AWS's credential_process protocol for one profile; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
-    profile = os.environ.get("KEYLESS_PROFILE") or "default"
     if args and args[0] in ("-h", "--help"):
         sys.stdout.write(_USAGE)
         return os.EX_OK
-    if len(args) == 2 and args[0] in ("--profile", "-p"):
-        profile = args[1]
-    elif len(args) == 1 and args[0].startswith("--profile="):
-        profile = args[0].split("=", 1)[1]
-    elif args:
+    found = _parse(args)
+    if found is None:
         from keyless.errors import EXIT_USAGE
 
         sys.stderr.write(_USAGE)
         return EXIT_USAGE
-    cached = read_cached(profile)
+    profile = found.get("profile") or os.environ.get("KEYLESS_PROFILE") or "default"
+    # A role profile `keyless login --all-roles` wrote fixes its role: a cache entry of its own.
+    role, account = found.get("role"), found.get("account")
+    cached = read_cached(role_key(profile, role, account))
     if cached is not None and cached[0] - time.time() > MIN_REMAINING_SECONDS and cached[1]:
         sys.stdout.write(cached[1] + "\n")
         return os.EX_OK
@@ -58,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from keyless.services.login.wiring import refresh_for_process
 
     try:
-        credentials = refresh_for_process(profile)
+        credentials = refresh_for_process(profile, role=role, account=account)
     except KeylessError as error:
         sys.stderr.write(f"keyless: error: {error.message}\n")
         if error.fix:

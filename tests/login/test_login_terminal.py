@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from keyless.adapters.credential_cache import CredentialCache
+from keyless.services.login.profiles import load_profiles
 from login_support import AWS, KEYLESS, LabUser, Terminal, audit_events, configure, run
 
 pytestmark = pytest.mark.slow
@@ -113,10 +115,15 @@ def test_interactive_login_in_a_terminal_then_again_within_the_okta_session(
         assert marked is not None
         assert entries[marked] == ADMIN_IN_DEV
         terminal.type("\r")
+        # Issue 24: the pick may stick; not this time.
+        terminal.expect(f"Remember {ADMIN_IN_DEV} for profile pick")
+        terminal.expect("[Y/n]: ")
+        terminal.type("n\r")
         terminal.expect("OktaAdminRole in acme-dev")
         assert terminal.finish() == 0, terminal.output
     finally:
         terminal.close()
+    assert "role" not in load_profiles()["pick"]  # "n": nothing recorded
     # The password was typed but never shown; the code, typed the same way, was
     # (so this transcript would show an echoed password).
     assert user.password not in terminal.output
@@ -142,6 +149,10 @@ def test_interactive_login_in_a_terminal_then_again_within_the_okta_session(
             0,
         )
         terminal.type("\r")
+        # Enter alone takes the default: remember it.
+        terminal.expect("[Y/n]: ")
+        terminal.type("\r")
+        terminal.expect("note: profile pick now takes Developer in acme-dev without asking")
         terminal.expect("Developer in acme-dev")
         terminal.expect("(Okta session reused)")
         assert terminal.finish() == 0, terminal.output
@@ -151,6 +162,10 @@ def test_interactive_login_in_a_terminal_then_again_within_the_okta_session(
     new = _sign_ins(provisioned_lab, user.login)[len(before) :]
     assert "assertion" in new
     assert not [event for event in new if event in ("authn", "mfa")]
+    # The remembered pick is the profile's role: with the cache gone (as an hour later),
+    # credential_process behind the AWS CLI, with no terminal, takes it without asking.
+    assert CredentialCache().forget("pick")
+    assert ":assumed-role/Developer/" in _caller("pick")["Arn"]
 
 
 def test_narrow_terminal_and_ctrl_c_in_the_picker(provisioned_lab: Any, make_user: Any) -> None:

@@ -278,21 +278,29 @@ def test_role_selection_by_alias_and_missing_role() -> None:
     from keyless.adapters.terminal import NonInteractivePrompter
 
     prompter = NonInteractivePrompter(mode="login", profile="p")
-    assert (
-        select_roles((DEV, PROD), role=None, account="acme-dev", hints=hints, prompter=prompter)
-        == DEV
-    )
+
+    def select(role: str | None, account: str | None) -> RolePair:
+        choice = select_roles(
+            (DEV, PROD), role=role, account=account, hints=hints, prompter=prompter, profile="p"
+        )
+        assert not choice.picked
+        return choice.pair
+
+    assert select(None, "acme-dev") == DEV
     with pytest.raises(InputError, match="acme-prod"):
-        select_roles((DEV, PROD), role="Admin", account=None, hints=hints, prompter=prompter)
+        select("Admin", None)
     # Regression: an unknown account was reported as "no role matching 'nosuch'".
     with pytest.raises(InputError, match="offers no account 'nosuch';"):
-        select_roles((DEV, PROD), role=None, account="nosuch", hints=hints, prompter=prompter)
+        select(None, "nosuch")
     with pytest.raises(InputError, match="offers no role 'Admin' in account 'acme-dev';"):
-        select_roles((DEV, PROD), role="Admin", account="acme-dev", hints=hints, prompter=prompter)
+        select("Admin", "acme-dev")
     # Regression: "Select a role (...) is needed and there is no terminal to ask".
     with pytest.raises(InputError, match="no terminal to ask for input: Select a role") as info:
-        select_roles((DEV, PROD), role=None, account=None, hints=hints, prompter=prompter)
-    assert info.value.fix == "pass --role and --account"
+        select(None, None)
+    # Issue 24: the way out names the command that makes the choice stick.
+    assert info.value.fix is not None
+    assert "`keyless configure --profile p --role ROLE --account ACCOUNT`" in info.value.fix
+    assert info.value.fix.endswith("; or pass --role and --account")
 
 
 def _creds(minutes: int) -> AwsCredentials:

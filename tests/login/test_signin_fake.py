@@ -37,7 +37,7 @@ from keyless.errors import (
 )
 from keyless.services.login.okta_session import ClassicSessionPages, load_session, session_key
 from keyless.services.login.okta_signin import PUSH_TIMEOUT, LoginInputs, OktaSignIn, password_key
-from keyless.services.login.profiles import Settings
+from keyless.services.login.profiles import Settings, load_profiles
 from keyless.services.login.service import LoginResult, login
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -573,6 +573,7 @@ def run_login(
     *,
     all_roles: bool = False,
     prompter: Script | None = None,
+    record_role: bool = False,
     **overrides: str | int | None,
 ) -> LoginResult:
     return login(
@@ -583,6 +584,7 @@ def run_login(
         inputs=LoginInputs(password="pw"),
         all_roles=all_roles,
         write_files=False,
+        record_role=record_role,
         clock=lambda: NOW,
     )
 
@@ -624,10 +626,77 @@ def test_an_assertion_without_roles_is_refused() -> None:
 
 
 def test_the_person_picks_among_several_roles() -> None:
-    prompter = Script(choice=1)
+    prompter = Script({"Remember": ["n"]}, choice=1)
     result = run_login(FakeOkta(pages=[saml_page(DEV, OPS)]), FakeSts(), prompter=prompter)
     assert result.logins[0].role.role_arn == OPS[0]
     assert prompter.choices == [["111111111111 / Developer", "222222222222 / Ops"]]
+
+
+# Issue 24: a role choice that sticks.
+
+
+@pytest.mark.parametrize(
+    ("answers", "remembered"),
+    [([""], True), (["Y"], True), (["yes"], True), (["n"], False), (["maybe", "no"], False)],
+)
+def test_the_picker_offers_to_remember_the_pick_in_the_profile(
+    answers: list[str], remembered: bool
+) -> None:
+    prompter = Script({"Remember": answers}, choice=1)
+    result = run_login(FakeOkta(pages=[saml_page(DEV, OPS)]), FakeSts(), prompter=prompter)
+    question = (
+        "Remember 222222222222 / Ops for profile dev, so later logins and credential-process "
+        "take it without asking? [Y/n]"
+    )
+    assert prompter.asked == [question] * len(answers)  # asked again until y or n
+    stored = load_profiles().get("dev", {})
+    if remembered:
+        assert (stored["role"], stored["account"]) == ("Ops", "222222222222")
+        assert result.recorded_role == ("Ops", "222222222222")
+        assert any("profile dev now takes Ops in 222222222222" in note for note in result.notes)
+        # The next login asks nothing: the profile names the role.
+        again = Script()
+        pages = [saml_page(DEV, OPS, serial=1)]
+        run_login(FakeOkta(pages=pages), FakeSts(), prompter=again, **stored)
+        assert (again.choices, again.asked) == ([], [])
+    else:
+        assert "role" not in stored
+        assert result.recorded_role is None
+
+
+def test_a_role_named_by_flags_is_recorded_without_asking() -> None:
+    prompter = Script()
+    result = run_login(
+        FakeOkta(pages=[saml_page(DEV, OPS)]),
+        FakeSts(),
+        prompter=prompter,
+        record_role=True,
+        role="arn:aws:iam::111111111111:role/Developer",
+    )
+    assert (prompter.choices, prompter.asked) == ([], [])
+    assert result.recorded_role == ("Developer", "111111111111")
+    stored = load_profiles()["dev"]
+    assert (stored["role"], stored["account"]) == ("Developer", "111111111111")
+    # Nothing else of the login's settings lands in the profile.
+    assert set(stored) == {"role", "account"}
+
+
+def test_a_role_the_assertion_does_not_offer_is_not_recorded() -> None:
+    with pytest.raises(InputError, match="offers no role 'Admin'"):
+        run_login(FakeOkta(), FakeSts(), prompter=Script(), record_role=True, role="Admin")
+    assert load_profiles() == {}
+
+
+def test_a_role_aws_refuses_is_not_recorded() -> None:
+    prompter = Script({"Remember": [""]})
+    with pytest.raises(DeniedError):
+        run_login(
+            FakeOkta(pages=[saml_page(DEV, OPS)]),
+            FakeSts([StsError("AccessDenied", "no")]),
+            prompter=prompter,
+        )
+    assert prompter.asked  # the person said yes...
+    assert load_profiles() == {}  # ...but AWS refused the role, so nothing sticks
 
 
 def test_all_roles_take_a_fresh_assertion_each_and_cache_the_preferred_one() -> None:

@@ -44,6 +44,24 @@ def safe_name(profile: str) -> str:
     )
 
 
+def role_key(profile: str, role: str | None, account: str | None) -> str:
+    """The cache entry of ``profile`` with its role fixed (``credential-process --role/--account``).
+
+    Every role profile ``keyless login --all-roles`` writes refreshes on its own
+    and so needs an entry of its own. ``profile[account/role]`` cannot be a
+    profile's own name (profile names hold no ``[``), and :func:`base_profile`
+    reads the profile back.
+    """
+    if role is None and account is None:
+        return profile
+    return f"{profile}[{account or ''}/{role or ''}]"
+
+
+def base_profile(key: str) -> str:
+    """The keyless profile a cache entry belongs to (see :func:`role_key`)."""
+    return key.split("[", 1)[0]
+
+
 def cache_file(profile: str) -> str:
     """The cache file of ``profile``."""
     return os.path.join(cache_dir(), safe_name(profile) + ".cache")

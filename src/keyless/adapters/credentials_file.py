@@ -36,6 +36,9 @@ _HEADER = re.compile(r"^\[(?P<name>[^\]]*)\]\s*([#;].*)?$")
 _KEY = re.compile(r"^(?P<key>[^=:\s\[#;][^=:]*?)\s*[=:]\s*(?P<value>.*?)\s*$")
 _COMMENT_PREFIXES = ("#", ";")
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+# The key that marks a section keyless wrote, naming the keyless profile it wrote it for:
+# `keyless logout` removes only sections that carry it (never a person's own profile).
+KEYLESS_MARKER = "x_keyless_profile"
 
 
 @dataclass
@@ -305,7 +308,7 @@ def write_credentials_profile(
         "aws_session_token": credentials.session_token,
         # gimme-aws-creds' key for the expiry, so tools that read it keep working.
         "x_security_token_expires": credentials.expiration_text,
-        "x_keyless_profile": keyless_profile,
+        KEYLESS_MARKER: keyless_profile,
     }
     update_ini(aws_credentials_path(), lambda doc: doc.set(name, values))
     update_ini(

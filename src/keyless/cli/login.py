@@ -26,6 +26,13 @@ ProfileOpt = Annotated[
     typer.Option("--profile", "-p", help="keyless profile (default: $KEYLESS_PROFILE or default)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+ProfileNameTemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="--all-roles: the AWS profile name of each role, from {alias}, {account}, "
+        "{role}, {profile} (default: {alias}-{role})."
+    ),
+]
 _DURATION_HELP = f"Session seconds ({MIN_SESSION_SECONDS}-{MAX_SESSION_SECONDS})."
 
 
@@ -92,6 +99,7 @@ def configure(
             help="Ask Okta to remember this device after MFA (its policy decides).",
         ),
     ] = None,
+    profile_name_template: ProfileNameTemplateOpt = None,
     lab: Annotated[
         bool, typer.Option("--lab", help="Take URLs and CA from the running lab.")
     ] = False,
@@ -125,6 +133,7 @@ def configure(
         "aws_app_id": aws_app_id,
         "exchange": exchange,
         "remember_device": remember_device,
+        "profile_name_template": profile_name_template,
     }
     if lab:
         from keyless.adapters.connection_file import load_connection
@@ -160,7 +169,11 @@ def login(
     profile: ProfileOpt = None,
     role: Annotated[str | None, typer.Option(help="Role name or ARN.")] = None,
     account: Annotated[str | None, typer.Option(help="Account alias or id.")] = None,
-    all_roles: Annotated[bool, typer.Option("--all-roles", help="A profile per role.")] = False,
+    all_roles: Annotated[
+        bool,
+        typer.Option("--all-roles", help="A credential_process profile per role in ~/.aws/config."),
+    ] = False,
+    profile_name_template: ProfileNameTemplateOpt = None,
     duration: Annotated[int | None, typer.Option(help=_DURATION_HELP)] = None,
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
     password_stdin: Annotated[
@@ -205,6 +218,7 @@ def login(
             "app_url": app_url,
             "ca_bundle": ca_bundle,
             "auth_flow": auth_flow,
+            "profile_name_template": profile_name_template,
         },
     )
     password = None
@@ -224,6 +238,8 @@ def login(
         ),
         all_roles=all_roles,
         write_files=not no_write,
+        # The role named here sticks: later logins and credential-process take it.
+        record_role=role is not None or account is not None,
     )
     if json_output:
         print_json(result.as_dict())
@@ -240,14 +256,25 @@ def login(
             f"{item.role.role_name} in {account_name}, {_left(item.duration)}"
             f"{source}{where}{reused}"
         )
-    say(f"use: aws --profile {settings.profile} ...")
+    if all_roles and not no_write:
+        say("use: aws --profile PROFILE ... with any profile above (each refreshes itself)")
+    else:
+        say(f"use: aws --profile {settings.profile} ...")
 
 
-def credential_process(profile: ProfileOpt = None) -> None:
+def credential_process(
+    profile: ProfileOpt = None,
+    role: Annotated[str | None, typer.Option(help="This role, over the profile's.")] = None,
+    account: Annotated[str | None, typer.Option(help="In this account (alias or id).")] = None,
+) -> None:
     """AWS credential_process JSON for a profile (cached; refreshed when < 5 min remain)."""
     from keyless.credential_process import main as process_main
 
-    code = process_main(["--profile", profile] if profile else [])
+    args = ["--profile", profile] if profile else []
+    for option, value in (("--role", role), ("--account", account)):
+        if value is not None:
+            args += [option, value]
+    code = process_main(args)
     raise typer.Exit(code)
 
 
@@ -372,7 +399,8 @@ def logout(
     err.print(
         f"logged out of {', '.join(result.profiles) or 'nothing'}: "
         f"{result.okta_sessions} Okta session(s) forgotten, "
-        f"{len(result.credentials_profiles)} credentials profile(s) removed",
+        f"{len(result.credentials_profiles)} credentials profile(s) and "
+        f"{len(result.role_profiles)} role profile(s) removed",
         markup=False,
     )
 

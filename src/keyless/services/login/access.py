@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keyless.adapters.cache_file import base_profile, role_key
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.credentials_file import (
+    KEYLESS_MARKER,
     IniDocument,
     aws_config_path,
     aws_credentials_path,
@@ -26,6 +28,7 @@ from keyless.core.aws import ca_bundle_for, partition_of
 from keyless.core.credentials import AwsCredentials, Clock, utcnow
 from keyless.core.ports import SecretStore
 from keyless.errors import InputError, RemoteError
+from keyless.saml.model import RolePair
 from keyless.services.login.okta_flows import tokens_key
 from keyless.services.login.okta_session import jar_key, load_session, session_key
 from keyless.services.login.okta_signin import password_key
@@ -58,6 +61,21 @@ def keyless_command() -> str:
     return f"{shlex.quote(sys.executable)} -m keyless"
 
 
+def credential_process_line(
+    profile: str,
+    *,
+    role: str | None = None,
+    account: str | None = None,
+    command: str | None = None,
+) -> str:
+    """The ``credential_process`` value that answers for ``profile`` (its role fixed, if given)."""
+    line = f"{command or keyless_command()} credential-process --profile {shlex.quote(profile)}"
+    for option, value in (("--role", role), ("--account", account)):
+        if value is not None:
+            line += f" {option} {shlex.quote(value)}"
+    return line
+
+
 @dataclass(frozen=True)
 class ConfigureResult:
     """What ``keyless configure`` wrote."""
@@ -86,8 +104,7 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
             "credentials there would shadow credential_process",
             fix="pick another --write-profile name",
         )
-    command = command or keyless_command()
-    process = f"{command} credential-process --profile {shlex.quote(settings.profile)}"
+    process = credential_process_line(settings.profile, command=command)
     config_file = save_profile(settings)
     values: dict[str, str | None] = {
         "credential_process": process,
@@ -108,6 +125,138 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
         )
     CredentialCache().forget(settings.profile)
     return ConfigureResult(settings.profile, config_file, aws_config, process)
+
+
+# --- a credential_process profile per role (login --all-roles) ----------------------------
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    """The ``~/.aws/config`` profile ``login --all-roles`` writes for one role."""
+
+    name: str
+    pair: RolePair
+    region: str
+    endpoint_url: str | None
+
+
+def role_arguments(pair: RolePair) -> tuple[str, str]:
+    """The ``--role`` and ``--account`` a role profile's credential_process fixes.
+
+    The account id, not the alias: it names the account whatever the spec calls it.
+    """
+    return pair.role_name, pair.account_id
+
+
+def role_cache_key(profile: str, pair: RolePair) -> str:
+    """The cache entry a role profile's ``credential-process`` answers from."""
+    return role_key(profile, *role_arguments(pair))
+
+
+def _generated(document: IniDocument, section: str) -> str | None:
+    """The keyless profile that wrote ``section`` as a role profile, or None."""
+    values = document.get(section) or {}
+    return values.get(KEYLESS_MARKER) if "credential_process" in values else None
+
+
+def check_role_profiles(profile: str, names: list[str], config: IniDocument | None = None) -> None:
+    """Refuse names that repeat or that belong to someone else, before anything is written.
+
+    A section keyless did not write for ``profile`` is a person's own profile
+    (or another keyless profile's role profile), and static keys under a name
+    in the credentials file would take precedence over its credential_process.
+    """
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(
+            f"the profile name template gives several roles the profile name {repeated[0]!r}",
+            fix="name {alias} or {account} in --profile-name-template as well as {role}",
+        )
+    config_file, credentials_file = aws_config_path(), aws_credentials_path()
+    config = config if config is not None else read_ini(config_file)
+    credentials = read_ini(credentials_file)
+    other = "pick other names with --profile-name-template (e.g. '{profile}-{alias}-{role}')"
+    for name in names:
+        section = config_section(name)
+        if config.get(section) is not None and _generated(config, section) != profile:
+            raise InputError(
+                f"{config_file} already has [{section}], which keyless did not write for "
+                f"profile {profile!r}; keyless will not overwrite it",
+                fix=f"rename or remove that profile, or {other}",
+            )
+        static = credentials.get(name)
+        if static is not None and static.get(KEYLESS_MARKER) != profile:
+            raise InputError(
+                f"{credentials_file} holds [{name}], which would take precedence over the "
+                "role profile's credential_process",
+                fix=f"remove [{name}] from {credentials_file}, or {other}",
+            )
+
+
+def write_role_profiles(
+    settings: Settings, profiles: list[RoleProfile], *, command: str | None = None
+) -> None:
+    """Write a self-refreshing ``credential_process`` profile per role into ``~/.aws/config``.
+
+    Like ``aws configure sso``: each profile calls ``keyless credential-process``
+    with its role fixed, so it refreshes itself, and no static key is written.
+    Each carries :data:`KEYLESS_MARKER`, so ``keyless logout`` can remove them;
+    role profiles of ``settings.profile`` that name a role no longer taken go.
+    Everything else in the file stays as it was.
+    """
+    names = [item.name for item in profiles]
+    wanted = {config_section(name) for name in names}
+
+    def change(document: IniDocument) -> None:
+        # Again under the file's lock: a profile written since the first check is kept.
+        check_role_profiles(settings.profile, names, document)
+        for section in document.section_names():
+            if section not in wanted and _generated(document, section) == settings.profile:
+                document.remove(section)
+        for item in profiles:
+            role, account = role_arguments(item.pair)
+            values: dict[str, str | None] = {
+                "credential_process": credential_process_line(
+                    settings.profile, role=role, account=account, command=command
+                ),
+                "endpoint_url": None,
+                "ca_bundle": None,
+                **endpoint_settings(item.region, item.endpoint_url, settings.ca_bundle),
+                KEYLESS_MARKER: settings.profile,
+            }
+            document.set(config_section(item.name), values)
+
+    update_ini(aws_config_path(), change)
+    # Static keys keyless once wrote under these names would shadow the new profiles.
+    path = aws_credentials_path()
+    written = read_ini(path)
+    stale = [
+        name for name in names if (written.get(name) or {}).get(KEYLESS_MARKER) == settings.profile
+    ]
+    if stale:
+
+        def drop(document: IniDocument) -> None:
+            for name in stale:
+                if (document.get(name) or {}).get(KEYLESS_MARKER) == settings.profile:
+                    document.remove(name)
+
+        update_ini(path, drop)
+
+
+def remove_role_profiles(profiles: set[str]) -> list[str]:
+    """Remove the role profiles keyless wrote for ``profiles``; the names removed."""
+    path = aws_config_path()
+    doc = read_ini(path)
+    doomed = [section for section in doc.section_names() if _generated(doc, section) in profiles]
+    if doomed:
+
+        def drop(document: IniDocument) -> None:
+            for section in doomed:
+                if _generated(document, section) in profiles:
+                    document.remove(section)
+
+        update_ini(path, drop)
+    return [section.removeprefix("profile ") for section in doomed]
 
 
 # --- credentials for exec, env, console ----------------------------------------------------
@@ -317,7 +466,8 @@ def whoami(*, clock: Clock = utcnow, secrets: SecretStore | None = None) -> list
     statuses = []
     for name in names:
         cached = cache.load(name)
-        settings = resolve_settings(name, environ={})
+        # A role profile's entry (`login --all-roles`) shares its profile's Okta session.
+        settings = resolve_settings(base_profile(name), environ={})
         session = load_session(secrets, session_key(settings)) if settings.org_url else None
         statuses.append(
             ProfileStatus(
@@ -341,6 +491,7 @@ class LogoutResult:
     profiles: list[str] = field(default_factory=list)
     okta_sessions: int = 0
     credentials_profiles: list[str] = field(default_factory=list)
+    role_profiles: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """The ``--json`` document."""
@@ -348,6 +499,7 @@ class LogoutResult:
             "profiles": self.profiles,
             "okta_sessions_forgotten": self.okta_sessions,
             "credentials_profiles_removed": self.credentials_profiles,
+            "role_profiles_removed": self.role_profiles,
         }
 
 
@@ -380,13 +532,17 @@ def logout(
             secrets.delete(tokens_key(settings.org_url, settings.oidc_client_id, settings))
         if forget_password and settings.username:
             secrets.delete(password_key(settings, settings.username))
-    # Remove only what keyless wrote: sections marked with x_keyless_profile.
+    # Remove only what keyless wrote: sections marked with KEYLESS_MARKER.
+    result.role_profiles = remove_role_profiles(names)
+    for key in cache.profiles():
+        if key != base_profile(key) and base_profile(key) in names:
+            cache.forget(key)
     path = aws_credentials_path()
     doc = read_ini(path)
     doomed = [
         section
         for section in doc.section_names()
-        if (doc.get(section) or {}).get("x_keyless_profile") in names
+        if (doc.get(section) or {}).get(KEYLESS_MARKER) in names
     ]
     if doomed:
 

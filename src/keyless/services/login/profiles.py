@@ -15,6 +15,7 @@ tiny serializer, atomically, under a lock)::
     auth_flow = "auto"          # or classic, device (Identity Engine's device flow)
     oidc_client_id = "0oa..."   # the native OIDC app, for the device flow
     exchange = "auto"           # or web_sso_token, interclient_token (Native to Web SSO)
+    profile_name_template = "{alias}-{role}"   # the AWS profiles `login --all-roles` writes
 
 Precedence for every setting: a command-line flag, then ``KEYLESS_<NAME>``
 (e.g. ``KEYLESS_ORG_URL``), then the profile in the file. ``AWS_ENDPOINT_URL``
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -57,6 +59,40 @@ _CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# `login --all-roles` writes an AWS profile per role, named like `aws configure sso`'s:
+# the account's alias (its id when the spec gives none) and the role.
+DEFAULT_PROFILE_NAME_TEMPLATE = "{alias}-{role}"
+PROFILE_NAME_FIELDS = ("alias", "account", "role", "profile")
+
+
+def check_profile_name_template(template: str, where: str) -> None:
+    """InputError unless ``template`` names ``{role}`` and only :data:`PROFILE_NAME_FIELDS`."""
+    fix = (
+        "use the placeholders {alias}, {account}, {role} and {profile}, e.g. "
+        f"{DEFAULT_PROFILE_NAME_TEMPLATE!r}"
+    )
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise InputError(f"{where}: profile_name_template {template!r}: {exc}", fix=fix) from exc
+    named = set()
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in PROFILE_NAME_FIELDS or spec or conversion:
+            raise InputError(
+                f"{where}: profile_name_template {template!r} has an unknown placeholder "
+                f"{{{field}}}",
+                fix=fix,
+            )
+        named.add(field)
+    if "role" not in named:
+        # Without the role, every role of an account would get the same profile.
+        raise InputError(
+            f"{where}: profile_name_template {template!r} does not name {{role}}", fix=fix
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a login needs to know about one profile (after precedence is applied)."""
@@ -85,6 +121,8 @@ class Settings:
     exchange: str | None = None
     # Ask Okta to remember this device after MFA (rememberDevice on factor verify).
     remember_device: bool | None = None
+    # How `login --all-roles` names the AWS profile of each role (PROFILE_NAME_FIELDS).
+    profile_name_template: str | None = None
 
     @property
     def credentials_profile(self) -> str:
@@ -205,6 +243,8 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
             )
         if key == "write_profile":
             check_profile_name(value)
+        if key == "profile_name_template":
+            check_profile_name_template(value, where)
         clean[key] = value
     return clean
 
@@ -271,6 +311,25 @@ def render_profiles(profiles: Mapping[str, Mapping[str, Any]]) -> str:
             if value is not None and value != "":
                 lines.append(f"{key} = {_toml_value(value)}\n")
     return "".join(lines)
+
+
+def remember_role(profile: str, *, role: str, account: str, path: Path | None = None) -> bool:
+    """Record ``role`` in ``account`` as the role of ``profile``, changing nothing else.
+
+    Later logins and ``credential-process`` refreshes take it without asking.
+    True when the file changed.
+    """
+    path = path or config_path()
+    _validate(profile, {"role": role, "account": account}, "login")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with FileLock(lock_path_for(path)):
+        profiles = load_profiles(path)
+        values = profiles.setdefault(profile, {})
+        if (values.get("role"), values.get("account")) == (role, account):
+            return False
+        values.update(role=role, account=account)
+        write_atomic(path, render_profiles(profiles).encode("utf-8"))
+    return True
 
 
 def save_profile(settings: Settings, *, path: Path | None = None) -> Path:

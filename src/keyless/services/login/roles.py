@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keyless.adapters.credentials_file import check_profile_name
 from keyless.core import paths
 from keyless.core.ports import Prompter
 from keyless.errors import ConfigError, InputError
 from keyless.files import private_dir, read_private, write_atomic
 from keyless.saml.model import RolePair
-from keyless.services.login.profiles import Settings
+from keyless.services.login.profiles import DEFAULT_PROFILE_NAME_TEMPLATE, Settings
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,14 @@ def _keep_hints(digest: str, hints: SpecHints) -> None:
         pass  # a cache that cannot be written only costs the next sign-in time
 
 
+@dataclass(frozen=True)
+class RoleChoice:
+    """The role taken, and whether the person picked it (and may want it remembered)."""
+
+    pair: RolePair
+    picked: bool = False
+
+
 def select_roles(
     roles: tuple[RolePair, ...],
     *,
@@ -98,7 +108,8 @@ def select_roles(
     account: str | None,
     hints: SpecHints,
     prompter: Prompter,
-) -> RolePair:
+    profile: str,
+) -> RoleChoice:
     """The one role the flags (or the person) pick from ``roles``."""
     candidates = list(roles)
     if role:
@@ -123,20 +134,49 @@ def select_roles(
             fix="pick one of those with --role and --account (or fix the profile's role/account)",
         )
     if len(candidates) == 1:
-        return candidates[0]
+        return RoleChoice(candidates[0])
     labels = [hints.label(pair) for pair in candidates]
-    index = prompter.choose("Select a role", labels, flag="--role and --account")
-    return candidates[index]
+    title = "Select a role"
+    if not prompter.interactive:
+        # The prompter decides what kind of error this is (exit 2 for login, 4 for
+        # credential-process); the way out is the same for both: name the role once.
+        error = prompter.missing_input(
+            f"{title} ({len(labels)} choices: {'; '.join(labels)})", flag="--role and --account"
+        )
+        configure = (
+            f"`keyless configure --profile {shlex.quote(profile)} --role ROLE --account ACCOUNT`"
+        )
+        also = f"; or {error.fix}" if error.fix else ""
+        error.fix = (
+            f"name the role in the profile once, with one of those: {configure} "
+            f"(later logins and credential-process take it without asking){also}"
+        )
+        raise error
+    index = prompter.choose(title, labels, flag="--role and --account")
+    return RoleChoice(candidates[index], picked=True)
+
+
+def role_setting(pair: RolePair, hints: SpecHints) -> tuple[str, str]:
+    """The profile's ``role`` and ``account`` that name ``pair`` (the alias when known)."""
+    return pair.role_name, hints.aliases.get(pair.account_id, pair.account_id)
 
 
 def written_profile_name(
     settings: Settings, pair: RolePair, hints: SpecHints, *, all_roles: bool
 ) -> str:
-    """The credentials-file profile a login writes ``pair`` to (one per role with --all-roles)."""
+    """The profile a login writes ``pair`` to: the credentials-file profile, or with
+    --all-roles the role's own ``~/.aws/config`` profile (``profile_name_template``)."""
     if not all_roles:
         return settings.credentials_profile
-    alias = hints.aliases.get(pair.account_id, pair.account_id)
-    return f"{settings.profile}-{alias}-{pair.role_name}"
+    template = settings.profile_name_template or DEFAULT_PROFILE_NAME_TEMPLATE
+    name = template.format(
+        alias=hints.aliases.get(pair.account_id, pair.account_id),
+        account=pair.account_id,
+        role=pair.role_name,
+        profile=settings.profile,
+    )
+    check_profile_name(name)
+    return name
 
 
 def cached_role(

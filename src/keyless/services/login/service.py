@@ -19,7 +19,11 @@ writer of the credential_process cache. The flow:
    (:func:`keyless.core.session_length.session_length`, the rule ``keyless doctor``
    explains), and retried at the role's limit on AWS's MaxSessionDuration error;
 5. the credentials go to a credentials-file profile that is never the
-   credential_process profile (static keys there would shadow it).
+   credential_process profile (static keys there would shadow it); with
+   ``--all-roles``, each role gets a ``credential_process`` profile of its own
+   in ``~/.aws/config`` instead, which refreshes itself;
+6. a role named by ``--role``/``--account``, or picked by the person who
+   says to remember it, is recorded in the keyless profile.
 """
 
 from __future__ import annotations
@@ -45,11 +49,18 @@ from keyless.core.session_length import (
 )
 from keyless.errors import DeniedError, KeylessError, RemoteError
 from keyless.saml.model import RolePair
+from keyless.services.login.access import RoleProfile, check_role_profiles, write_role_profiles
 from keyless.services.login.assertion import UnverifiedAssertion, read_unverified_assertion
 from keyless.services.login.okta_session import SamlPageSource
 from keyless.services.login.okta_signin import LoginInputs
-from keyless.services.login.profiles import Settings
-from keyless.services.login.roles import SpecHints, cached_role, select_roles, written_profile_name
+from keyless.services.login.profiles import Settings, config_path, remember_role
+from keyless.services.login.roles import (
+    SpecHints,
+    cached_role,
+    role_setting,
+    select_roles,
+    written_profile_name,
+)
 
 # AWS accepts an assertion within its NotBefore/NotOnOrAfter window with a
 # few minutes' leeway; beyond this, this computer's clock is the problem.
@@ -79,6 +90,7 @@ class LoginResult:
     okta_login: str | None
     notes: list[str] = field(default_factory=list)
     cached: RoleLogin | None = None  # the role the profile's credential_process answers with
+    recorded_role: tuple[str, str] | None = None  # (role, account) now in the keyless profile
 
     @property
     def credentials(self) -> AwsCredentials:
@@ -92,6 +104,11 @@ class LoginResult:
             "okta_session_reused": self.session_reused,
             "okta_login": self.okta_login,
             "notes": self.notes,
+            "recorded_role": (
+                None
+                if self.recorded_role is None
+                else {"role": self.recorded_role[0], "account": self.recorded_role[1]}
+            ),
             "roles": [
                 {
                     "role_arn": item.role.role_arn,
@@ -177,11 +194,18 @@ def login(
     inputs: LoginInputs | None = None,
     all_roles: bool = False,
     write_files: bool = True,
+    record_role: bool = False,
     clock: Clock = utcnow,
 ) -> LoginResult:
     """Get the SAML page, take the role(s), write the credentials files.
 
-    ``write_files`` writes the credentials-file profile(s). The result names
+    ``write_files`` writes the credentials-file profile, or with ``all_roles``
+    a ``credential_process`` profile per role in ``~/.aws/config``
+    (:func:`~keyless.services.login.access.write_role_profiles`).
+    ``record_role`` (``--role``/``--account`` were given) records the role
+    taken in the keyless profile; a role the person picks is recorded if they
+    say so. Either way later logins and ``credential-process`` take it without
+    asking. The result names
     the role whose credentials the profile's cache should hold
     (:attr:`LoginResult.cached`); storing them is the caller's
     (:func:`keyless.services.login.wiring.login_and_cache`). Raises KeylessError
@@ -204,18 +228,30 @@ def login(
             f"Okta's assertion for {got.login or 'this user'} names no AWS role",
             fix="ask your Okta administrator to map one of your groups to an AWS role",
         )
+    remember = False
     if all_roles:
         chosen = list(unverified.roles)
     else:
-        chosen = [
-            select_roles(
-                unverified.roles,
-                role=settings.role,
-                account=settings.account,
-                hints=hints,
-                prompter=prompter,
-            )
-        ]
+        choice = select_roles(
+            unverified.roles,
+            role=settings.role,
+            account=settings.account,
+            hints=hints,
+            prompter=prompter,
+            profile=settings.profile,
+        )
+        chosen = [choice.pair]
+        # Asked right after the pick, recorded only once AWS has given the role.
+        remember = record_role or (
+            choice.picked and _wants_it_remembered(prompter, settings, hints.label(choice.pair))
+        )
+    role_profiles: list[RoleProfile] = []
+    if all_roles and write_files:
+        # Names that clash with a person's own profiles are refused before AWS is asked.
+        check_role_profiles(
+            settings.profile,
+            [written_profile_name(settings, pair, hints, all_roles=True) for pair in chosen],
+        )
     logins: list[RoleLogin] = []
     for index, pair in enumerate(chosen):
         if index > 0:
@@ -236,18 +272,32 @@ def login(
         region, endpoint = sts_target(pair, unverified.signin_url, settings)
         if write_files:
             written = written_profile_name(settings, pair, hints, all_roles=all_roles)
-            write_credentials_profile(
-                written,
-                credentials,
-                keyless_profile=settings.profile,
-                region=region,
-                endpoint_url=endpoint,
-                ca_bundle=settings.ca_bundle,
-            )
+            if all_roles:
+                role_profiles.append(RoleProfile(written, pair, region, endpoint))
+            else:
+                write_credentials_profile(
+                    written,
+                    credentials,
+                    keyless_profile=settings.profile,
+                    region=region,
+                    endpoint_url=endpoint,
+                    ca_bundle=settings.ca_bundle,
+                )
         logins.append(
             RoleLogin(pair, hints.aliases.get(pair.account_id), credentials, duration, written)
         )
+    if role_profiles:
+        write_role_profiles(settings, role_profiles)
     to_cache = cached_role([item.role for item in logins], settings, hints, all_roles=all_roles)
+    recorded = None
+    if (remember or (record_role and all_roles)) and to_cache is not None:
+        role, account = role_setting(to_cache, hints)
+        remember_role(settings.profile, role=role, account=account)
+        recorded = (role, account)
+        notes.append(
+            f"profile {settings.profile} now takes {role} in {account} without asking "
+            f"(recorded in {config_path()})"
+        )
     return LoginResult(
         profile=settings.profile,
         logins=logins,
@@ -255,7 +305,23 @@ def login(
         okta_login=got.login,
         notes=notes,
         cached=next((item for item in logins if item.role == to_cache), None),
+        recorded_role=recorded,
     )
+
+
+def _wants_it_remembered(prompter: Prompter, settings: Settings, label: str) -> bool:
+    """Ask whether the role just picked should be the profile's from now on (default yes)."""
+    question = (
+        f"Remember {label} for profile {settings.profile}, so later logins and "
+        "credential-process take it without asking? [Y/n]"
+    )
+    while True:
+        answer = prompter.ask(question).strip().lower()
+        if answer in ("", "y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        prompter.notify("  answer y or n")
 
 
 def _check_clock(unverified: UnverifiedAssertion, clock: Clock) -> None:

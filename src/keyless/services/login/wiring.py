@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from keyless.adapters.cache_file import MIN_REMAINING_SECONDS
+from keyless.adapters.cache_file import MIN_REMAINING_SECONDS, role_key
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.adapters.locks import FileLock
 from keyless.adapters.okta import OktaClient
@@ -43,6 +43,7 @@ from keyless.core.ports import (
     StsFactory,
 )
 from keyless.services import compose
+from keyless.services.login.access import role_cache_key
 from keyless.services.login.assertion import UnverifiedAssertion, read_unverified_assertion
 from keyless.services.login.okta_flows import choose_flow
 from keyless.services.login.okta_session import ClassicSessionPages, SamlPageSource, jar_key
@@ -151,6 +152,7 @@ def login_and_cache(
     inputs: LoginInputs | None = None,
     all_roles: bool = False,
     write_files: bool = True,
+    record_role: bool = False,
     cache: CredentialStore | None = None,
     okta_client: OktaApi | None = None,
     sts_factory: StsFactory | None = None,
@@ -162,7 +164,8 @@ def login_and_cache(
     """``keyless login``: sign in (or reuse the Okta session), take the role(s), store them.
 
     The credential_process cache of ``settings.profile`` gets the role the
-    profile prefers (:attr:`LoginResult.cached`).
+    profile prefers (:attr:`LoginResult.cached`); with ``all_roles``, each role
+    profile written gets its role's credentials.
     """
     settings.require_org()
     secrets = secrets if secrets is not None else compose.secret_store()
@@ -188,15 +191,19 @@ def login_and_cache(
                 inputs=inputs,
                 all_roles=all_roles,
                 write_files=write_files,
+                record_role=record_role,
                 clock=clock,
             )
     finally:
         if own_sts is not None:
             own_sts.close()
+    store = cache if cache is not None else CredentialCache()
     if result.cached is not None:
-        (cache if cache is not None else CredentialCache()).store(
-            settings.profile, result.cached.credentials
-        )
+        store.store(settings.profile, result.cached.credentials)
+    if all_roles:
+        for item in result.logins:
+            if item.written_profile is not None:
+                store.store(role_cache_key(settings.profile, item.role), item.credentials)
     return result
 
 
@@ -321,12 +328,19 @@ def open_prompter(*, mode: Literal["login", "credential-process"], profile: str)
     return TerminalPrompter(tty)
 
 
-def refresh_for_process(profile: str) -> AwsCredentials:
+def refresh_for_process(
+    profile: str, *, role: str | None = None, account: str | None = None
+) -> AwsCredentials:
     """The slow path of ``keyless credential-process``: the profile's credentials, from
     the cache while fresh, else through a login that asks only when a terminal is there.
 
+    ``role``/``account`` fix the role over the profile's (the role profiles
+    ``login --all-roles`` writes), with a cache entry of their own.
     Raises :class:`~keyless.errors.KeylessError`; the caller prints and exits.
     """
-    settings = resolve_settings(profile)
+    fixed = {"role": role, "account": account}
+    settings = resolve_settings(profile, {k: v for k, v in fixed.items() if v is not None})
     prompter = open_prompter(mode="credential-process", profile=profile)
-    return credentials_for(settings, prompter=prompter)
+    return CachedProvider(
+        LoginProvider(settings, prompter=prompter), profile=role_key(profile, role, account)
+    ).retrieve()
