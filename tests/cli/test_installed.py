@@ -152,6 +152,7 @@ def test_the_installed_keyless_is_the_tools_not_the_checkouts(tool: Tool) -> Non
     lab = run([keyless, "lab", "status"], env=tool.user_env())
     assert lab.returncode == 2, lab.stderr
     assert "keyless-lab" in lab.stderr
+    assert "pipx inject keyless ./lab" in lab.stderr  # how to add it to a tool, not a venv
 
 
 def test_configure_login_and_the_aws_cli_through_the_installed_keyless(
