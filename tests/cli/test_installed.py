@@ -29,7 +29,7 @@ import pytest
 from lab_fixtures import fresh_totp
 from login_support import AWS, add_lab_user, run
 from peers import peer_script
-from wheel_support import build_wheel, tracked_source
+from wheel_support import REPO, build_wheel, tracked_source
 
 pytestmark = pytest.mark.slow
 
@@ -55,11 +55,7 @@ def uv_cache() -> str:
 
 def without_dev_venv(environ: dict[str, str]) -> dict[str, str]:
     """``environ`` as a person's shell has it: no PYTHONPATH to the checkout, no dev venv."""
-    env = {
-        k: v
-        for k, v in environ.items()
-        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV") and not k.startswith("UV_")
-    }
+    env = {k: v for k, v in environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and Path(p) != DEV_BIN]
     env["PATH"] = os.pathsep.join(path)
     return env
@@ -75,6 +71,7 @@ class Tool:
         self.uv_cache = uv_cache
 
     def install_env(self) -> dict[str, str]:
+        # The user's network and index settings (a proxy, UV_INDEX_URL for a mirror) stay.
         env = without_dev_venv(_STARTED_WITH)
         env.update(
             HOME=str(self.home),
@@ -221,5 +218,8 @@ def test_the_lab_added_to_the_installed_tool(
     with_lab = Tool(tmp_path_factory.mktemp("home"), uv_cache)
     with_lab.install(str(wheel), "--with", str(lab_source))
     assert with_lab.module_file("keyless_lab").is_relative_to(with_lab.tool_dir / "keyless")
-    demo = run([with_lab.keyless(), "demo"], env=with_lab.user_env())
+    demo = run(
+        [with_lab.keyless(), "demo", "--spec", str(REPO / "examples" / "acme.yaml")],
+        env=with_lab.user_env(),
+    )
     assert demo.returncode == 0, demo.stdout + demo.stderr
