@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import email
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from wheel_support import build_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 # What only the lab needs: none of it may be imported by, or required by, keyless.
@@ -42,28 +43,8 @@ sys.meta_path.insert(0, _Hide())
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of the repository root, built from a copy of what git tracks there
-    (setuptools builds in the source tree: a copy keeps the checkout clean and a stale
-    build/ from leaking into the wheel)."""
-    source = tmp_path_factory.mktemp("source")
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "--", "pyproject.toml", "README.md", "src"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, tracked.split("\0")):
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, source / name)
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (built,) = out.glob("keyless-*.whl")
-    return built
+    """The wheel of the repository root, as a user builds it."""
+    return build_wheel(".", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -66,9 +66,11 @@ class Entry:
 
 
 PLUGIN_GROUP = "keyless.commands"
+# keyless-lab is not on any package index (nor is keyless): it comes from lab/ in a checkout.
 LAB_INSTALL_FIX = (
-    "install the lab beside keyless: `pip install keyless-lab` "
-    "(from this repository: `pip install ./lab`; `make demo` does it)"
+    "install keyless-lab beside keyless, from lab/ in keyless's repository: `pip install ./lab` "
+    "in keyless's venv, `pipx inject keyless ./lab`, or uv's `uv tool install` of keyless "
+    "with `--with ./lab` (README, Install; `make demo` does it)"
 )
 
 
