@@ -284,3 +284,28 @@ def test_a_login_that_needs_a_person_fails_before_the_command_runs(
     assert result.returncode == 2
     assert "no terminal" in result.stderr
     assert "the command ran" not in result.stdout
+
+
+def test_a_refresh_that_needs_a_person_answers_503_and_names_the_login(
+    provisioned_lab: Any, make_user: Any
+) -> None:
+    profile = "ecs-ended"
+    _logged_in(provisioned_lab, make_user, profile)
+    process = _start(_exec(profile, sys.executable, "-c", _WAIT))
+    try:
+        endpoint = json.loads(_line(process.stdout))
+        url = endpoint["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        token = endpoint["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        assert _get(url, token)[0] == 200
+        # The Okta session and the cache gone: a refresh would need a password now.
+        out = keyless("logout", "--profile", profile)
+        assert out.returncode == 0, out.stderr
+        code, body = _get(url, token)
+        assert code == 503
+        assert "AccessKeyId" not in body
+        assert f"keyless login --profile {profile}" in json.loads(body)["message"]
+    finally:
+        _, errors = process.communicate("", timeout=60)
+    assert process.returncode == 0, errors
+    assert f"keyless login --profile {profile}" in errors
+    assert token not in errors

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from types import FrameType
 
-from keyless.adapters.container_endpoint import HOST, ContainerEndpoint
+from keyless.adapters.container_endpoint import ContainerEndpoint
 from keyless.adapters.credentials_file import (
     aws_config_path,
     aws_credentials_path,
@@ -82,7 +82,6 @@ def run_with_container_endpoint(
             dict(environ),
             container_variables(settings, endpoint.url, endpoint.token),
         )
-        _bypass_proxies(env)
         return run_forwarding_signals(command, env)
 
 
@@ -141,17 +140,6 @@ def shadowing_profiles() -> list[str]:
                 "use that before the endpoint (remove it, or use plain `keyless exec`)"
             )
     return notes
-
-
-def _bypass_proxies(env: dict[str, str]) -> None:
-    # botocore sends the endpoint request through HTTP_PROXY unless NO_PROXY names the
-    # host: the token would go to the proxy, which cannot reach our loopback anyway.
-    if not any(env.get(name) for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
-        return
-    for name in ("NO_PROXY", "no_proxy"):
-        hosts = [host for host in env.get(name, "").split(",") if host.strip()]
-        if HOST not in (host.strip() for host in hosts):
-            env[name] = ",".join([*hosts, HOST])
 
 
 def _terminal_sent_it() -> bool:
