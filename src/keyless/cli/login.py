@@ -1,7 +1,8 @@
 """``keyless configure|login|credential-process|exec|env|console|whoami|logout``.
 
 Thin commands: each parses options, calls one service in
-:mod:`keyless.services.login.wiring` or :mod:`keyless.services.login.access`, renders.
+:mod:`keyless.services.login.wiring` or :mod:`keyless.services.login.access`
+(``exec --ecs-server``: :mod:`keyless.services.login.container`), renders.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def run_with_container_endpoint(
     )
     for note in shadowing_profiles():
         _say(note)
-    with ContainerEndpoint(provider.retrieve, on_error=_tell) as endpoint:
+    with ContainerEndpoint(provider.retrieve, on_error=_Teller()) as endpoint:
         env = replace_aws_variables(
             settings,
             dict(environ),
@@ -152,10 +152,19 @@ def _terminal_sent_it() -> bool:
     return False
 
 
-def _tell(error: KeylessError) -> None:
-    _say(f"cannot refresh the credentials: {error.message}")
-    if error.fix:
-        _say(f"  fix: {error.fix}")
+class _Teller:
+    """Tells the person why a refresh failed, once per reason (SDKs retry at once)."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    def __call__(self, error: KeylessError) -> None:
+        if str(error) == self.last:
+            return
+        self.last = str(error)
+        _say(f"cannot refresh the credentials: {error.message}")
+        if error.fix:
+            _say(f"  fix: {error.fix}")
 
 
 def _say(message: str) -> None:
