@@ -1,7 +1,8 @@
 """``keyless configure|login|credential-process|exec|env|console|whoami|logout``.
 
 Thin commands: each parses options, calls one service in
-:mod:`keyless.services.login.wiring` or :mod:`keyless.services.login.access`, renders.
+:mod:`keyless.services.login.wiring` or :mod:`keyless.services.login.access`
+(``exec --ecs-server``: :mod:`keyless.services.login.container`), renders.
 """
 
 from __future__ import annotations
@@ -281,8 +282,16 @@ def credential_process(
 def exec_command(
     ctx: typer.Context,
     profile: ProfileOpt = None,
+    ecs_server: Annotated[
+        bool,
+        typer.Option(
+            "--ecs-server",
+            help="Serve the credentials to CMD on a loopback container credentials "
+            "endpoint (no keys in its environment; SDKs refresh on their own).",
+        ),
+    ] = False,
 ) -> None:
-    """Run a command with fresh AWS_* variables for a profile: keyless exec -p NAME -- CMD..."""
+    """Run a command with a profile's credentials: keyless exec -p NAME [--ecs-server] -- CMD..."""
     from keyless.services.login.access import child_environment
     from keyless.services.login.wiring import credentials_for
 
@@ -292,6 +301,13 @@ def exec_command(
     if not command:
         raise InputError("no command to run", fix="keyless exec --profile NAME -- aws s3 ls")
     settings = _settings(profile, {})
+    if ecs_server:
+        from keyless.services.login.container import run_with_container_endpoint
+
+        code = run_with_container_endpoint(
+            settings, command, os.environ, prompter=_prompter("login", settings.profile)
+        )
+        raise typer.Exit(code)
     env = child_environment(
         settings,
         credentials_for(settings, prompter=_prompter("login", settings.profile)),

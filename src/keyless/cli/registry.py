@@ -99,7 +99,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("configure", "keyless.cli.login", "Write a keyless profile and its ~/.aws/config credential_process profile."),
     Entry("login", "keyless.cli.login", "Sign in to Okta (or reuse the session) and get AWS credentials for a role."),
     Entry("credential-process", "keyless.cli.login", "AWS credential_process JSON for a profile (cached; refreshed when < 5 min remain)."),
-    Entry("exec", "keyless.cli.login", "Run a command with fresh AWS_* variables for a profile: keyless exec -p NAME -- CMD..."),
+    Entry("exec", "keyless.cli.login", "Run a command with a profile's credentials: keyless exec -p NAME [--ecs-server] -- CMD..."),
     Entry("env", "keyless.cli.login", "Print the AWS_* variables of a profile for a shell (this prints secrets)."),
     Entry("console", "keyless.cli.login", "A console sign-in URL for a profile's role (the lab's sign-in page in the lab)."),
     Entry("whoami", "keyless.cli.login", "Each keyless profile: its role, account and the time left."),

@@ -265,11 +265,19 @@ def remove_role_profiles(profiles: set[str]) -> list[str]:
 def child_environment(
     settings: Settings, credentials: AwsCredentials, environ: dict[str, str]
 ) -> dict[str, str]:
-    """``environ`` without any ``AWS_*`` credential or profile variable, plus fresh ones.
+    """``environ`` without any ``AWS_*`` credential or profile variable, plus fresh ones."""
+    return replace_aws_variables(settings, environ, aws_variables(settings, credentials))
+
+
+def replace_aws_variables(
+    settings: Settings, environ: dict[str, str], variables: dict[str, str]
+) -> dict[str, str]:
+    """``environ`` without any ``AWS_*`` credential or profile variable, plus ``variables``.
 
     ``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` say where files
     are, not who you are, and are kept; everything else ``AWS_*`` goes, so an
-    old key or ``AWS_PROFILE`` cannot leak into the child.
+    old key, ``AWS_PROFILE`` or a container credentials URI cannot leak into
+    the child.
     """
     if environ.get(EXEC_MARKER):
         raise InputError(
@@ -279,19 +287,37 @@ def child_environment(
         )
     keep = {"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}
     env = {k: v for k, v in environ.items() if not k.startswith("AWS_") or k in keep}
-    env.update(aws_variables(settings, credentials))
+    env.update(variables)
     env[EXEC_MARKER] = settings.profile
     return env
 
 
+def container_variables(settings: Settings, url: str, token: str) -> dict[str, str]:
+    """The ``AWS_*`` variables that send SDKs to a container credentials endpoint
+    (``keyless exec --ecs-server``): the endpoint and its token, the region and
+    the lab's endpoint, and no key at all."""
+    return {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": url,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+        **_place_variables(settings),
+    }
+
+
 def aws_variables(settings: Settings, credentials: AwsCredentials) -> dict[str, str]:
     """The ``AWS_*`` variables that carry ``credentials`` (and the lab's endpoint)."""
-    region = settings.region or "us-east-1"
-    variables = {
+    return {
         "AWS_ACCESS_KEY_ID": credentials.access_key_id,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_SESSION_TOKEN": credentials.session_token,
         "AWS_CREDENTIAL_EXPIRATION": credentials.expiration_text,
+        **_place_variables(settings),
+    }
+
+
+def _place_variables(settings: Settings) -> dict[str, str]:
+    """Where the profile's AWS is: the region, and the lab's endpoint and CA."""
+    region = settings.region or "us-east-1"
+    variables = {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
