@@ -67,8 +67,9 @@ def okta_api(
             yield okta_client
         return
     org_url, _ = settings.require_org()
+    settings.check_reachable()
     with compose.okta_http(settings) as http:
-        okta = OktaClient(org_url, http=http)
+        okta = OktaClient(org_url, http=http, unreachable_fix=settings.unreachable_fix)
         with _cookie_jar(settings, okta, secrets):
             yield okta
 
@@ -197,6 +198,10 @@ def login_and_cache(
         (cache if cache is not None else CredentialCache()).store(
             settings.profile, result.cached.credentials
         )
+    if write_files and settings.lab_dir:
+        from keyless.services.login.access import follow_lab_endpoints
+
+        follow_lab_endpoints(settings)
     return result
 
 
