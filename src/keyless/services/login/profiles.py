@@ -146,9 +146,8 @@ class Settings:
             return None
         from keyless.adapters.connection_file import start_fix
 
-        return f"is the lab running? `keyless lab status --lab-dir {self.lab_dir}`; " + start_fix(
-            Path(self.lab_dir)
-        )
+        status = f"is the lab running? `keyless lab status --lab-dir {self.lab_dir}`"
+        return f"{status}; {start_fix(Path(self.lab_dir), self.spec)}"
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "profile")
