@@ -206,3 +206,28 @@ def test_reset_leaves_other_files_in_the_directory(tmp_path: Path) -> None:
     reset = _run(KEYLESS, "lab", "reset", "--lab-dir", str(state), "--yes")
     assert reset.returncode == 0, reset.stderr
     assert sorted(p.name for p in state.iterdir()) == ["lab.lock", "notes.txt"]
+
+
+def test_a_lab_dir_from_before_ports_json_and_ports_asked_for(tmp_path: Path) -> None:
+    """A directory an older lab left (lab.json, no ports.json) gives its ports back; a port
+    asked for wins, and 0 (any free one) never lands on the port the other server reuses."""
+    from keyless_lab.runtime import choose_ports
+
+    probes = [socket.socket(), socket.socket()]
+    for probe in probes:
+        probe.bind(("127.0.0.1", 0))
+    idp, aws = (int(probe.getsockname()[1]) for probe in probes)
+    for probe in probes:
+        probe.close()
+    (tmp_path / "lab.json").write_text(
+        json.dumps(
+            {"idp_url": f"https://127.0.0.1:{idp}", "aws_endpoint_url": f"https://127.0.0.1:{aws}"}
+        )
+    )
+    again = choose_ports(tmp_path, idp_port=None, aws_port=None)
+    assert (again.idp_port, again.aws_port, again.notes) == (idp, aws, ())
+    fresh = choose_ports(tmp_path, idp_port=0, aws_port=None)
+    assert fresh.aws_port == aws
+    assert fresh.idp_port not in (0, aws)
+    assert fresh.notes == ()
+    assert choose_ports(tmp_path, idp_port=idp, aws_port=idp + 1).aws_port == idp + 1

@@ -195,12 +195,15 @@ def _recorded_ports(state_dir: Path) -> dict[str, int]:
         data = json.loads((state_dir / LAB_FILE).read_text())
         urls = {"idp": data["idp_url"], "aws": data["aws_endpoint_url"]}
         return {
-            name: port
-            for name, url in urls.items()
-            if (port := urllib.parse.urlsplit(str(url)).port) is not None
+            name: port for name, url in urls.items() if (port := _port_of(str(url))) is not None
         }
     except (OSError, ValueError, TypeError, KeyError):
         return {}
+
+
+def _port_of(url: str) -> int | None:
+    parts = urllib.parse.urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else None)
 
 
 def _free(port: int) -> bool:
@@ -237,15 +240,15 @@ def choose_ports(state_dir: Path, *, idp_port: int | None, aws_port: int | None)
     chosen: dict[str, int] = {}
     notes: list[str] = []
     for name, given in wanted.items():
-        if given is not None:
+        if given:
             chosen[name] = given
-        elif name in recorded and _free(recorded[name]):
+        elif given is None and name in recorded and _free(recorded[name]):
             chosen[name] = recorded[name]
-    for name in wanted:
+    for name, given in wanted.items():
         if name in chosen:
             continue
-        chosen[name] = _any_free_port({port for port in chosen.values() if port})
-        if name in recorded:
+        chosen[name] = _any_free_port(set(chosen.values()))
+        if given is None and name in recorded:
             notes.append(
                 f"the {labels[name]} port this lab used before, {recorded[name]}, is taken: "
                 f"the lab now listens on {chosen[name]}"
@@ -254,10 +257,7 @@ def choose_ports(state_dir: Path, *, idp_port: int | None, aws_port: int | None)
 
 
 def _record_ports(state_dir: Path, idp_url: str, aws_url: str) -> None:
-    ports = {
-        "idp": urllib.parse.urlsplit(idp_url).port or 443,
-        "aws": urllib.parse.urlsplit(aws_url).port or 443,
-    }
+    ports = {"idp": _port_of(idp_url), "aws": _port_of(aws_url)}
     write_atomic(state_dir / PORTS_FILE, (json.dumps(ports) + "\n").encode())
 
 
