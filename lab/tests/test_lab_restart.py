@@ -231,3 +231,31 @@ def test_a_lab_dir_from_before_ports_json_and_ports_asked_for(tmp_path: Path) ->
     assert fresh.idp_port not in (0, aws)
     assert fresh.notes == ()
     assert choose_ports(tmp_path, idp_port=idp, aws_port=idp + 1).aws_port == idp + 1
+
+
+def test_reset_asks_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal `lab reset` asks, as `apply` does: no keeps everything, yes clears."""
+    from login_support import Terminal
+
+    state = tmp_path / "lab"
+    state.mkdir(mode=0o700)
+    (state / "lab.json").write_text("{}\n")
+    args = [KEYLESS, "lab", "reset", "--lab-dir", str(state)]
+    declined = Terminal(args)
+    try:
+        declined.expect("remove its users, AWS state, keys and CA")
+        declined.expect("[y/N]:")
+        declined.type("n\n")
+        assert declined.finish() == 1
+        assert "nothing changed" in declined.output
+    finally:
+        declined.close()
+    assert (state / "lab.json").exists()
+    accepted = Terminal(args)
+    try:
+        accepted.expect("[y/N]:")
+        accepted.type("y\n")
+        assert accepted.finish() == 0
+    finally:
+        accepted.close()
+    assert not (state / "lab.json").exists()
