@@ -295,10 +295,11 @@ def _followed(name: str, lab_dir: Path) -> dict[str, Any]:
     from keyless.adapters.connection_file import load_connection
 
     try:
-        defaults = load_connection(lab_dir).profile_defaults()
+        connection = load_connection(lab_dir)
     except LabError:
         return {}
-    return _validate(name, {key: defaults.get(key) for key in FOLLOWED}, str(lab_dir / "lab.json"))
+    defaults = connection.profile_defaults()
+    return _validate(name, {key: defaults.get(key) for key in FOLLOWED}, str(connection.path))
 
 
 def _toml_value(value: Any) -> str:
