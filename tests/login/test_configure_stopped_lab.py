@@ -17,6 +17,6 @@ def test_configure_against_a_stopped_lab_says_none_is_running(lab: Any, tmp_path
     result = keyless("configure", "--profile", "stale", "--lab", "--lab-state-dir", str(tmp_path))
     assert result.returncode == 2, result.stderr
     assert f"no lab is running in {tmp_path}" in result.stderr
-    assert "keyless lab up --spec FILE" in result.stderr
+    assert f"keyless lab up --spec {lab.spec_path} --lab-dir {tmp_path}" in result.stderr
     config = Path.home() / ".config" / "keyless" / "config.toml"
     assert not config.exists() or "stale" not in config.read_text()

@@ -47,5 +47,5 @@ def test_plan_with_a_stopped_lab_says_so(lab: Any, tmp_path: Any) -> None:
     plan = _keyless("plan", "--spec", str(ACME), "--lab-state-dir", str(tmp_path))
     assert plan.returncode == 2, plan.stdout + plan.stderr
     assert f"error: no lab is running in {tmp_path}" in plan.stderr
-    assert f"`keyless lab up --spec FILE --lab-dir {tmp_path}`" in plan.stderr
+    assert f"`keyless lab up --spec {ACME} --lab-dir {tmp_path}`" in plan.stderr
     assert plan.stdout == ""

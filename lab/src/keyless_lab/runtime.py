@@ -7,21 +7,32 @@ creates the spec's users, and writes ``<state dir>/lab.json``
 drive the lab. One lab per state directory: a lock file held for the lab's
 lifetime (``lab.lock``, holding the pid) makes a second start fail clearly,
 and is released by the kernel if the process dies.
+
+The lab keeps its two ports in ``<state dir>/ports.json`` and a restart takes
+them again when they are free (:func:`choose_ports`), so the URLs profiles and
+``~/.aws/config`` hold keep working; :func:`reset` clears a lab directory for a
+fresh start and keeps that record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import shutil
 import signal
+import socket
 import time
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from keyless.core import paths
 from keyless.errors import LabError
+from keyless.files import write_atomic
 from keyless.spec.model import FederationSpec
 from keyless_lab.aws import LabAccount, LabAwsProcess, management_of
 from keyless_lab.aws.state import check_state_dir
@@ -34,14 +45,36 @@ __all__ = [
     "LAB_FILE",
     "Lab",
     "LabInfo",
+    "PortChoice",
+    "choose_ports",
     "default_state_dir",
     "lab_accounts",
     "load_running",
+    "reset",
     "running_pid",
     "stop_running",
 ]
 
 LOCK_FILE = "lab.lock"
+PORTS_FILE = "ports.json"
+# What a lab writes in its directory, and so what `keyless lab reset` removes: only these,
+# since --lab-dir may name a directory that holds other files too.
+_LAB_FILES = (
+    LAB_FILE,
+    "idp.sqlite",
+    "idp.sqlite-wal",
+    "idp.sqlite-shm",
+    "idp.sqlite-journal",
+    "aws-state.json",
+    "aws-state.pickle",
+    "aws.log",
+    "audit.jsonl",
+    "sms.log",
+    "idp-signing-key.pem",
+    "idp-signing-cert.pem",
+    "oidc-signing-key.pem",
+    "tls",
+)
 
 
 def default_state_dir() -> Path:
@@ -136,6 +169,123 @@ def stop_running(state_dir: Path, *, timeout: float = 30.0) -> int:
             )
         time.sleep(0.1)
     return pid
+
+
+# -- ports: the same ones after a restart -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortChoice:
+    """The ports a lab start asks for (0: any free one) and what to tell the user about them."""
+
+    idp_port: int
+    aws_port: int
+    notes: tuple[str, ...] = ()
+
+
+def _recorded_ports(state_dir: Path) -> dict[str, int]:
+    """The ports this lab directory's last lab listened on: ``ports.json``, or, for a
+    directory from before that file, the URLs in its ``lab.json``."""
+    try:
+        data = json.loads((state_dir / PORTS_FILE).read_text())
+        return {name: int(data[name]) for name in ("idp", "aws") if name in data}
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    try:
+        data = json.loads((state_dir / LAB_FILE).read_text())
+        urls = {"idp": data["idp_url"], "aws": data["aws_endpoint_url"]}
+        return {
+            name: port for name, url in urls.items() if (port := _port_of(str(url))) is not None
+        }
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def _port_of(url: str) -> int | None:
+    parts = urllib.parse.urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else None)
+
+
+def _free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be listened on now (as the lab's servers listen:
+    SO_REUSEADDR, so a previous run's connections in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            probe.listen(1)
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port(avoid: set[int]) -> int:
+    # Picked here rather than by each server's bind(0): the IdP binds while the AWS
+    # child is still starting and could otherwise take the port the AWS is about to reuse.
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in avoid:
+            return port
+
+
+def choose_ports(state_dir: Path, *, idp_port: int | None, aws_port: int | None) -> PortChoice:
+    """The ports for a lab start in ``state_dir``: a port given is kept (0: any free one);
+    one not given is the port this directory's last lab used when it is free, else a free
+    one, with a note naming the port that was taken."""
+    recorded = _recorded_ports(state_dir)
+    wanted = {"idp": idp_port, "aws": aws_port}
+    labels = {"idp": "IdP", "aws": "AWS"}
+    chosen: dict[str, int] = {}
+    notes: list[str] = []
+    for name, given in wanted.items():
+        if given:
+            chosen[name] = given
+        elif given is None and name in recorded and _free(recorded[name]):
+            chosen[name] = recorded[name]
+    for name, given in wanted.items():
+        if name in chosen:
+            continue
+        chosen[name] = _any_free_port(set(chosen.values()))
+        if given is None and name in recorded:
+            notes.append(
+                f"the {labels[name]} port this lab used before, {recorded[name]}, is taken: "
+                f"the lab now listens on {chosen[name]}"
+            )
+    return PortChoice(idp_port=chosen["idp"], aws_port=chosen["aws"], notes=tuple(notes))
+
+
+def _record_ports(state_dir: Path, idp_url: str, aws_url: str) -> None:
+    ports = {"idp": _port_of(idp_url), "aws": _port_of(aws_url)}
+    write_atomic(state_dir / PORTS_FILE, (json.dumps(ports) + "\n").encode())
+
+
+def reset(state_dir: Path) -> list[str]:
+    """Stop the lab running in ``state_dir`` (if one is) and remove its state: users,
+    what its AWS accounts hold, keys, CA and ``lab.json``. The ports record stays, so
+    the next ``keyless lab up`` listens where profiles expect it. Returns what it removed."""
+    if running_pid(state_dir) is not None:
+        stop_running(state_dir)
+    check_state_dir(state_dir)  # before anything there is touched, as a start checks it
+    # Held while removing, as a running lab holds it: a `lab up` meanwhile is refused.
+    lock = _acquire(state_dir)
+    removed: list[str] = []
+    try:
+        for name in _LAB_FILES:
+            path = state_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:
+                continue
+            removed.append(name)
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    return removed
 
 
 # -- the lab --------------------------------------------------------------------------
@@ -276,6 +426,7 @@ class Lab:
             lock_file=LOCK_FILE,  # beside lab.json: a copied file is a stopped lab's
         )
         self.info.save()
+        _record_ports(self.state_dir, self.info.idp_url, self.info.aws_endpoint_url)
         return self.info
 
     def stop(self) -> None:

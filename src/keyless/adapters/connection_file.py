@@ -88,10 +88,18 @@ def _stale(lock_file: Path) -> bool:
         return True
 
 
+def start_fix(directory: Path, spec_path: str | None = None) -> str:
+    """What to run when nothing serves the connection file in ``directory``."""
+    return (
+        f"start it in another shell: `keyless lab up --spec {spec_path or 'FILE'} "
+        f"--lab-dir {directory}`"
+    )
+
+
 def load_connection(directory: Path) -> Connection:
     """Read ``directory/lab.json``; :class:`LabError` when absent, broken or stale."""
     path = directory / CONNECTION_FILE
-    start = f"start it in another shell: `keyless lab up --spec FILE --lab-dir {directory}`"
+    start = start_fix(directory)
     try:
         data: Any = json.loads(path.read_text())
     except FileNotFoundError as exc:
@@ -105,10 +113,11 @@ def load_connection(directory: Path) -> Connection:
             raise TypeError("not a JSON object")
         lock_file = data.get("lock_file")
         if lock_file and _stale(directory / str(lock_file)):
+            spec_path = data.get("spec_path")
             raise LabError(
                 f"no lab is running in {directory} "
                 f"(its {CONNECTION_FILE} is from one that stopped)",
-                fix=start,
+                fix=start_fix(directory, None if spec_path is None else str(spec_path)),
             )
         keys = data["bootstrap_credentials"]
         client = data.get("oidc_client_id")

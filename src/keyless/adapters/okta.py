@@ -81,9 +81,13 @@ class OktaClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rate_limit_budget: float = SIGNIN_BUDGET,
+        unreachable_fix: str | None = None,
     ) -> None:
+        """``unreachable_fix``: what to do when the org does not answer, when the caller
+        knows better than "check your network" (a lab's profile: start the lab)."""
         self.org_url = org_url.rstrip("/")
         self._http = http
+        self.unreachable_fix = unreachable_fix
         self.clock = clock
         self.sleep = sleep
         # 429s on authn, token and app pages are waited out up to this many seconds per call.
@@ -134,7 +138,8 @@ class OktaClient:
             try:
                 with unreachable_errors(
                     f"the Okta org at {self.org_url}",
-                    fix="check the org URL (`keyless configure --org-url`), your network and VPN",
+                    fix=self.unreachable_fix
+                    or "check the org URL (`keyless configure --org-url`), your network and VPN",
                 ):
                     response = self._http.request(
                         method, target, json=json, data=data, headers=headers

@@ -39,9 +39,12 @@ def default_endpoint(region: str) -> str:
 class UnsignedSts:
     """AssumeRoleWithSAML against one endpoint, over an httpx client passed in."""
 
-    def __init__(self, endpoint_url: str, *, http: httpx.Client) -> None:
+    def __init__(
+        self, endpoint_url: str, *, http: httpx.Client, unreachable_fix: str | None = None
+    ) -> None:
         self.endpoint_url = endpoint_url
         self._http = http
+        self.unreachable_fix = unreachable_fix
 
     def assume_role_with_saml(
         self, *, role_arn: str, principal_arn: str, saml_assertion: str, duration_seconds: int
@@ -89,7 +92,10 @@ class UnsignedSts:
         # timed out while connecting): an STS that refuses replayed assertions
         # (the lab's does) must not see one twice.
         service = f"AWS STS at {self.endpoint_url}"
-        fix = "check your network; for the lab check that `keyless lab up` is running"
+        fix = (
+            self.unreachable_fix
+            or "check your network; for the lab check that `keyless lab up` is running"
+        )
         for attempt in (1, 2):
             try:
                 return self._http.post(self.endpoint_url, data=form, headers=headers)
@@ -126,8 +132,9 @@ class StsClients:
     against the system's CAs.
     """
 
-    def __init__(self, ca_bundle: str | None = None) -> None:
+    def __init__(self, ca_bundle: str | None = None, *, unreachable_fix: str | None = None) -> None:
         self.ca_bundle = ca_bundle
+        self.unreachable_fix = unreachable_fix
         self._clients: dict[str | None, httpx.Client] = {}
 
     def __call__(self, region: str, endpoint_url: str | None) -> StsApi:
@@ -135,7 +142,11 @@ class StsClients:
         trust = ca_bundle_for(endpoint_url, self.ca_bundle)
         if trust not in self._clients:
             self._clients[trust] = make_client(ca_bundle=trust)
-        return UnsignedSts(endpoint_url or default_endpoint(region), http=self._clients[trust])
+        return UnsignedSts(
+            endpoint_url or default_endpoint(region),
+            http=self._clients[trust],
+            unreachable_fix=self.unreachable_fix,
+        )
 
     def close(self) -> None:
         """Close every HTTP client made."""

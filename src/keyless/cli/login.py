@@ -102,7 +102,10 @@ def configure(
     ] = None,
     profile_name_template: ProfileNameTemplateOpt = None,
     lab: Annotated[
-        bool, typer.Option("--lab", help="Take URLs and CA from the running lab.")
+        bool,
+        typer.Option(
+            "--lab", help="Follow the running lab: its URLs and CA, read again at every use."
+        ),
     ] = False,
     lab_dir: LabDirOption = None,
     json_output: JsonOpt = False,
@@ -140,8 +143,12 @@ def configure(
         from keyless.adapters.connection_file import load_connection
         from keyless.cli.lab_dir import resolve_lab_dir
 
-        for key, value in load_connection(resolve_lab_dir(lab_dir)).profile_defaults().items():
+        directory = resolve_lab_dir(lab_dir)
+        for key, value in load_connection(directory).profile_defaults().items():
             flags[key] = flags[key] if flags[key] is not None else value
+        # The profile follows the lab's connection file: a restart on other ports or a
+        # reset does not break it (keyless.services.login.profiles).
+        flags["lab_dir"] = str(directory)
     name = profile or default_profile_name()
     current = load_profiles().get(name, {})
     prompter = _prompter("login", name)

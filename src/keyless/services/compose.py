@@ -74,7 +74,7 @@ def sts_clients(settings: Settings) -> StsClients:
     """Unsigned STS clients for the profile (its CA bundle for a configured endpoint only)."""
     from keyless.adapters.sts import StsClients
 
-    return StsClients(settings.ca_bundle)
+    return StsClients(settings.ca_bundle, unreachable_fix=settings.unreachable_fix)
 
 
 # -- plan, apply, audit, offboard: from a profile or a connection file -----------------------

@@ -17,7 +17,7 @@ import typer
 from keyless.cli.lab_dir import LabDirOption, resolve_lab_dir
 from keyless.cli.output import err, out, print_json
 from keyless.core.credentials import mask
-from keyless.errors import InputError, LabError
+from keyless.errors import EXIT_FINDING, InputError, LabError
 from keyless_lab.aws.state import legacy_note
 from keyless_lab.cli import lab_idp
 
@@ -43,8 +43,21 @@ def up(
         typer.Option("--spec", help="The federation spec (YAML).", exists=True, dir_okay=False),
     ],
     lab_dir: LabDirOption = None,
-    idp_port: Annotated[int, typer.Option(help="IdP port (0: a free one).")] = 0,
-    aws_port: Annotated[int, typer.Option(help="AWS endpoint port (0: a free one).")] = 0,
+    idp_port: Annotated[
+        int | None,
+        typer.Option(
+            help="IdP port (0: a free one). Default: the port this lab directory used last "
+            "when it is free, so profiles keep working after a restart.",
+            show_default=False,
+        ),
+    ] = None,
+    aws_port: Annotated[
+        int | None,
+        typer.Option(
+            help="AWS endpoint port (0: a free one). Default: as for --idp-port.",
+            show_default=False,
+        ),
+    ] = None,
     unconfigured_okta_app: Annotated[
         bool,
         typer.Option(
@@ -115,7 +128,7 @@ def up(
     require_lab_extras()
     from keyless.spec import load_spec
     from keyless_lab.idp.core import APP_POLICIES, ENGINES
-    from keyless_lab.runtime import Lab, settings_for_spec
+    from keyless_lab.runtime import Lab, choose_ports, settings_for_spec
 
     if engine is not None and engine not in ENGINES:
         raise InputError(
@@ -135,12 +148,13 @@ def up(
             raise InputError(f"{flag} {value!r} is not one of {', '.join(allowed)}")
     federation = load_spec(spec)
     directory = resolve_lab_dir(lab_dir)
+    ports = choose_ports(directory, idp_port=idp_port, aws_port=aws_port)
     lab = Lab(
         federation,
         state_dir=directory,
         spec_path=spec.resolve(),
-        idp_port=idp_port,
-        aws_port=aws_port,
+        idp_port=ports.idp_port,
+        aws_port=ports.aws_port,
         okta_app_configured=not unconfigured_okta_app,
         okta_storm_every=okta_429_every,
         idp_settings=settings_for_spec(
@@ -166,6 +180,17 @@ def up(
     note = legacy_note(directory)  # an old lab's pickled state, never loaded (issue 21)
     if note is not None:
         err.print(note, markup=False)
+    # The default directory needs no option; any other is named with the one spelling.
+    lab_flag = f" --lab-dir {info.state_dir}" if lab_dir else ""
+    for moved in ports.notes:
+        err.print(f"{moved}.", markup=False, highlight=False)
+    if ports.notes:
+        err.print(
+            "Profiles made with `keyless configure --lab` follow the lab (they read its "
+            "lab.json); their AWS CLI profiles take the new endpoint at their next "
+            "`keyless login`.",
+            markup=False,
+        )
     try:
         out.print(f"[bold green]lab up[/] for {federation.name!r} — state in {info.state_dir}")
         out.print(f"  IdP        {info.idp_url}   (AWS app: {dashboard_link(info.app_url)})")
@@ -194,8 +219,11 @@ def up(
             "  passwords and TOTP secrets: `keyless lab status --show-secrets` "
             f"(or {info.state_dir / 'lab.json'})"
         )
-        # The default directory needs no option; any other is named with the one spelling.
-        lab_flag = f" --lab-dir {info.state_dir}" if lab_dir else ""
+        # The lab's authenticator app: where a person following along gets a TOTP code.
+        out.print(
+            f"  TOTP codes (the authenticator app): keyless lab mfa code USER{lab_flag}",
+            markup=False,
+        )
         out.print(
             f"  1. provision the accounts: keyless apply --spec {spec} --lab{lab_flag} --yes",
             markup=False,
@@ -229,6 +257,48 @@ def down(lab_dir: LabDirOption = None) -> None:
     directory = resolve_lab_dir(lab_dir)
     pid = stop_running(directory)
     out.print(f"stopped the lab in {directory} (pid {pid})")
+
+
+@app.command()
+def reset(
+    lab_dir: LabDirOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask (scripts); required without a terminal.")
+    ] = False,
+) -> None:
+    """Stop the lab (if it runs) and remove its state, so the next `lab up` starts fresh.
+
+    Users, passwords, TOTP secrets, everything in the lab's AWS accounts, its keys and CA
+    go; the ports stay, so `--lab` profiles find the new lab where the old one was.
+    """
+    import sys
+
+    from keyless_lab.runtime import reset as reset_lab
+
+    directory = resolve_lab_dir(lab_dir)
+    if not directory.is_dir():
+        out.print(f"no lab directory at {directory}: nothing to reset", markup=False)
+        return
+    what = (
+        f"stop the lab in {directory} and remove its users, AWS state, keys and CA "
+        "(apply the spec again afterwards)"
+    )
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"`keyless lab reset` would {what}; nothing was changed",
+                fix="pass --yes to confirm from a script",
+            )
+        if not typer.confirm(f"{what[0].upper()}{what[1:]}?", default=False, err=True):
+            err.print("nothing changed")
+            raise typer.Exit(EXIT_FINDING)
+    removed = reset_lab(directory)
+    lab_flag = f" --lab-dir {directory}" if lab_dir else ""
+    out.print(
+        f"reset the lab in {directory} ({len(removed)} item(s) removed); start it afresh: "
+        f"keyless lab up --spec FILE{lab_flag}",
+        markup=False,
+    )
 
 
 @app.command()

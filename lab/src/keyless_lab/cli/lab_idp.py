@@ -228,21 +228,23 @@ def mfa_code(
     """Print the user's current TOTP code, as their authenticator app would show it.
 
     Lab only: scripts and the rollout guide's tests sign in without a phone. Like
-    Okta, the lab accepts each code once, so two sign-ins need two time steps.
+    Okta, the lab accepts each code once; this never prints a code it printed before
+    or one already used to sign in: then it waits for the next 30 s step and says so.
     """
-    import pyotp
+    from keyless_lab.idp.authenticator import fresh_code
 
     with _directory(state_dir) as directory:
         found = directory.get_user(user)
         factor = directory.user_factor(found.id, "token:software:totp") if found else None
-    if found is None:
-        raise InputError(f"no lab user {user!r}", fix="see `keyless lab status` for the users")
-    if factor is None or factor.secret is None:
-        raise InputError(
-            f"{user} has no TOTP factor enrolled",
-            fix=f"enrol one: keyless lab mfa enroll {user} --factor totp",
-        )
-    out.print(pyotp.TOTP(factor.secret).now(), markup=False)
+        if found is None:
+            raise InputError(f"no lab user {user!r}", fix="see `keyless lab status` for the users")
+        if factor is None or factor.secret is None:
+            raise InputError(
+                f"{user} has no TOTP factor enrolled",
+                fix=f"enrol one: keyless lab mfa enroll {user} --factor totp",
+            )
+        code = fresh_code(directory, factor, say=lambda message: err.print(message, markup=False))
+    out.print(code, markup=False)
 
 
 def _answer(user: str, state_dir: Path | None, *, approve: bool) -> None:

@@ -87,6 +87,12 @@ CREATE TABLE IF NOT EXISTS factors (
     created TEXT NOT NULL,
     UNIQUE (user_id, factor_type)
 );
+-- The TOTP step whose code `keyless lab mfa code` last handed out, per factor, so
+-- that it never hands out one code twice (a code is good for one sign-in).
+CREATE TABLE IF NOT EXISTS totp_handouts (
+    factor_id TEXT PRIMARY KEY REFERENCES factors(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS push_challenges (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -504,6 +510,28 @@ class Directory:
                 (step, factor_id, step),
             )
             return cursor.rowcount == 1
+
+    def hand_out_totp_step(self, factor_id: str, step: int) -> int | None:
+        """Record that the code of time step ``step`` is handed out (None), unless that
+        step's code or a later one was handed out already or used at the IdP: then the
+        latest such step, and nothing is recorded.
+
+        One transaction, so two `keyless lab mfa code` racing cannot both get a step.
+        """
+        with self._tx() as conn:
+            used = conn.execute("SELECT last_step FROM factors WHERE id = ?", (factor_id,))
+            handed = conn.execute(
+                "SELECT step FROM totp_handouts WHERE factor_id = ?", (factor_id,)
+            )
+            steps = [row[0] for row in (used.fetchone(), handed.fetchone()) if row]
+            taken = max((value for value in steps if value is not None), default=None)
+            if taken is not None and taken >= step:
+                return int(taken)
+            conn.execute(
+                "INSERT OR REPLACE INTO totp_handouts (factor_id, step) VALUES (?, ?)",
+                (factor_id, step),
+            )
+        return None
 
     # -- Okta Verify push (approved from the CLI) ---------------------------------
 

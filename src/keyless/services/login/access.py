@@ -106,12 +106,7 @@ def configure(settings: Settings, *, command: str | None = None) -> ConfigureRes
         )
     process = credential_process_line(settings.profile, command=command)
     config_file = save_profile(settings)
-    values: dict[str, str | None] = {
-        "credential_process": process,
-        **endpoint_settings(
-            settings.region or "us-east-1", settings.aws_endpoint_url, settings.ca_bundle
-        ),
-    }
+    values: dict[str, str | None] = {"credential_process": process, **_aws_endpoints(settings)}
     aws_config = aws_config_path()
     update_ini(aws_config, lambda doc: doc.set(config_section(settings.profile), values))
     # Static keys under the credential_process profile's name would win over it.
@@ -257,6 +252,31 @@ def remove_role_profiles(profiles: set[str]) -> list[str]:
 
         update_ini(path, drop)
     return [section.removeprefix("profile ") for section in doomed]
+
+
+def _aws_endpoints(settings: Settings) -> dict[str, str | None]:
+    return endpoint_settings(
+        settings.region or "us-east-1", settings.aws_endpoint_url, settings.ca_bundle
+    )
+
+
+def follow_lab_endpoints(settings: Settings) -> None:
+    """Point the profile's ``credential_process`` profile in ``~/.aws/config`` at the
+    endpoint its connection file names now, for a profile that follows one (``lab_dir``):
+    a lab that restarted on another port is found by the AWS CLI too."""
+    if not settings.lab_dir:
+        return
+    section = config_section(settings.profile)
+    wanted = _aws_endpoints(settings)
+
+    def change(document: IniDocument) -> None:
+        current = document.get(section)
+        if current and "credential_process" in current:
+            document.set(section, wanted)
+
+    current = read_ini(aws_config_path()).get(section) or {}
+    if "credential_process" in current and any(current.get(k) != v for k, v in wanted.items()):
+        update_ini(aws_config_path(), change)
 
 
 # --- credentials for exec, env, console ----------------------------------------------------

@@ -20,6 +20,15 @@ tiny serializer, atomically, under a lock)::
 Precedence for every setting: a command-line flag, then ``KEYLESS_<NAME>``
 (e.g. ``KEYLESS_ORG_URL``), then the profile in the file. ``AWS_ENDPOINT_URL``
 is honoured for STS when the profile names no endpoint.
+
+A profile made with ``configure --lab`` also holds ``lab_dir``: the directory of
+the connection file (``lab.json``) it follows. Each time the profile is read,
+that file's endpoints (org and app URLs, CA bundle, AWS endpoint, OIDC client)
+take the place of the ones stored, so the profile keeps working when the lab
+restarts on other ports or is reset; flags and ``KEYLESS_*`` still win. While
+nothing serves the file, the stored values stay and :meth:`Settings.check_reachable`
+says to start the lab. ``lab_dir`` comes from the file or a flag only, never from
+the environment: a ``KEYLESS_LAB_DIR`` would turn every profile into a lab's.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ from keyless.core.aws import (
     MIN_SESSION_SECONDS,
     SESSION_LIMITS_TEXT,
 )
-from keyless.errors import ConfigError, InputError
+from keyless.errors import ConfigError, InputError, LabError, UnreachableError
 from keyless.files import write_atomic
 
 MFA_FACTORS = ("push", "totp", "sms")
@@ -124,6 +133,9 @@ class Settings:
     # How `login --all-roles` names the AWS profile of each role (PROFILE_NAME_FIELDS).
     profile_name_template: str | None = None
 
+    # The connection file's directory this profile takes its endpoints from (configure --lab).
+    lab_dir: str | None = None
+
     @property
     def credentials_profile(self) -> str:
         """The credentials-file profile ``keyless login`` writes (not the credential_process)."""
@@ -152,8 +164,35 @@ class Settings:
         assert self.app_url is not None
         return self.org_url, self.app_url
 
+    def check_reachable(self) -> None:
+        """For a profile that follows a connection file: :class:`UnreachableError` naming
+        the command that starts the lab when nothing serves the file, before any
+        password goes to a port the lab no longer holds."""
+        if not self.lab_dir:
+            return
+        from keyless.adapters.connection_file import load_connection
+
+        try:
+            load_connection(Path(self.lab_dir))
+        except LabError as exc:
+            raise UnreachableError(exc.message, fix=exc.fix) from exc
+
+    @property
+    def unreachable_fix(self) -> str | None:
+        """The fix for a connection error: for a lab's profile, start the lab (a network
+        or VPN is not the problem on loopback); None lets the client name its own."""
+        if not self.lab_dir:
+            return None
+        from keyless.adapters.connection_file import start_fix
+
+        status = f"is the lab running? `keyless lab status --lab-dir {self.lab_dir}`"
+        return f"{status}; {start_fix(Path(self.lab_dir), self.spec)}"
+
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "profile")
+# Endpoint settings a profile takes from the connection file it follows (``lab_dir``).
+FOLLOWED = ("org_url", "app_url", "ca_bundle", "aws_endpoint_url", "oidc_client_id")
+_NOT_FROM_ENV = ("lab_dir",)
 
 
 def config_path() -> Path:
@@ -254,6 +293,8 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     found = {}
     for name in SETTING_NAMES:
+        if name in _NOT_FROM_ENV:
+            continue
         value = environ.get(f"KEYLESS_{name.upper()}")
         if value:
             found[name] = value
@@ -281,10 +322,25 @@ def resolve_settings(
     stored = _validate(name, load_profiles(path).get(name, {}), str(path))
     from_env = _validate(name, env_settings(environ), "environment")
     from_flags = _validate(name, flags or {}, "command line")
-    merged = {**stored, **from_env, **from_flags}
+    lab_dir = from_flags.get("lab_dir") or stored.get("lab_dir")
+    followed = _followed(name, Path(lab_dir)) if lab_dir else {}
+    merged = {**stored, **followed, **from_env, **from_flags}
     if "aws_endpoint_url" not in merged and environ.get("AWS_ENDPOINT_URL"):
         merged["aws_endpoint_url"] = environ["AWS_ENDPOINT_URL"]
     return Settings(profile=name, **merged)
+
+
+def _followed(name: str, lab_dir: Path) -> dict[str, Any]:
+    """The endpoint settings the connection file in ``lab_dir`` gives now ({} while nothing
+    serves it: the stored ones stay, and a sign-in says to start the lab)."""
+    from keyless.adapters.connection_file import load_connection
+
+    try:
+        connection = load_connection(lab_dir)
+    except LabError:
+        return {}
+    defaults = connection.profile_defaults()
+    return _validate(name, {key: defaults.get(key) for key in FOLLOWED}, str(connection.path))
 
 
 def _toml_value(value: Any) -> str:

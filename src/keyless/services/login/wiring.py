@@ -68,8 +68,9 @@ def okta_api(
             yield okta_client
         return
     org_url, _ = settings.require_org()
+    settings.check_reachable()
     with compose.okta_http(settings) as http:
-        okta = OktaClient(org_url, http=http)
+        okta = OktaClient(org_url, http=http, unreachable_fix=settings.unreachable_fix)
         with _cookie_jar(settings, okta, secrets):
             yield okta
 
@@ -204,6 +205,10 @@ def login_and_cache(
         for item in result.logins:
             if item.written_profile is not None:
                 store.store(role_cache_key(settings.profile, item.role), item.credentials)
+    if write_files and settings.lab_dir:
+        from keyless.services.login.access import follow_lab_endpoints
+
+        follow_lab_endpoints(settings)
     return result
 
 
