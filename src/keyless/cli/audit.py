@@ -15,12 +15,16 @@ import typer
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
+from keyless.cli.options import (
+    AwsProfileOption,
+    DeprecatedProfileOption,
+    SpecOption,
+    aws_profile,
+)
 from keyless.cli.output import err, out, print_json
 from keyless.cli.provision import (
     LabFlag,
     ParallelOption,
-    ProfileOption,
-    SpecOption,
     composition_for,
 )
 from keyless.errors import EXIT_FINDING, InputError
@@ -132,7 +136,8 @@ def audit_command(
     ] = None,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,
-    profile: ProfileOption = None,
+    aws_profile_name: AwsProfileOption = None,
+    profile: DeprecatedProfileOption = None,
     parallel: ParallelOption = DEFAULT_PARALLEL,
 ) -> None:
     """Find what is still long-lived, check federation health, and show who assumed what."""
@@ -140,8 +145,7 @@ def audit_command(
         if output_format not in ("table", "json"):
             raise InputError("--json and --format html are exclusive", fix="pass one of them")
         output_format = "json"
-    if profile and (lab or lab_dir):
-        raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    profile = aws_profile("audit", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     if output is not None and output_format == "table":
         raise InputError("--output writes --format json or html", fix="add --format html")
     if output is not None and output.is_dir():
