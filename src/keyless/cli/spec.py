@@ -24,10 +24,15 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.
 def validate(
     file: SpecArgument = None, spec_option: OptionalSpecOption = None, json_output: JsonFlag = False
 ) -> None:
-    """Check a spec: exit 0 when valid, 2 with every problem (file:line: path) when not."""
+    """Check a spec: exit 0 when valid, 2 with every problem (file:line: path) when not.
+
+    Placeholders an example leaves for you to fill in (REPLACE..., CHANGEME, TODO,
+    <your ...>) are problems here.
+    """
     file = spec_file(file, spec_option)
     try:
-        spec = load_spec(file)
+        # Ready to use means no example placeholder left in (`0oaREPLACEWITHAPPID`).
+        spec = load_spec(file, refuse_placeholders=True)
     except SpecError as error:
         if json_output:
             print_json(
