@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
@@ -73,8 +74,23 @@ def _render(report: AuditReport) -> None:
         + f" across {len(report.accounts)} account(s)",
         highlight=False,
     )
-    if report.okta_skipped:
-        out.print(f"[yellow]Okta side not audited:[/] {report.okta_skipped}", highlight=False)
+    from keyless.services.audit import CHECKS
+
+    # A check that did not run found nothing because it looked at nothing: say so.
+    for check_id, status in report.check_statuses().items():
+        title = CHECKS[check_id].title
+        if status["status"] == "not evaluated":
+            out.print(
+                f"[yellow]not evaluated:[/] {escape(title)} — {escape(status['reason'])}",
+                highlight=False,
+            )
+        elif status["not_evaluated_in"]:
+            where = ", ".join(
+                f"{alias} ({why})" for alias, why in sorted(status["not_evaluated_in"].items())
+            )
+            out.print(
+                f"[yellow]not evaluated in[/] {escape(where)}: {escape(title)}", highlight=False
+            )
     federation_keys = sum(a.federation_keys for a in report.accounts)
     out.print(f"long-lived keys held by the federation: {federation_keys}", highlight=False)
     for account in report.accounts:
