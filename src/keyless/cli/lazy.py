@@ -168,7 +168,7 @@ def global_options(command: Any, root_params: list[Any]) -> None:
 
     Each is a copy of the root's option that only sets :data:`STATE` (the command's
     function never sees it); a command with an option of the same spelling keeps its own.
-    click's parser places them, so ``exec -- CMD -v`` still hands ``-v`` to CMD.
+    click's parser places them, so a ``-v`` after ``--`` is an argument, as before.
     """
     settings = getattr(command, "context_settings", None) or {}
     if settings.get("ignore_unknown_options") or getattr(command, "ignore_unknown_options", False):
