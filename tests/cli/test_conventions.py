@@ -114,3 +114,10 @@ def test_commands_that_act_on_accounts_name_aws_profile(command: str) -> None:
     assert "KEYLESS_SPEC" in shown
     # The deprecated spelling works (tests/provision) but is not offered.
     assert "--profile" not in shown.replace("--aws-profile", "")
+
+
+def test_export_reads_the_spec_from_keyless_spec(tmp_path: Path) -> None:
+    out = tmp_path / "cfn"
+    result = keyless("export", "cloudformation", "--out", str(out), env={"KEYLESS_SPEC": ACME})
+    assert result.returncode == 0, result.stderr
+    assert (out / "README.md").exists()
