@@ -88,8 +88,12 @@ def test_the_wheel_holds_no_lab_and_requires_no_emulator(wheel: Path) -> None:
 def test_the_installed_wheel_runs_the_product_commands(installed: Path) -> None:
     version = run(installed, "--version")
     assert version.returncode == 0, version.stderr
-    probe = run(installed, "spec", "validate", "examples/okta.yaml")
+    probe = run(installed, "spec", "validate", "examples/acme.yaml")
     assert probe.returncode == 0, probe.stderr
+    # The real-org example as shipped still holds the app id to fill in: refused by name.
+    shipped = run(installed, "spec", "validate", "examples/okta.yaml")
+    assert shipped.returncode == 2, shipped.stderr
+    assert "identity_provider.app_id: placeholder" in shipped.stderr
     for command in ("login", "plan", "apply", "configure", "saml", "audit", "offboard"):
         result = run(installed, command, "--help")
         assert result.returncode == 0, (command, result.stderr)

@@ -81,6 +81,11 @@ def test_okta_organization_says_classic_pipeline(server: IdpServer, client: http
     assert norm(server, response) == {
         "id": "<00oid>",
         "pipeline": "v1",
+        "settings": {
+            "analyticsCollectionEnabled": False,
+            "bugReportingEnabled": True,
+            "omEnabled": False,
+        },
         "_links": {"organization": {"href": OKTA}, "alternate": {"href": OKTA}},
     }
 

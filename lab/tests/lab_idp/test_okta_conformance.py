@@ -110,10 +110,17 @@ def admin(server: IdpServer) -> Iterator[httpx.Client]:
 
 # -- /.well-known/okta-organization ------------------------------------------------------------
 
-# https://developer.okta.com/docs/concepts/oie-intro/#identify-your-okta-solution
+# https://developer.okta.com/docs/concepts/oie-intro/#identify-your-okta-solution; the
+# settings as Okta's Org API documents WellKnownOrgMetadata (okta-sdk-java's
+# WellKnownOrgMetadataSettings: analyticsCollectionEnabled, bugReportingEnabled, omEnabled).
 ORGANIZATION = {
     "id": "00o47wwoytgsDqEtz0g7",
     "pipeline": "idx",
+    "settings": {
+        "analyticsCollectionEnabled": False,
+        "bugReportingEnabled": True,
+        "omEnabled": False,
+    },
     "_links": {
         "organization": {"href": "https://{yourOktaDomain}"},
         "alternate": {"href": "https://{yourOktaDomain}"},

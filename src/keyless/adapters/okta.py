@@ -389,6 +389,53 @@ class OktaClient:
             self._use_session(session_id)
             self._request("DELETE", "/api/v1/sessions/me")
 
+    # --- the org and the person's apps --------------------------------------------
+
+    def organization(self) -> dict[str, Any]:
+        """``GET /.well-known/okta-organization``: the org's id and engine, asked without
+        signing in. Okta documents the answer (Org API, "Retrieve the Well-Known Org
+        Metadata"): ``id``, ``pipeline`` (``v1`` Classic, ``idx`` Identity Engine),
+        ``_links.organization.href``, ``settings``. RemoteError when the URL does not
+        answer as an Okta org does.
+        """
+        response = self._request("GET", "/.well-known/okta-organization")
+        not_okta = RemoteError(
+            f"{self.org_url} does not answer as an Okta org "
+            f"(/.well-known/okta-organization: {response.status_code})",
+            fix="use your org's sign-in address, e.g. https://acme.okta.com "
+            "(not the -admin one, not an app's link)",
+        )
+        if response.status_code != 200:
+            raise not_okta
+        try:
+            body = response.json()
+        except ValueError:
+            raise not_okta from None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("id"), str)
+            or body.get("pipeline") not in ("v1", "idx")
+        ):
+            raise not_okta
+        return body
+
+    def app_links(self, session_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/users/me/appLinks`` with the session: the apps assigned to the
+        person signed in (as gimme-aws-creds lists them to find the AWS apps)."""
+        self._use_session(session_id)
+        response = self._request("GET", "/api/v1/users/me/appLinks")
+        self._raise_for_error(response, what="listing your Okta apps")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, list):
+            raise RemoteError(
+                f"{self.org_url} answered the app list with something that is not a list",
+                fix="check the org URL",
+            )
+        return [link for link in body if isinstance(link, dict)]
+
     # --- the AWS app -----------------------------------------------------------
 
     def app_page(self, app_url: str, session_id: str) -> str:

@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from keyless import __version__
+from keyless.cli.lazy import STATE as _state
 from keyless.cli.lazy import LazyGroup, normalize_token
 from keyless.errors import EXIT_INTERRUPTED, EXIT_USAGE, KeylessError
 
@@ -38,8 +39,6 @@ app = typer.Typer(
     },
 )
 
-_state = {"verbose": False}
-
 
 def _version(value: bool) -> None:
     if value:
@@ -58,6 +57,7 @@ def main(
     ] = False,
 ) -> None:
     """keyless command line."""
+    # -v after the command (keyless.cli.lazy.global_options) sets it as well.
     _state["verbose"] = verbose
 
 

@@ -12,15 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
+from keyless.cli.options import (
+    AwsProfileOption,
+    DeprecatedProfileOption,
+    SpecOption,
+    aws_profile,
+)
 from keyless.cli.output import err, out, print_json
 from keyless.cli.provision import (
     LabFlag,
     ParallelOption,
-    ProfileOption,
-    SpecOption,
     composition_for,
 )
 from keyless.errors import EXIT_FINDING, InputError
@@ -69,8 +74,23 @@ def _render(report: AuditReport) -> None:
         + f" across {len(report.accounts)} account(s)",
         highlight=False,
     )
-    if report.okta_skipped:
-        out.print(f"[yellow]Okta side not audited:[/] {report.okta_skipped}", highlight=False)
+    from keyless.services.audit import CHECKS
+
+    # A check that did not run found nothing because it looked at nothing: say so.
+    for check_id, status in report.check_statuses().items():
+        title = CHECKS[check_id].title
+        if status["status"] == "not evaluated":
+            out.print(
+                f"[yellow]not evaluated:[/] {escape(title)} — {escape(status['reason'])}",
+                highlight=False,
+            )
+        elif status["not_evaluated_in"]:
+            where = ", ".join(
+                f"{alias} ({why})" for alias, why in sorted(status["not_evaluated_in"].items())
+            )
+            out.print(
+                f"[yellow]not evaluated in[/] {escape(where)}: {escape(title)}", highlight=False
+            )
     federation_keys = sum(a.federation_keys for a in report.accounts)
     out.print(f"long-lived keys held by the federation: {federation_keys}", highlight=False)
     for account in report.accounts:
@@ -132,7 +152,8 @@ def audit_command(
     ] = None,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,
-    profile: ProfileOption = None,
+    aws_profile_name: AwsProfileOption = None,
+    profile: DeprecatedProfileOption = None,
     parallel: ParallelOption = DEFAULT_PARALLEL,
 ) -> None:
     """Find what is still long-lived, check federation health, and show who assumed what."""
@@ -140,8 +161,7 @@ def audit_command(
         if output_format not in ("table", "json"):
             raise InputError("--json and --format html are exclusive", fix="pass one of them")
         output_format = "json"
-    if profile and (lab or lab_dir):
-        raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    profile = aws_profile("audit", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     if output is not None and output_format == "table":
         raise InputError("--output writes --format json or html", fix="add --format html")
     if output is not None and output.is_dir():

@@ -22,6 +22,7 @@ for every parameter of the command that runs, which was a fifth of a sign-in.
 
 from __future__ import annotations
 
+import copy
 import enum
 import pathlib
 import typing
@@ -149,12 +150,50 @@ def plain_conversions(command: Any) -> None:
         plain_conversions(sub)
 
 
+# What the root options (keyless.cli.app's callback) set; read when an error is reported.
+STATE = {"verbose": False}
+# Root options that also work after the command (`keyless plan ... -v`): flags only.
+GLOBAL_OPTIONS = ("verbose",)
+
+
+def _set_global(ctx: Any, param: Any, value: Any) -> Any:
+    if value:
+        STATE[param.name] = value
+    return value
+
+
+def global_options(command: Any, root_params: list[Any]) -> None:
+    """Give ``command`` (and its subcommands) the root's :data:`GLOBAL_OPTIONS`, so
+    ``keyless plan --spec F -v`` means ``keyless -v plan --spec F``.
+
+    Each is a copy of the root's option that only sets :data:`STATE` (the command's
+    function never sees it); a command with an option of the same spelling keeps its own.
+    click's parser places them, so a ``-v`` after ``--`` is an argument, as before.
+    """
+    settings = getattr(command, "context_settings", None) or {}
+    if settings.get("ignore_unknown_options") or getattr(command, "ignore_unknown_options", False):
+        # `keyless exec -p NAME cmd -v`: options keyless does not know are CMD's, and
+        # were before -v was global; there -v works before the command only.
+        return
+    taken = {opt for param in getattr(command, "params", ()) for opt in param.opts}
+    for param in root_params:
+        if param.name not in GLOBAL_OPTIONS or taken & set(param.opts):
+            continue
+        option = copy.copy(param)
+        option.expose_value = False
+        option.callback = _set_global
+        command.params.append(option)
+    for sub in getattr(command, "commands", {}).values():
+        global_options(sub, root_params)
+
+
 class DeferredCommand(typer.core.TyperCommand):
     """A command known by name and help until it runs; then the real one takes over."""
 
-    def __init__(self, entry: Entry) -> None:
+    def __init__(self, entry: Entry, root_params: list[Any] | None = None) -> None:
         super().__init__(name=entry.name, help=entry.help, short_help=entry.help)
         self.entry = entry
+        self.root_params = root_params if root_params is not None else []
         self._real: Any = None
 
     def real(self) -> Any:
@@ -163,6 +202,7 @@ class DeferredCommand(typer.core.TyperCommand):
             self._real = self.entry.load()
             conventional_metavars(self._real)
             plain_conversions(self._real)
+            global_options(self._real, self.root_params)
         return self._real
 
     def make_context(
@@ -182,7 +222,9 @@ class LazyGroup(typer.core.TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         for entry in COMMANDS:
-            self.commands.setdefault(entry.name, DeferredCommand(entry))
+            # self.params, not a copy: conventional_metavars below finishes the root's
+            # options before any command is built from them.
+            self.commands.setdefault(entry.name, DeferredCommand(entry, self.params))
         conventional_metavars(self)
         plain_conversions(self)
 

@@ -61,7 +61,7 @@ def _left(seconds: float | None) -> str:
 def configure(
     profile: ProfileOpt = None,
     org_url: Annotated[
-        str | None, typer.Option(help="Okta org URL, https://acme.okta.com.")
+        str | None, typer.Option(help="Okta org URL: acme.okta.com (https:// is added).")
     ] = None,
     app_url: Annotated[str | None, typer.Option(help="The AWS app's embed link.")] = None,
     username: Annotated[str | None, typer.Option(help="Okta username.")] = None,
@@ -113,11 +113,7 @@ def configure(
     """Write a keyless profile and its ~/.aws/config credential_process profile."""
     from keyless.cli.output import err
     from keyless.services.login.access import configure as configure_service
-    from keyless.services.login.profiles import (
-        default_profile_name,
-        load_profiles,
-        resolve_settings,
-    )
+    from keyless.services.login.profiles import default_profile_name, resolve_settings
 
     flags: dict[str, Any] = {
         "org_url": org_url,
@@ -150,18 +146,13 @@ def configure(
         # reset does not break it (keyless.services.login.profiles).
         flags["lab_dir"] = str(directory)
     name = profile or default_profile_name()
-    current = load_profiles().get(name, {})
     prompter = _prompter("login", name)
     if prompter.interactive:
-        questions = [
-            ("org_url", "Okta org URL"),
-            ("app_url", "AWS app link"),
-            ("username", "Okta username"),
-        ]
-        for key, label in questions:
-            if flags[key] is None and not current.get(key):
-                answer = prompter.ask(label)
-                flags[key] = answer or None
+        from keyless.services.login.guided import guide
+
+        # Each answer is checked as it is typed (the org answers as Okta, the app is
+        # found among the person's apps), and asked again when wrong.
+        guide(prompter, name, flags)
     settings = resolve_settings(name, {k: v for k, v in flags.items() if v is not None})
     result = configure_service(settings)
     if json_output:

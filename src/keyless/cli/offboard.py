@@ -17,13 +17,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
+from keyless.cli.options import (
+    AwsProfileOption,
+    DeprecatedProfileOption,
+    SpecOption,
+    aws_profile,
+)
 from keyless.cli.output import err, out, print_json
 from keyless.cli.provision import (
     JsonFlag,
     LabFlag,
     ParallelOption,
-    ProfileOption,
-    SpecOption,
     composition_for,
 )
 from keyless.errors import EXIT_FINDING, InputError, KeylessError
@@ -173,7 +177,8 @@ def offboard_command(
     json_output: JsonFlag = False,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,
-    profile: ProfileOption = None,
+    aws_profile_name: AwsProfileOption = None,
+    profile: DeprecatedProfileOption = None,
     parallel: ParallelOption = DEFAULT_PARALLEL,
 ) -> None:
     """Take someone's access away: IdP, then every session they hold in every AWS account."""
@@ -189,8 +194,7 @@ def offboard_command(
         raise InputError("--suspend goes with offboarding a USER only")
     if force and not release:
         raise InputError("--force goes with --release only")
-    if profile and (lab or lab_dir):
-        raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    profile = aws_profile("offboard", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     if report_file is not None and report_file.is_dir():
         raise InputError(f"--report {report_file} is a directory", fix="name a file")
     spec = load_spec(spec_file)

@@ -19,8 +19,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keyless.cli.lab_dir import LabDirOption
+from keyless.cli.options import (
+    AwsProfileOption,
+    DeprecatedProfileOption,
+    SpecOption,
+    aws_profile,
+)
 from keyless.cli.output import err, out, print_json
-from keyless.errors import EXIT_CHANGES, EXIT_FINDING, InputError
+from keyless.errors import EXIT_CHANGES, EXIT_FINDING
 from keyless.plan.diff import AccountPlan, Change
 from keyless.plan.okta import OktaPlan
 from keyless.services.compose import Composition
@@ -39,9 +45,6 @@ if TYPE_CHECKING:
     from keyless.services.okta.side import OktaApplyResult
 
 
-SpecOption = Annotated[
-    Path, typer.Option("--spec", "-s", help="The federation spec (YAML).", show_default=False)
-]
 AccountOption = Annotated[
     list[str] | None,
     typer.Option("--account", "-a", help="Only this account (alias or id); repeatable."),
@@ -53,9 +56,6 @@ LabFlag = Annotated[
         "--lab",
         help="Use the running lab (endpoint, credentials, IdP metadata from its lab.json).",
     ),
-]
-ProfileOption = Annotated[
-    str | None, typer.Option("--profile", help="AWS profile of the management account.")
 ]
 PruneFlag = Annotated[
     bool, typer.Option("--prune", help="Delete managed roles and users that left the spec.")
@@ -86,9 +86,11 @@ ACTION_STYLE = {
 
 
 def composition_for(*, lab: bool, lab_dir: Path | None, profile: str | None) -> Composition:
-    """Where AWS and Okta are: the connection file ``--lab``/``--lab-dir`` names, or ``--profile``.
+    """Where AWS and Okta are: the connection file ``--lab``/``--lab-dir`` names, or the
+    management account's AWS ``profile`` (``--aws-profile``).
 
-    Callers have already refused ``--profile`` with ``--lab``.
+    Callers have already refused ``--aws-profile`` with ``--lab``
+    (:func:`keyless.cli.options.aws_profile`).
     """
     from keyless.cli.lab_dir import resolve_lab_dir
 
@@ -126,9 +128,10 @@ def _open(
     parallel: int,
     target: str = "all",
 ) -> Federation:
-    """Options checked in one place, then the federation wired to where they point."""
-    if profile and (lab or lab_dir):
-        raise InputError("--profile and --lab are exclusive", fix="pass one of them")
+    """Options checked in one place, then the federation wired to where they point.
+
+    ``profile`` is the AWS profile :func:`keyless.cli.options.aws_profile` resolved.
+    """
     checked = check_target(target)
     spec = load_spec(spec_file)
     composition = composition_for(lab=lab, lab_dir=lab_dir, profile=profile)
@@ -231,13 +234,15 @@ def plan_command(
     ] = False,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,
-    profile: ProfileOption = None,
+    aws_profile_name: AwsProfileOption = None,
+    profile: DeprecatedProfileOption = None,
     prune: PruneFlag = False,
     adopt: AdoptFlag = False,
     parallel: ParallelOption = provision.DEFAULT_PARALLEL,
     target: TargetOption = "all",
 ) -> None:
     """Show what `apply` would change in every account and the Okta org (reads only)."""
+    profile = aws_profile("plan", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
     ) as federation:
@@ -261,7 +266,8 @@ def apply_command(
     parallel: ParallelOption = provision.DEFAULT_PARALLEL,
     lab: LabFlag = False,
     lab_dir: LabDirOption = None,
-    profile: ProfileOption = None,
+    aws_profile_name: AwsProfileOption = None,
+    profile: DeprecatedProfileOption = None,
     create_provisioning_key: Annotated[
         bool,
         typer.Option(
@@ -275,6 +281,7 @@ def apply_command(
 ) -> None:
     """Apply the spec to every account (provider, roles, policies, the IdP's principal,
     aliases), then to the Okta org (the AWS app's settings, groups, assignments)."""
+    profile = aws_profile("apply", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
     ) as federation:

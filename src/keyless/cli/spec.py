@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from keyless.cli.options import OptionalSpecOption, SpecArgument, spec_file
 from keyless.cli.output import err, out, print_json
 from keyless.errors import SpecError
 from keyless.spec import expand_accounts, expand_grants, load_spec
@@ -17,15 +17,22 @@ from keyless.spec.model import FederationSpec
 
 app = typer.Typer(help="Validate and show the federation spec.", no_args_is_help=True)
 
-SpecFile = Annotated[Path, typer.Argument(help="The federation spec (YAML).", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 @app.command()
-def validate(file: SpecFile, json_output: JsonFlag = False) -> None:
-    """Check a spec: exit 0 when valid, 2 with every problem (file:line: path) when not."""
+def validate(
+    file: SpecArgument = None, spec_option: OptionalSpecOption = None, json_output: JsonFlag = False
+) -> None:
+    """Check a spec: exit 0 when valid, 2 with every problem (file:line: path) when not.
+
+    Placeholders an example leaves for you to fill in (REPLACE..., CHANGEME, TODO,
+    <your ...>) are problems here.
+    """
+    file = spec_file(file, spec_option)
     try:
-        spec = load_spec(file)
+        # Ready to use means no example placeholder left in (`0oaREPLACEWITHAPPID`).
+        spec = load_spec(file, refuse_placeholders=True)
     except SpecError as error:
         if json_output:
             print_json(
@@ -57,9 +64,11 @@ def validate(file: SpecFile, json_output: JsonFlag = False) -> None:
 
 
 @app.command()
-def show(file: SpecFile, json_output: JsonFlag = False) -> None:
+def show(
+    file: SpecArgument = None, spec_option: OptionalSpecOption = None, json_output: JsonFlag = False
+) -> None:
     """Show each account's roles and the groups mapped to each."""
-    spec = load_spec(file)
+    spec = load_spec(spec_file(file, spec_option))
     expanded = expand_accounts(spec)
     if json_output:
         print_json({"name": spec.name, "accounts": [a.as_dict() for a in expanded]})
@@ -91,9 +100,11 @@ def show(file: SpecFile, json_output: JsonFlag = False) -> None:
 
 
 @app.command()
-def groups(file: SpecFile, json_output: JsonFlag = False) -> None:
+def groups(
+    file: SpecArgument = None, spec_option: OptionalSpecOption = None, json_output: JsonFlag = False
+) -> None:
     """List every (group, account, role) grant: explicit mappings and Okta's group convention."""
-    spec = load_spec(file)
+    spec = load_spec(spec_file(file, spec_option))
     grants = expand_grants(spec)
     if json_output:
         print_json({"name": spec.name, "grants": [g.as_dict() for g in grants]})

@@ -8,6 +8,7 @@ first so that each value's line is known when pydantic later rejects it.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -272,8 +273,54 @@ def _problem_from_pydantic(error: Any, file: str, lines: dict[Location, int]) ->
     )
 
 
-def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
-    """Parse and validate spec text; ``source`` names it in errors."""
+# A value someone was meant to replace: the example's `0oaREPLACEWITHAPPID`, a
+# CHANGEME/CHANGE_ME/TODO marker (upper case, as people write them: AWS action
+# names such as ec2:ReplaceRoute are mixed case), or an angle-bracketed `<your org>`.
+# Tight on purpose: an id like 123456789012 is a plausible real value and passes.
+_PLACEHOLDER = re.compile(r"REPLACE|CHANGE_?ME|\bTODO\b|<[^<>\s][^<>]*>")
+
+
+def placeholder_problems(
+    data: object, source: str, lines: dict[Location, int], path: Location = ()
+) -> list[SpecProblem]:
+    """Every string value in ``data`` that is a placeholder left in (keys are not values)."""
+    if isinstance(data, dict):
+        return [
+            problem
+            for key, value in data.items()
+            for problem in placeholder_problems(value, source, lines, (*path, key))
+        ]
+    if isinstance(data, list):
+        return [
+            problem
+            for index, value in enumerate(data)
+            for problem in placeholder_problems(value, source, lines, (*path, index))
+        ]
+    if not isinstance(data, str):
+        return []
+    found = _PLACEHOLDER.search(data)
+    if found is None:
+        return []
+    return [
+        SpecProblem(
+            file=source,
+            path=format_path(path),
+            line=_line_for(path, lines),
+            message=f"placeholder {found.group(0)!r} left in: {data!r}",
+            fix="replace it with your organization's value (the example's comment says where "
+            "to find it)",
+        )
+    ]
+
+
+def load_spec_text(
+    text: str, *, source: str = "<spec>", refuse_placeholders: bool = False
+) -> FederationSpec:
+    """Parse and validate spec text; ``source`` names it in errors.
+
+    ``refuse_placeholders`` (``keyless spec validate``): a value still holding an
+    example's placeholder (:func:`placeholder_problems`) is a problem too.
+    """
     lines: dict[Location, int] = {}
     if len(text) > MAX_SPEC_BYTES:
         problem = SpecProblem(
@@ -339,6 +386,7 @@ def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
             fix="see examples/acme.yaml",
         )
         raise SpecError(str(problem), problems=[problem])
+    placeholders = placeholder_problems(data, source, lines) if refuse_placeholders else []
     try:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
@@ -351,11 +399,14 @@ def load_spec_text(text: str, *, source: str = "<spec>") -> FederationSpec:
             for found in reference_problems(data)
             if format_path(found[0]) not in reported
         ]
+        reported = {problem.path for problem in problems}
+        problems += [problem for problem in placeholders if problem.path not in reported]
         problems.sort(key=lambda problem: problem.line or 0)
         raise _spec_error(source, problems) from exc
-    references = spec.check_references()
-    if references:
-        problems = [_reference_problem(found, source, lines) for found in references]
+    problems = [_reference_problem(found, source, lines) for found in spec.check_references()]
+    problems += placeholders
+    if problems:
+        problems.sort(key=lambda problem: problem.line or 0)
         raise _spec_error(source, problems)
     return spec
 
@@ -387,8 +438,9 @@ def _spec_error(source: str, problems: list[SpecProblem]) -> SpecError:
     return SpecError(f"{head}\n{body}", problems=problems)
 
 
-def load_spec(path: str | Path) -> FederationSpec:
-    """Read and validate the spec file at ``path``."""
+def load_spec(path: str | Path, *, refuse_placeholders: bool = False) -> FederationSpec:
+    """Read and validate the spec file at ``path`` (``refuse_placeholders``: see
+    :func:`load_spec_text`)."""
     file = Path(path)
     try:
         size = file.stat().st_size
@@ -419,4 +471,4 @@ def load_spec(path: str | Path) -> FederationSpec:
         raise SpecError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:
         raise SpecError(f"{file}: cannot read: {exc.strerror}") from exc
-    return load_spec_text(text, source=str(file))
+    return load_spec_text(text, source=str(file), refuse_placeholders=refuse_placeholders)

@@ -692,12 +692,24 @@ async def app_links(request: Request) -> Response:
 async def okta_organization(request: Request) -> Response:
     """``GET /.well-known/okta-organization``: which engine the org runs, as clients
     tell them apart (okta-aws-cli ``isClassicOrg``, gimme-aws-creds): ``pipeline``
-    ``v1`` is Classic, ``idx`` Identity Engine."""
+    ``v1`` is Classic, ``idx`` Identity Engine.
+
+    The shape is Okta's WellKnownOrgMetadata (Okta Management API, Org; the
+    okta-sdk-java model ``WellKnownOrgMetadata``/``WellKnownOrgMetadataSettings``):
+    ``id``, ``pipeline``, ``settings`` {``analyticsCollectionEnabled``,
+    ``bugReportingEnabled``, ``omEnabled``} and ``_links`` {``organization``,
+    ``alternate``}; no sign-in needed.
+    """
     idp = idp_of(request)
     return JSONResponse(
         {
             "id": idp.idp_id,
             "pipeline": "idx" if idp.settings.engine == "oie" else "v1",
+            "settings": {
+                "analyticsCollectionEnabled": False,
+                "bugReportingEnabled": True,
+                "omEnabled": False,
+            },
             "_links": {
                 "organization": {"href": idp.base_url},
                 "alternate": {"href": idp.base_url},

@@ -36,6 +36,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #111827; backgro
 header, main { max-width: 1100px; margin: 0 auto; padding: 0 1.5rem; }
 header { padding-top: 1.5rem; }
 nav a { margin-right: 1rem; }
+.not-evaluated { color: #b45309; }
 section { background: #fff; border: 1px solid #e5e7eb; border-radius: 6px;
   padding: 1rem 1.25rem; margin: 1rem 0; }
 h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
@@ -66,9 +67,15 @@ code { font-size: 12px; }
 <main>
 <section id="summary">
 <h2>Summary</h2>
-<p>{{ report.findings | length }} finding(s) across {{ report.accounts | length }} account(s)
-{%- if report.okta_skipped %}; the Okta side was not audited:
- {{ report.okta_skipped }}{% endif %}.</p>
+<p>{{ report.findings | length }} finding(s) across {{ report.accounts | length }} account(s).</p>
+{% if not_evaluated %}
+<p class="not-evaluated">Not evaluated (no finding here means nothing was looked at):</p>
+<ul class="not-evaluated">
+{% for id in not_evaluated %}
+<li>{{ report.controls[id].title }}: {{ report.checks[id].reason }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 <svg role="img" aria-label="findings by severity" width="520" height="{{ 30 * bars | length + 10 }}"
  xmlns="http://www.w3.org/2000/svg">
 {% for bar in bars %}
@@ -179,7 +186,16 @@ code { font-size: 12px; }
 <tbody>
 {% for id, c in report.controls.items() %}
 <tr id="control-{{ id }}"><td>{{ c.title }}</td><td>{{ c.soc2 | join(', ') }}</td>
-<td>{{ c.nist | join(', ') }}</td><td>{{ per_check.get(id, 0) }}</td></tr>
+<td>{{ c.nist | join(', ') }}</td>
+{% set status = report.checks[id] %}
+{% if status.status == 'not evaluated' %}
+<td class="not-evaluated">not evaluated: {{ status.reason }}</td></tr>
+{% else %}
+<td>{{ per_check.get(id, 0) }}
+{%- for alias, why in status.not_evaluated_in.items() %}
+<br><span class="not-evaluated">not evaluated in {{ alias }}: {{ why }}</span>
+{%- endfor %}</td></tr>
+{% endif %}
 {% endfor %}
 </tbody>
 </table>
@@ -255,4 +271,9 @@ def render_html(report: AuditReport) -> str:
         timeline=_timeline(report.sign_ins, report.period_start, report.period_end),
         kinds=KINDS,
         per_check=per_check,
+        not_evaluated=[
+            check_id
+            for check_id, status in document["checks"].items()
+            if status["status"] == "not evaluated"
+        ],
     )

@@ -215,6 +215,8 @@ class AccountAudit:
     # IAM's credential report is cached up to four hours: when it was generated.
     credential_report_time: datetime | None = None
     audited_at: datetime | None = None
+    # Checks that did not run here (check id -> why): their silence is not "no finding".
+    not_evaluated: dict[str, str] = field(default_factory=dict)
 
     @property
     def federation_keys(self) -> int:
@@ -242,6 +244,7 @@ class AccountAudit:
             "roles": self.roles,
             "sign_ins": [s.as_dict() for s in self.sign_ins],
             "findings": len(self.findings),
+            "not_evaluated": dict(self.not_evaluated),
         }
 
 
@@ -263,6 +266,8 @@ class AuditReport:
     accounts: list[AccountAudit]
     okta_findings: list[Finding] = field(default_factory=list)
     okta_skipped: str | None = None
+    # The Okta org was meant to be audited but could not be read: why.
+    okta_unreadable: str | None = None
     finished_at: datetime | None = None
 
     @property
@@ -282,6 +287,39 @@ class AuditReport:
             totals[finding.severity] += 1
         return totals
 
+    def check_statuses(self) -> dict[str, dict[str, Any]]:
+        """Per check: ``evaluated`` or ``not evaluated`` (and why), its findings, and the
+        accounts it could not look at. A check that did not run has no findings, and
+        that must never read as "none found"."""
+        found: dict[str, int] = {}
+        for finding in self.findings:
+            found[finding.check] = found.get(finding.check, 0) + 1
+        statuses: dict[str, dict[str, Any]] = {}
+        for check in CHECKS.values():
+            missed: dict[str, str] = {}
+            reason: str | None = None
+            if check.id == "okta":
+                reason = self.okta_skipped or (
+                    f"the Okta org could not be read: {self.okta_unreadable}"
+                    if self.okta_unreadable
+                    else None
+                )
+            elif check.id != "unreadable":
+                missed = {
+                    a.account.alias: a.not_evaluated[check.id]
+                    for a in self.accounts
+                    if check.id in a.not_evaluated
+                }
+                if self.accounts and len(missed) == len(self.accounts):
+                    reason = "; ".join(sorted(set(missed.values())))
+            statuses[check.id] = {
+                "status": "not evaluated" if reason else "evaluated",
+                "reason": reason,
+                "findings": found.get(check.id, 0),
+                "not_evaluated_in": missed,
+            }
+        return statuses
+
     def fails(self, threshold: Severity | None) -> bool:
         """True when a finding at ``threshold`` or worse exists (``--fail-on``)."""
         if threshold is None:
@@ -300,6 +338,7 @@ class AuditReport:
             "accounts": [a.as_dict() for a in self.accounts],
             "sign_ins": [s.as_dict() for s in self.sign_ins],
             "okta_skipped": self.okta_skipped,
+            "checks": self.check_statuses(),
             "controls": {
                 c.id: {"title": c.title, "soc2": list(c.soc2), "nist": list(c.nist)}
                 for c in CHECKS.values()

@@ -17,6 +17,7 @@ from keyless.errors import KeylessError
 from keyless.saml.metadata import parse_metadata
 from keyless.services.audit.checks import AccountChecks
 from keyless.services.audit.model import (
+    CHECKS,
     DEFAULT_PARALLEL,
     DEFAULT_PERIOD,
     AccountAudit,
@@ -102,14 +103,15 @@ class Auditor:
                 pool.map(lambda a: self._account(a, report.period_start, now), accounts)
             )
             if okta_future is not None:
-                report.okta_findings = okta_future.result()
+                report.okta_findings, report.okta_unreadable = okta_future.result()
         report.finished_at = self.clock()
         return report
 
-    def _okta(self) -> list[Finding]:
+    def _okta(self) -> tuple[list[Finding], str | None]:
+        """The Okta side's findings, and why it was not evaluated when it could not be read."""
         assert self.okta is not None
         try:
-            return self.okta.findings()
+            return self.okta.findings(), None
         except KeylessError as exc:
             return [
                 Finding(
@@ -122,7 +124,7 @@ class Auditor:
                     why=exc.message,
                     fix=exc.fix or "check the Okta API token and its scopes",
                 )
-            ]
+            ], exc.message
 
     def _account(self, account: Account, since: datetime, now: datetime) -> AccountAudit:
         audit = AccountAudit(account=account, audited_at=now)
@@ -154,6 +156,11 @@ class Auditor:
                 or "give the audit role read access (ReadOnlyAccess is enough) and run it again",
             )
             audit.findings = checks.findings
+            audit.not_evaluated = {
+                check: f"account {account.alias} could not be read"
+                for check in CHECKS
+                if check not in ("okta", "unreadable")
+            }
             return audit
         audit.users = checks.credentials(rows, actual)
         checks.root_keys(summary)
@@ -163,12 +170,17 @@ class Auditor:
             f.resource.rsplit("/", 1)[-1] for f in checks.findings if ":role/" in f.resource
         }
         checks.drift(actual, reported)
-        audit.sign_ins = self._sign_ins(account, since, now, checks)
+        audit.sign_ins = self._sign_ins(account, since, now, checks, audit.not_evaluated)
         audit.findings = checks.findings
         return audit
 
     def _sign_ins(
-        self, account: Account, since: datetime, now: datetime, checks: AccountChecks
+        self,
+        account: Account,
+        since: datetime,
+        now: datetime,
+        checks: AccountChecks,
+        not_evaluated: dict[str, str],
     ) -> list[SignIn]:
         found: list[SignIn] = []
         try:
@@ -199,6 +211,7 @@ class Auditor:
                         )
                     )
         except (ClientError, BotoCoreError, KeylessError, ValueError) as exc:
+            not_evaluated["sign-ins"] = f"CloudTrail could not be read: {explain_error(exc)}"
             checks.add(
                 "sign-ins",
                 "low",

@@ -195,6 +195,18 @@ FOLLOWED = ("org_url", "app_url", "ca_bundle", "aws_endpoint_url", "oidc_client_
 _NOT_FROM_ENV = ("lab_dir",)
 
 
+def normalize_org_url(text: str) -> str:
+    """An org URL as people type it (``acme.okta.com``, ``https://acme.okta.com/``) as
+    keyless keeps it: ``https://`` added when no scheme was given, no trailing ``/``.
+
+    An explicit ``http://`` stays as typed, for the check that refuses it to name it.
+    """
+    value = text.strip().rstrip("/")
+    if value and "://" not in value:
+        value = "https://" + value
+    return value
+
+
 def config_path() -> Path:
     """``$XDG_CONFIG_HOME/keyless/config.toml`` (or ``~/.config/keyless/config.toml``)."""
     return Path(paths.config_dir()) / "config.toml"
@@ -266,7 +278,7 @@ def _validate(name: str, values: Mapping[str, Any], where: str) -> dict[str, Any
                     fix="copy the id from the app's page in the Okta admin console (0oa...)",
                 )
         elif key in ("org_url", "app_url"):
-            value = str(value).rstrip("/") if key == "org_url" else str(value)
+            value = normalize_org_url(str(value)) if key == "org_url" else str(value)
             if not value.startswith("https://"):
                 raise InputError(
                     f"{where}: {key} must start with https://, got {value!r}",
