@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.lab_dir import LabDirOption
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.cli.provision import (
     JsonFlag,
     LabFlag,
@@ -94,7 +94,7 @@ def _render(report: OffboardReport) -> None:
             f"[{style}]{step['outcome']}[/]" if style else step["outcome"],
             step["detail"],
         )
-    out.print(table)
+    print_table(table)
     for account in report.accounts:
         header = f"[bold]{account.account.alias}[/] ({account.account.id})"
         if not account.reached:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.errors import SpecError
 from keyless.spec import expand_accounts, expand_grants, load_spec
 from keyless.spec.model import FederationSpec
@@ -87,7 +87,7 @@ def show(file: SpecFile, json_output: JsonFlag = False) -> None:
             )
         if not entry.roles:
             table.add_row("[dim]no federated roles[/]", "", "", "")
-        out.print(table)
+        print_table(table)
 
 
 @app.command()
@@ -109,7 +109,7 @@ def groups(file: SpecFile, json_output: JsonFlag = False) -> None:
             escape(grant.role_name),
             grant.source,
         )
-    out.print(table)
+    print_table(table)
 
 
 @app.command()
