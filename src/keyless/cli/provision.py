@@ -205,8 +205,10 @@ def plan_command(
     target: TargetOption = "all",
     compact: CompactFlag = False,
 ) -> None:
-    """Show what `apply` would change in every account and the Okta org (reads only): a
-    summary table, then each change (a document shown once; the others say "same as")."""
+    """Show what `apply` would change in every account and the Okta org (reads only).
+
+    A summary table first, then each change; a document already shown is not
+    repeated ("same as in acme-dev")."""
     with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
     ) as federation:
