@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from provision_support import KEYLESS, Federation
+from provision_support import KEYLESS, REPO, Federation
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 
@@ -34,10 +34,20 @@ def keyless(fed: Federation, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+ACCOUNT_HEADER = re.compile(r"^\S+ \(\d{12}\)")
+
+
+def _split(text: str) -> tuple[list[str], list[str]]:
+    """(the summary's lines, the lines from the first account's on), trailing spaces cut."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    first = next((i for i, line in enumerate(lines) if ACCOUNT_HEADER.match(line)), len(lines))
+    return lines[:first], lines[first:]
+
+
 def summary_rows(text: str) -> dict[str, list[int]]:
     """The summary table's rows: alias -> [create, update, delete, unchanged, left alone]."""
     rows: dict[str, list[int]] = {}
-    for line in text.split("\n\n", 2)[0].splitlines():
+    for line in _split(text)[0]:
         cells = line.split()
         if len(cells) >= 6 and all(cell.isdigit() for cell in cells[-5:]):
             rows[cells[0]] = [int(cell) for cell in cells[-5:]]
@@ -142,3 +152,26 @@ def test_apply_shows_the_summary_before_asking(
     assert shown.startswith("Plan summary"), shown
     assert "+ create role ReadOnly" in shown
     assert "trust_policy" not in shown
+
+
+def test_the_readmes_compact_plan_is_what_keyless_prints(
+    make_federation: Callable[..., Federation],
+) -> None:
+    """README.md shows a first compact plan of examples/acme.yaml: it must stay true."""
+    readme = (REPO / "README.md").read_text()
+    shown = re.search(r"--compact`\):\n\n```text\n(?P<block>.*?)```", readme, re.DOTALL)
+    assert shown, "no compact plan example in the README"
+    fed = make_federation(members=2)  # acme's roles on management, prod and dev
+    prod, dev = fed.member_ids
+    names = {
+        fed.management_id: ("acme-management", "111111111111"),
+        prod: ("acme-prod", "222222222222"),
+        dev: ("acme-dev", "333333333333"),
+    }
+    printed = keyless(fed, "plan", "--compact").split("\nPlan:")[0]
+    for account_id, (alias, acme_id) in names.items():
+        own_alias = f"m{account_id}" if account_id == fed.management_id else f"a{account_id}"
+        printed = printed.replace(own_alias, alias).replace(account_id, acme_id)
+    # The table's column widths follow the names; its rows and everything after are the same.
+    assert summary_rows(printed) == summary_rows(shown["block"])
+    assert _split(printed)[1] == _split(shown["block"])[1]
