@@ -62,3 +62,14 @@ def test_wide_prints_every_row_on_one_line(tmp_path: Path) -> None:
     # Without it, the same row wraps its cells (at spaces) rather than printing as one line.
     narrow = keyless("spec", "groups", spec).stdout
     assert narrow != wide.stdout
+
+
+def test_column_widths_never_go_below_the_longest_word() -> None:
+    from keyless.cli.output import table_widths
+
+    # Room for everything: every column at its longest line.
+    assert table_widths([3, 5], [10, 20], 40) == [10, 20]
+    # Tight: the room left after the longest words goes to the columns that wrap.
+    assert table_widths([3, 5], [10, 20], 18) == [6, 12]
+    # Too tight even for the longest words: wider than asked, no word broken.
+    assert table_widths([30, 40], [60, 90], 50) == [30, 40]

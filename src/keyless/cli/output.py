@@ -81,13 +81,18 @@ def table_widths(minimums: list[int], maximums: list[int], available: int) -> li
     wanted = sum(wants)
     if room <= 0 or wanted <= 0:
         return widths
-    for index, want in enumerate(wants):
-        widths[index] += room * want // wanted
-    return widths
+    shares = [room * want // wanted for want in wants]
+    # What rounding down left over goes to the column that wraps the most.
+    shares[wants.index(max(wants))] += room - sum(shares)
+    return [low + min(share, want) for low, share, want in zip(widths, shares, wants, strict=True)]
 
 
 def print_table(table: Table, *, indent: int = 0, console: Console | None = None) -> None:
-    """Print ``table`` (on stdout unless ``console``), every cell whole (see the module doc)."""
+    """Print ``table`` (on stdout unless ``console``), every cell whole (see the module doc).
+
+    Not for tables with ``collapse_padding``: rich measures them one column short of
+    how it draws them, and a fixed width would then break a word after all.
+    """
     from rich.measure import Measurement
     from rich.padding import Padding
 

@@ -161,7 +161,8 @@ def _render_plan(plan: FederationPlan, *, compact: bool = False) -> None:
         title_justify="left",
         box=box.SIMPLE,
         show_edge=False,
-        collapse_padding=True,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
     )
     for column in table.columns[2:]:
         column.justify = "right"
