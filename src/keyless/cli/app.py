@@ -51,6 +51,14 @@ def main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the cause chain of errors.")
     ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            envvar="KEYLESS_WIDE",
+            help="Print tables at their full width, without wrapping cells (env KEYLESS_WIDE=1).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -59,6 +67,10 @@ def main(
     """keyless command line."""
     # -v after the command (keyless.cli.lazy.global_options) sets it as well.
     _state["verbose"] = verbose
+    if wide:
+        from keyless.cli.output import set_wide
+
+        set_wide(True)
 
 
 def _report(error: KeylessError) -> None:

@@ -22,7 +22,7 @@ from keyless.cli.options import (
     SpecOption,
     aws_profile,
 )
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.cli.provision import (
     LabFlag,
     ParallelOption,
@@ -112,7 +112,7 @@ def _render(report: AuditReport) -> None:
             f"{finding.title}\n[dim]{finding.why}[/]",
             finding.fix,
         )
-    out.print(table)
+    print_table(table)
     people: dict[tuple[str, str, str], int] = {}
     for sign_in in report.sign_ins:
         key = (sign_in.person, sign_in.account_alias, sign_in.role_arn.rsplit("/", 1)[-1])
@@ -121,7 +121,7 @@ def _render(report: AuditReport) -> None:
         who = Table("person", "account", "role", "sign-ins", title="Who assumed what")
         for (person, alias, role), count in sorted(people.items()):
             who.add_row(person or "(unverified)", alias, role, str(count))
-        out.print(who)
+        print_table(who)
 
 
 def audit_command(

@@ -358,7 +358,7 @@ def console(
 
 def whoami(json_output: JsonOpt = False) -> None:
     """Each keyless profile: its role, account and the time left."""
-    from keyless.cli.output import err, out
+    from keyless.cli.output import err, print_table
     from keyless.services.login.access import whoami as whoami_service
 
     statuses = whoami_service()
@@ -381,7 +381,7 @@ def whoami(json_output: JsonOpt = False) -> None:
             _left(status.seconds_left),
             _left(status.okta_session_seconds_left),
         )
-    out.print(table)
+    print_table(table)
 
 
 def logout(

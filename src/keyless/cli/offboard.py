@@ -23,7 +23,7 @@ from keyless.cli.options import (
     SpecOption,
     aws_profile,
 )
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.cli.provision import (
     JsonFlag,
     LabFlag,
@@ -98,7 +98,7 @@ def _render(report: OffboardReport) -> None:
             f"[{style}]{step['outcome']}[/]" if style else step["outcome"],
             step["detail"],
         )
-    out.print(table)
+    print_table(table)
     for account in report.accounts:
         header = f"[bold]{account.account.alias}[/] ({account.account.id})"
         if not account.reached:

@@ -9,14 +9,17 @@ applied).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
 from keyless.cli.lab_dir import LabDirOption
 from keyless.cli.options import (
@@ -25,10 +28,9 @@ from keyless.cli.options import (
     SpecOption,
     aws_profile,
 )
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.errors import EXIT_CHANGES, EXIT_FINDING
-from keyless.plan.diff import AccountPlan, Change
-from keyless.plan.okta import OktaPlan
+from keyless.plan.review import SUMMARY_HEADERS, Line, review
 from keyless.services.compose import Composition
 from keyless.services.provision import accounts as provision
 from keyless.services.provision.federation import (
@@ -71,18 +73,16 @@ TargetOption = Annotated[
         help="Which side: aws, okta (the spec's `okta:` section), or all (AWS first, then Okta).",
     ),
 ]
+CompactFlag = Annotated[
+    bool,
+    typer.Option(
+        "--compact",
+        help="The summary table and one line per change (no values or documents).",
+    ),
+]
 ParallelOption = Annotated[
     int, typer.Option("--parallel", min=1, max=64, help="Accounts worked on at once.")
 ]
-
-ACTION_STYLE = {
-    "create": ("+", "green"),
-    "update": ("~", "yellow"),
-    "replace": ("-/+", "magenta"),
-    "delete": ("-", "red"),
-    "conflict": ("!", "bold red"),
-    "orphan": ("?", "dim"),
-}
 
 
 def composition_for(*, lab: bool, lab_dir: Path | None, profile: str | None) -> Composition:
@@ -149,67 +149,35 @@ def _plan(
         return federation.plan(accounts=accounts, prune=prune, adopt=adopt, progress=advance)
 
 
-def _render_okta(okta_plan: OktaPlan) -> None:
-    header = f"[bold]Okta[/] {okta_plan.org_url} (app {okta_plan.app_id})"
-    _render_side(header, okta_plan.error, okta_plan.fix, okta_plan.changes, okta_plan.notes)
+def _text(line: Line) -> Text:
+    # Spans, not markup: names from the spec and from AWS print as they are.
+    return Text.assemble(*((text, style or "") for text, style in line))
 
 
-def _render_side(
-    header: str,
-    error: str | None,
-    fix: str | None,
-    changes: Sequence[Change],
-    notes: Sequence[str],
-) -> None:
-    """One account's or the Okta org's part of a plan: its error, or its changes and notes."""
-    if error:
-        out.print(f"{header}: [bold red]error[/] {escape(error)}")
-        if fix:
-            out.print(f"  fix: {fix}", markup=False)
-        return
-    if not changes:
-        out.print(f"{header}: [green]no changes[/]")
-    else:
-        out.print(header)
-        for change in changes:
-            _render_change(change)
-    for note in notes:
-        out.print(f"  [dim]note: {escape(note)}[/]")
-
-
-def _render_change(change: Change) -> None:
-    symbol, style = ACTION_STYLE[change.action]
-    line = f"  [{style}]{symbol} {change.action}[/] {change.resource} [bold]{change.name}[/]"
-    if change.reason:
-        line += f" [dim]— {change.reason}[/]"
-    out.print(line)
-    if change.action not in ("create", "update", "replace"):
-        return
-    for field_change in change.fields:
-        if change.action == "create" and field_change.kind == "value":
-            out.print(f"      {field_change.field}: {field_change.after}", markup=False)
-            continue
-        for diff_line in field_change.diff_lines():
-            style_for = (
-                "green" if diff_line.startswith("+") else "red" if diff_line.startswith("-") else ""
-            )
-            text = f"      {diff_line}"
-            out.print(text, style=style_for or None, markup=False)
-
-
-def _render_account(account_plan: AccountPlan) -> None:
-    account = account_plan.account
-    header = f"[bold]{escape(account.alias)}[/] ({account.id})"
-    _render_side(
-        header, account_plan.error, account_plan.fix, account_plan.changes, account_plan.notes
+def _render_plan(plan: FederationPlan, *, compact: bool = False) -> None:
+    """The summary table, then the details (or one line per change), then the totals."""
+    shown = review(plan.aws.accounts, plan.okta)
+    # No inner rules: the table fits 80 columns with a long alias, as a CI log shows it.
+    table = Table(
+        *SUMMARY_HEADERS,
+        title="Plan summary",
+        title_justify="left",
+        box=box.SIMPLE,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
     )
-
-
-def _render_plan(plan: FederationPlan) -> None:
-    for account_plan in plan.aws.accounts:
-        _render_account(account_plan)
-    if plan.okta is not None:
-        _render_okta(plan.okta)
+    for column in table.columns[2:]:
+        column.justify = "right"
+    for row in shown.summary:
+        style = "bold" if row.where == "total" else "red" if row.error else None
+        table.add_row(*row.cells(), style=style, end_section=row is shown.summary[-2])
+    print_table(table)
+    lines = shown.compact if compact else shown.details
+    if lines:
+        out.print()
+    for line in lines:
+        out.print(_text(line))
     totals = plan.totals()
     out.print(
         f"\n[bold]Plan:[/] {totals['create']} to create, "
@@ -240,8 +208,12 @@ def plan_command(
     adopt: AdoptFlag = False,
     parallel: ParallelOption = provision.DEFAULT_PARALLEL,
     target: TargetOption = "all",
+    compact: CompactFlag = False,
 ) -> None:
-    """Show what `apply` would change in every account and the Okta org (reads only)."""
+    """Show what `apply` would change in every account and the Okta org (reads only).
+
+    A summary table first, then each change; a document already shown is not
+    repeated ("same as in acme-dev")."""
     profile = aws_profile("plan", aws_profile_name, profile, lab=lab, lab_dir=lab_dir)
     with _open(
         spec_file, lab=lab, lab_dir=lab_dir, profile=profile, parallel=parallel, target=target
@@ -250,7 +222,7 @@ def plan_command(
     if json_output:
         print_json(plan.as_dict())
     else:
-        _render_plan(plan)
+        _render_plan(plan, compact=compact)
     if plan.has_errors:
         raise typer.Exit(EXIT_FINDING)
     if detailed_exitcode and plan.has_changes:
@@ -278,6 +250,7 @@ def apply_command(
     ] = False,
     json_output: JsonFlag = False,
     target: TargetOption = "all",
+    compact: CompactFlag = False,
 ) -> None:
     """Apply the spec to every account (provider, roles, policies, the IdP's principal,
     aliases), then to the Okta org (the AWS app's settings, groups, assignments)."""
@@ -287,7 +260,7 @@ def apply_command(
     ) as federation:
         plan = _plan(federation, accounts=account or [], prune=prune, adopt=adopt)
         if not json_output:
-            _render_plan(plan)
+            _render_plan(plan, compact=compact)
         if (
             plan.has_changes
             and not yes

@@ -14,10 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 
-from keyless.cli.output import out, print_json
+from keyless.cli.output import out, print_json, print_table
 from keyless.errors import EXIT_FINDING, InputError
 from keyless.saml.inspect import Inspection, inspect_response
 from keyless.saml.metadata import parse_metadata
@@ -89,7 +88,7 @@ def _trust_policy(path: str) -> dict[str, Any]:
     return document
 
 
-def _role_table(roles: tuple[RolePair, ...]) -> Padding:
+def _role_table(roles: tuple[RolePair, ...]) -> Table:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("account", "role", "provider"):
         table.add_column(column)
@@ -97,7 +96,7 @@ def _role_table(roles: tuple[RolePair, ...]) -> Padding:
         match = ARN_RE.match(pair.role_arn)
         cells = (match["account"] if match else "?", pair.role_name, pair.provider_name)
         table.add_row(*(escape(cell) for cell in cells))
-    return Padding(table, (0, 0, 0, 4))
+    return table
 
 
 def _relative(moment: datetime, now: datetime) -> str:
@@ -159,7 +158,7 @@ def inspect(file: FileArg, now: NowOption = None, as_json: JsonOption = False) -
         for tag, value in assertion.principal_tags.items():
             out.print(f"  {'tag ' + tag:<17}{value}", markup=False)
         out.print(f"  roles ({len(assertion.roles)}):", markup=False)
-        out.print(_role_table(assertion.roles))
+        print_table(_role_table(assertion.roles), indent=4)
     if inspection.signatures:
         for info in inspection.signatures:
             cert = info.certificate_subject or "no certificate in KeyInfo"
@@ -307,4 +306,4 @@ def _print_result(result: VerificationResult, now: datetime) -> None:
         markup=False,
     )
     out.print(f"  roles ({len(assertion.roles)}):", markup=False)
-    out.print(_role_table(assertion.roles))
+    print_table(_role_table(assertion.roles), indent=4)

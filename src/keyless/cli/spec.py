@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyless.cli.options import OptionalSpecOption, SpecArgument, spec_file
-from keyless.cli.output import err, out, print_json
+from keyless.cli.output import err, out, print_json, print_table
 from keyless.errors import SpecError
 from keyless.spec import expand_accounts, expand_grants, load_spec
 from keyless.spec.model import FederationSpec
@@ -96,7 +96,7 @@ def show(
             )
         if not entry.roles:
             table.add_row("[dim]no federated roles[/]", "", "", "")
-        out.print(table)
+        print_table(table)
 
 
 @app.command()
@@ -120,7 +120,7 @@ def groups(
             escape(grant.role_name),
             grant.source,
         )
-    out.print(table)
+    print_table(table)
 
 
 @app.command()

@@ -142,6 +142,9 @@ class AccountPlan:
     error: str | None = None
     fix: str | None = None
     notes: tuple[str, ...] = ()
+    # Resources the spec wants that are already right (the review's summary counts
+    # them; `plan --json` keeps its shape and lists changes only).
+    unchanged: int = 0
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -729,8 +732,25 @@ def diff_account(
                 )
             )
     notes = list(desired.notes)
+    wanted = [
+        ("saml-provider", desired.provider.name),
+        *(("role", role.name) for role in desired.roles),
+        *(("user", user.name) for user in desired.users),
+        *((("account-alias", desired.alias),) if desired.alias is not None else ()),
+    ]
     if provider_blocked:
         notes.append(
             "the SAML provider is in conflict: roles trusting it will not work until it is resolved"
         )
-    return AccountPlan(account=desired.account, changes=tuple(changes), notes=tuple(notes))
+    return AccountPlan(
+        account=desired.account,
+        changes=tuple(changes),
+        notes=tuple(notes),
+        unchanged=untouched(wanted, changes),
+    )
+
+
+def untouched(wanted: list[tuple[str, str]], changes: list[Change]) -> int:
+    """How many of the ``(resource, name)`` pairs ``wanted`` no change names."""
+    touched = {(change.resource, change.name) for change in changes}
+    return sum(1 for key in wanted if key not in touched)

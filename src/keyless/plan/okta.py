@@ -66,7 +66,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyless.plan.diff import Change, FieldChange, Operation, Resource
+from keyless.plan.diff import Change, FieldChange, Operation, Resource, untouched
 from keyless.spec.expand import convention_group, expand_grants, saml_provider_arn
 from keyless.spec.model import FederationSpec
 
@@ -409,6 +409,7 @@ class OktaPlan:
     error: str | None = None
     fix: str | None = None
     notes: tuple[str, ...] = ()
+    unchanged: int = 0  # as AccountPlan.unchanged: for the review, not in as_dict
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -649,7 +650,19 @@ def diff_okta(desired: DesiredOkta, actual: ActualOkta, *, adopt: bool, prune: b
                     reason="no longer in the spec; --prune deletes it",
                 )
             )
-    return OktaPlan(org_url="", app_id=app_id, changes=tuple(changes), notes=tuple(notes))
+    wanted = [
+        ("okta-app", actual.app.label or actual.app.id),
+        *(("okta-group", group.name) for group in desired.groups),
+        *(("okta-assignment", group.name) for group in desired.groups if group.assigned),
+        *(("okta-group-rule", rule.name) for rule in desired.rules),
+    ]
+    return OktaPlan(
+        org_url="",
+        app_id=app_id,
+        changes=tuple(changes),
+        notes=tuple(notes),
+        unchanged=untouched(wanted, changes),
+    )
 
 
 def _diff_rules(desired: DesiredOkta, actual: ActualOkta, notes: list[str]) -> list[Change]:

@@ -340,6 +340,7 @@ class OktaSide:
             app_id=actual.app.id,
             changes=plan.changes,
             notes=plan.notes,
+            unchanged=plan.unchanged,
         )
 
     def _run(self, api: str, params: dict[str, Any], group_ids: dict[str, str]) -> None:
