@@ -59,6 +59,8 @@ def test_wide_prints_every_row_on_one_line(tmp_path: Path) -> None:
         assert word in row, wide.stdout
     # The environment variable says the same for every command of a CI job.
     assert keyless("spec", "groups", spec, KEYLESS_WIDE="1").stdout == wide.stdout
+    # A global option works after the command too, like -v.
+    assert keyless("spec", "groups", spec, "--wide").stdout == wide.stdout
     # Without it, the same row wraps its cells (at spaces) rather than printing as one line.
     narrow = keyless("spec", "groups", spec).stdout
     assert narrow != wide.stdout

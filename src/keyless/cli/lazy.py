@@ -153,12 +153,17 @@ def plain_conversions(command: Any) -> None:
 # What the root options (keyless.cli.app's callback) set; read when an error is reported.
 STATE = {"verbose": False}
 # Root options that also work after the command (`keyless plan ... -v`): flags only.
-GLOBAL_OPTIONS = ("verbose",)
+GLOBAL_OPTIONS = ("verbose", "wide")
 
 
 def _set_global(ctx: Any, param: Any, value: Any) -> Any:
     if value:
         STATE[param.name] = value
+        if param.name == "wide":
+            # Output's setting, as the root callback sets it; imported only when asked.
+            from keyless.cli.output import set_wide
+
+            set_wide(True)
     return value
 
 
