@@ -296,7 +296,8 @@ def test_release_removes_a_revocation_in_the_previous_format(org_lab: Any, tmp_p
 
     def ivan() -> AwsCredentials:
         sessions = sign_in(org_lab, "ivan@acme.example", tmp_path, password=password, secret=secret)
-        return sessions_by_alias(sessions)["acme-prod"]
+        prod: AwsCredentials = sessions_by_alias(sessions)["acme-prod"]
+        return prod
 
     assert not session_works(org_lab, ivan())
     kept = keyless(org_lab, "offboard", "--release", "Ivan@acme.example", "--yes", "--json")
