@@ -23,6 +23,17 @@ at most one ``LookupAttributes`` entry, ``StartTime``/``EndTime`` inclusive,
 ``NextToken`` valid only with the same parameters, and ``Events[].CloudTrailEvent``
 the whole record as a JSON string. Each caller sees only its own account's events.
 
+An **organization trail** (``CreateTrail`` with ``IsOrganizationTrail`` in the
+management account, then ``StartLogging``: moto keeps the trail) gets every
+account's events delivered to its S3 bucket as CloudTrail delivers them
+(CloudTrail User Guide, "CloudTrail log file examples" and "Finding your
+CloudTrail log files"): gzipped JSON ``{"Records": [...]}`` at
+``[<prefix>/]AWSLogs/<organization id>/<account id>/CloudTrail/<region>/YYYY/MM/DD/``
+``<account id>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 characters>.json.gz``.
+AWS delivers a file about every 5 minutes; the lab delivers each record at once
+in a file of its own (as its event history answers at once), so a reader that
+copes with AWS's delay copes with the lab's.
+
 The recorder is WSGI middleware around the lab's front (:class:`CloudTrailRecorder`)
 and a small WSGI app in front of moto that answers ``LookupEvents``
 (:class:`LookupEventsApp`); the front only leaves the facts of each request in
@@ -32,9 +43,12 @@ the WSGI environ (:data:`ENVIRON_KEY`). Events live in memory, bounded per accou
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+import secrets
+import string
 import threading
 import uuid
 from collections import deque
@@ -154,12 +168,18 @@ class CloudTrailLog:
         accounts: Iterable[str],
         region: str = "us-east-1",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        management: str | None = None,
+        state_lock: threading.Lock | None = None,
     ) -> None:
         self._accounts = set(accounts)
         self._region = region
         self._clock = clock
         self._lock = threading.Lock()
         self._events: dict[str, deque[dict[str, Any]]] = {}
+        # Organization trails live in the management account; delivering to one changes
+        # moto's S3, so it happens under the lab's state lock like any write.
+        self._management = management
+        self._state_lock = state_lock or threading.Lock()
 
     # -- recording ------------------------------------------------------------------
 
@@ -190,6 +210,10 @@ class CloudTrailLog:
         with self._lock:
             events = self._events.setdefault(account, deque(maxlen=MAX_EVENTS_PER_ACCOUNT))
             events.append(record)
+        if self._management is not None:
+            with self._state_lock:
+                for trail in organization_trails(self._management):
+                    trail.deliver(account, record)
 
     def observe(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
         """Record the request described by ``facts`` if CloudTrail would log it."""
@@ -359,6 +383,64 @@ class CloudTrailLog:
         if offset + limit < len(selected):
             answer["NextToken"] = _make_token(offset + limit, fingerprint)
         return answer
+
+
+@dataclass(frozen=True)
+class OrganizationTrail:
+    """A logging organization trail: where it delivers, and for which organization."""
+
+    bucket: str
+    prefix: str
+    organization_id: str
+
+    def key(self, account: str, region: str, moment: datetime) -> str:
+        """The S3 key of a log file delivered at ``moment`` (CloudTrail's layout)."""
+        unique = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        folder = f"AWSLogs/{self.organization_id}/{account}/CloudTrail/{region}/"
+        folder += moment.strftime("%Y/%m/%d/")
+        name = f"{account}_CloudTrail_{region}_{moment.strftime('%Y%m%dT%H%MZ')}_{unique}.json.gz"
+        return (f"{self.prefix}/" if self.prefix else "") + folder + name
+
+    def deliver(self, account: str, record: Mapping[str, Any]) -> None:
+        """Write one log file holding ``record`` into the trail's bucket (hold the state
+        lock). A bucket that does not exist (any more) gets nothing, as AWS's delivery
+        fails then."""
+        from moto.s3.models import s3_backends
+
+        owner = s3_backends.bucket_accounts.get(self.bucket)
+        if owner is None:
+            return
+        partition, bucket_account = owner
+        moment = datetime.now(UTC)
+        body = gzip.compress(json.dumps({"Records": [record]}).encode())
+        s3 = s3_backends[bucket_account][partition]
+        s3.put_object(self.bucket, self.key(account, str(record["awsRegion"]), moment), body)
+
+
+def organization_trails(management: str) -> list[OrganizationTrail]:
+    """The organization trails that are logging in ``management`` (moto's CloudTrail), for
+    the organization it manages."""
+    from moto.cloudtrail.models import cloudtrail_backends
+    from moto.organizations.models import organizations_backends
+
+    organization = getattr(
+        dict.get(dict.get(organizations_backends, management, {}), "aws"), "org", None
+    )
+    if organization is None:
+        return []
+    found = []
+    regions: dict[str, Any] = dict.get(cloudtrail_backends, management) or {}  # type: ignore[arg-type]
+    for backend in dict.values(regions):
+        for trail in backend.trails.values():
+            if trail.is_org_trail and trail.status.is_logging and trail.bucket_name:
+                found.append(
+                    OrganizationTrail(
+                        bucket=str(trail.bucket_name),
+                        prefix=str(trail.s3_key_prefix or ""),
+                        organization_id=str(organization.id),
+                    )
+                )
+    return found
 
 
 def _moment(value: object) -> datetime | None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from keyless_lab.aws import organizations, quotas
-from keyless_lab.aws.bootstrap import LabAccount, bootstrap
+from keyless_lab.aws.bootstrap import LabAccount, bootstrap, management_of
 from keyless_lab.aws.cloudtrail import (
     ENVIRON_KEY,
     CloudTrailLog,
@@ -294,7 +294,11 @@ class LabAwsServer:
             sessions=self.sts.sessions, organization_policies=organizations.organization_policies
         )
         # CloudTrail (issue 14): records each outcome, answers LookupEvents per account.
-        self.cloudtrail = CloudTrailLog(accounts=[account.id for account in self.accounts])
+        self.cloudtrail = CloudTrailLog(
+            accounts=[account.id for account in self.accounts],
+            management=management_of(self.accounts).id,
+            state_lock=self._lock,
+        )
         front = LabAwsFront(
             LookupEventsApp(DomainDispatcherApplication(create_backend_app), self.cloudtrail),
             sts=self.sts,
