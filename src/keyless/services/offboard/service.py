@@ -36,9 +36,12 @@ from keyless.plan.revocations import (
 from keyless.services.fanout import across, checked_parallel
 from keyless.services.offboard.evidence import (
     DELAY_NOTE,
+    OrganizationTrail,
     TrailSession,
+    find_organization_trail,
     person_sessions,
     read_sessions,
+    read_trail_files,
 )
 from keyless.services.offboard.model import (
     DEFAULT_PARALLEL,
@@ -539,14 +542,23 @@ class Offboarder:
         start = end - timedelta(seconds=MAX_SESSION_SECONDS) - timedelta(minutes=10)
         found: dict[str, list[TrailSession]] = {}
         notes: dict[str, str] = {}
+        source, read_files = self._organization_trail(work.org, regions, start, end)
 
         def read(account: Account) -> tuple[str, list[TrailSession], str]:
+            if read_files is not None:
+                try:
+                    return account.id, read_files(account), source
+                except (ClientError, BotoCoreError, ValueError) as exc:
+                    # Another account's bucket, say: the event history still answers.
+                    fallback = f"{source} could not be read ({explain_error(exc)}); "
+            else:
+                fallback = f"{source}; " if source else ""
             sessions: list[TrailSession] = []
             try:
                 for region in regions:
-                    trail = self.connector.client(account, "cloudtrail", region=region)
+                    history = self.connector.client(account, "cloudtrail", region=region)
                     sessions += read_sessions(
-                        trail,
+                        history,
                         account_id=account.id,
                         region=region,
                         start=start,
@@ -554,8 +566,12 @@ class Offboarder:
                         sleep=self.sleep,
                     )
             except (ClientError, BotoCoreError, KeylessError, ValueError) as exc:
-                return account.id, sessions, f"CloudTrail could not be read: {explain_error(exc)}"
-            return account.id, sessions, f"CloudTrail, Regions {', '.join(regions)}"
+                return (
+                    account.id,
+                    sessions,
+                    f"{fallback}CloudTrail could not be read: {explain_error(exc)}",
+                )
+            return account.id, sessions, f"{fallback}event history, Regions {', '.join(regions)}"
 
         for account_id, sessions, note in across(self.spec.accounts, read, parallel=self.parallel):
             found[account_id] = sessions
@@ -590,6 +606,33 @@ class Offboarder:
         work.seen, work.notes = seen, notes
         self._show_sessions(report, work)
         return grew
+
+    def _organization_trail(
+        self, org: OrgView, regions: list[str], start: datetime, end: datetime
+    ) -> tuple[str, Callable[[Account], list[TrailSession]] | None]:
+        """The organization trail's reader for one account (every Region), or None and why
+        the event history is read instead ("" when there is simply no trail)."""
+        management = self.spec.management_account
+        if management is None or not org.organization_id:
+            return "", None
+        try:
+            cloudtrail = self.connector.client(management, "cloudtrail")
+            trail = find_organization_trail(cloudtrail, org.organization_id)
+            if trail is None:
+                return "", None
+            s3 = self.connector.client(management, "s3")
+        except (ClientError, BotoCoreError, KeylessError) as exc:
+            return f"the organization's trails could not be read ({explain_error(exc)})", None
+
+        def read(account: Account, trail: OrganizationTrail = trail) -> list[TrailSession]:
+            sessions: list[TrailSession] = []
+            for region in regions:
+                sessions += read_trail_files(
+                    s3, trail, account_id=account.id, region=region, start=start, end=end
+                )
+            return sessions
+
+        return trail.describe(), read
 
     @staticmethod
     def _show_sessions(report: OffboardReport, work: _Work) -> None:
