@@ -14,7 +14,13 @@ record contents" and "CloudTrail userIdentity element"; IAM User Guide,
 - every ``AssumeRole``, in the role's account and, when it differs, the caller's
   (cross-account calls are logged on both sides);
 - every call refused with ``AccessDenied``, in the caller's account, with
-  ``errorCode`` and ``errorMessage``.
+  ``errorCode`` and ``errorMessage``;
+- every other successful call that changes something (a management event: not
+  ``Get*``/``List*``/``Describe*``, not S3's object-level data events, which
+  trails log only when asked), in the caller's account, with the caller's
+  ``userIdentity`` (a session's ``sessionContext.sourceIdentity`` included: what
+  a revoked person did) and the request's parameters, secrets shown as
+  ``HIDDEN_DUE_TO_SECURITY_REASONS`` as CloudTrail shows them.
 
 ``LookupEvents`` (CloudTrail API Reference, "LookupEvents"): JSON 1.1 protocol
 (``X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents``),
@@ -77,6 +83,9 @@ LOOKUP_KEYS = (
     "AccessKeyId",
 )
 _READ_ONLY = re.compile(r"^(Get|List|Describe|Lookup|Head)")
+# Request parameters CloudTrail does not show (passwords, keys), and what it shows instead.
+_SECRET = re.compile(r"Password|Secret|PrivateKey|Token", re.IGNORECASE)
+_HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 _ACCOUNT_IN_ARN = re.compile(r"^arn:[\w-]+:(iam|sts)::(\d{12}):")
 
 StartResponse = Callable[..., Any]
@@ -150,6 +159,15 @@ def _user_identity(caller: Any) -> dict[str, Any]:
     }
 
 
+def is_management_write(facts: RequestFacts) -> bool:
+    """True for a signed call that changes something and that a trail logs by default: not
+    a read, not STS (recorded on its own), not an S3 object-level (data) event."""
+    action, caller = facts.action or "", facts.caller
+    if caller is None or not action or _READ_ONLY.match(action) or caller.service == "sts":
+        return False
+    return not (caller.service == "s3" and "Object" in action)
+
+
 def _username(record: Mapping[str, Any]) -> str:
     """LookupEvents' Username: the IAM user, SAML subject, or role session name."""
     identity = record.get("userIdentity", {})
@@ -215,8 +233,11 @@ class CloudTrailLog:
                 for trail in organization_trails(self._management):
                     trail.deliver(account, record)
 
-    def observe(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
-        """Record the request described by ``facts`` if CloudTrail would log it."""
+    def observe(
+        self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes, *, ok: bool = False
+    ) -> None:
+        """Record the request described by ``facts`` if CloudTrail would log it (``ok``:
+        it was answered with success)."""
         if facts.action == "AssumeRoleWithSAML":
             self._saml(environ, facts, body)
         elif facts.action == "AssumeRole" and facts.caller is not None:
@@ -227,6 +248,8 @@ class CloudTrailLog:
             and facts.error.code == "AccessDenied"
         ):
             self._denied(environ, facts)
+        elif ok and facts.error is None and is_management_write(facts):
+            self._write(environ, facts)
 
     def _saml(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
         role_arn = facts.params.get("RoleArn", "")
@@ -336,6 +359,20 @@ class CloudTrailLog:
         record["responseElements"] = None
         record["errorCode"] = facts.error.code
         record["errorMessage"] = facts.error.message
+        self._add(caller.account_id, record)
+
+    def _write(self, environ: Mapping[str, Any], facts: RequestFacts) -> None:
+        caller = facts.caller
+        record = self._base(
+            environ, source=caller.service, name=facts.action or "", account=caller.account_id
+        )
+        record["userIdentity"] = _user_identity(caller)
+        record["requestParameters"] = {
+            key[:1].lower() + key[1:]: (_HIDDEN if _SECRET.search(key) else value)
+            for key, value in facts.params.items()
+            if key not in ("Action", "Version")
+        }
+        record["responseElements"] = None
         self._add(caller.account_id, record)
 
     # -- LookupEvents -----------------------------------------------------------------
@@ -545,9 +582,20 @@ class CloudTrailRecorder:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         facts = RequestFacts()
         environ[ENVIRON_KEY] = facts
-        chunks = list(self._app(environ, start_response))
-        if facts.action in ("AssumeRoleWithSAML", "AssumeRole") or facts.error is not None:
-            self._log.observe(environ, facts, b"".join(chunks))
+        status: list[str] = []
+
+        def answered(code: str, headers: Any, *rest: Any) -> Any:
+            status[:] = [code]
+            return start_response(code, headers, *rest)
+
+        chunks = list(self._app(environ, answered))
+        ok = bool(status) and status[0].startswith("2")
+        if (
+            facts.action in ("AssumeRoleWithSAML", "AssumeRole")
+            or facts.error is not None
+            or (ok and is_management_write(facts))
+        ):
+            self._log.observe(environ, facts, b"".join(chunks), ok=ok)
         return chunks
 
 
