@@ -17,7 +17,9 @@ Two sources, the first that can be read:
   why.
 - **Event history** (``LookupEvents``) in each account and Region.
 
-- Event history is per account **and per Region** (a regional STS endpoint logs
+Either way:
+
+- Events are filed per account **and per Region** (a regional STS endpoint logs
   in its own Region; the global one in us-east-1), so every Region the spec's
   accounts use is read, us-east-1 always (CloudTrail User Guide, "Working with
   CloudTrail event history").
@@ -27,7 +29,7 @@ Two sources, the first that can be read:
 - Events arrive about 5 minutes after the call (CloudTrail FAQ): a session
   started in the last few minutes may not be listed yet. The report says so;
   the revocation does not depend on it (it keys on who the person is, not on
-  the sessions found).
+  the sessions found), and it is in place before any of this is read.
 
 From the ``AssumeRoleWithSAML`` events whose session name matches the person's
 (in any case: AWS compares case-sensitively, so a variant they used is one more
