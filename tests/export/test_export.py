@@ -211,6 +211,44 @@ def test_terraform_okta_app(exported: Path) -> None:
     assert not (exported / "terraform" / "acme" / "okta.tf").exists()
 
 
+@pytest.mark.parametrize(
+    ("attribute", "expression"),
+    [
+        (None, "user.login"),  # app_username under the exported app's default template
+        ("email_prefix", 'String.substringBefore(user.email, "@")'),
+    ],
+)
+def test_terraform_okta_app_sends_source_identity(
+    tmp_path: Path, attribute: str | None, expression: str
+) -> None:
+    """The exported app sends SourceIdentity as `apply` configures it (issue 23): an
+    `attribute_statements` block, as the okta provider's okta_app_saml models it."""
+    spec = yaml.safe_load((REPO / "examples" / "okta.yaml").read_text())
+    if attribute is not None:
+        spec["identity_provider"]["source_identity"] = {"attribute": attribute}
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "tf"
+    result = subprocess.run(
+        [str(VENV_BIN / "keyless"), "export", "terraform", "-s", str(spec_file), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = _hcl(hcl2.loads((out / "okta.tf").read_text()))
+    app_block = parsed["resource"][0]["okta_app_saml"]["aws"]
+    assert app_block["attribute_statements"] == [
+        {
+            "name": "https://aws.amazon.com/SAML/Attributes/SourceIdentity",
+            "namespace": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+            "type": "EXPRESSION",
+            "values": [expression],
+        }
+    ]
+
+
 # -- CloudFormation, evaluated per account ------------------------------------------------
 
 

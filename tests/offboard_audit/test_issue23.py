@@ -18,7 +18,12 @@ from typing import Any
 import httpx
 
 from keyless.core.credentials import AwsCredentials
-from keyless.plan.revocations import ROLE_POLICY_NAME
+from keyless.plan.revocations import (
+    REVOCATION_TAG_PREFIX,
+    ROLE_POLICY_NAME,
+    policy_name,
+    revocation_policy,
+)
 from keyless_lab.idp.directory import Directory
 from offboard_support import (
     ACME,
@@ -27,6 +32,7 @@ from offboard_support import (
     aws_client,
     keyless,
     keyless_scp_text,
+    member_client,
     offboard_json,
     session_works,
     sessions_by_alias,
@@ -269,3 +275,44 @@ def _revoke_by_template(org_lab: Any, client: httpx.Client, app_id: str, tmp_pat
     report = offboard_json(org_lab, "hana.lee@acme.example")
     assert report["keys"]["hana.lee@acme.example"]["name"] == ["Hana.Lee"]
     assert not session_works(org_lab, hana["acme-prod"])
+
+
+def test_release_removes_a_revocation_in_the_previous_format(org_lab: Any, tmp_path: Path) -> None:
+    """`--release` removes the older `keyless-revoke-user-<name as typed>` inline policy and
+    its tag too (found from the name Okta sends though typed in another case here), by the
+    same rules: kept before its time, gone with --force, then the person's session works."""
+    password, secret = add_person(org_lab, "ivan@acme.example", ["aws-admins"])
+    iam = member_client(org_lab, PROD, "iam")
+    legacy = policy_name("ivan@acme.example")
+    # As the previous offboard wrote it: sessions issued before the cut-off are denied.
+    cut = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    iam.put_role_policy(
+        RoleName="OktaAdminRole",
+        PolicyName=legacy,
+        PolicyDocument=json.dumps(revocation_policy("ivan@acme.example", cut)),
+    )
+    tag = f"{REVOCATION_TAG_PREFIX}ivan@acme.example"
+    iam.tag_role(RoleName="OktaAdminRole", Tags=[{"Key": tag, "Value": cut.isoformat()}])
+
+    def ivan() -> AwsCredentials:
+        sessions = sign_in(org_lab, "ivan@acme.example", tmp_path, password=password, secret=secret)
+        prod: AwsCredentials = sessions_by_alias(sessions)["acme-prod"]
+        return prod
+
+    assert not session_works(org_lab, ivan())
+    kept = keyless(org_lab, "offboard", "--release", "Ivan@acme.example", "--yes", "--json")
+    assert kept.returncode == 1, kept.stderr
+    roles = [r for a in json.loads(kept.stdout)["accounts"] for r in a["roles"]]
+    assert [(r["policy"], r["status"]) for r in roles] == [(legacy, "kept")]
+    assert legacy in iam.list_role_policies(RoleName="OktaAdminRole")["PolicyNames"]
+
+    released = keyless(
+        org_lab, "offboard", "--release", "Ivan@acme.example", "--force", "--yes", "--json"
+    )
+    assert released.returncode == 0, released.stderr + released.stdout
+    roles = [r for a in json.loads(released.stdout)["accounts"] for r in a["roles"]]
+    assert [(r["policy"], r["status"]) for r in roles] == [(legacy, "released")]
+    assert legacy not in iam.list_role_policies(RoleName="OktaAdminRole")["PolicyNames"]
+    tags = iam.list_role_tags(RoleName="OktaAdminRole")["Tags"]
+    assert tag not in {t["Key"] for t in tags}
+    assert session_works(org_lab, ivan())

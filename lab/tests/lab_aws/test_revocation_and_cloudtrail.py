@@ -245,3 +245,50 @@ def test_each_account_sees_only_its_own_events(aws_lab: AwsLab, assertion: Asser
     in_dev = _events(aws_lab, DEV)
     assert all(json.loads(e["CloudTrailEvent"])["recipientAccountId"] == DEV for e in in_dev)
     assert credentials["AccessKeyId"] not in json.dumps(in_dev, default=str)
+
+
+def test_a_sessions_writes_are_recorded_with_its_source_identity(aws_lab: AwsLab) -> None:
+    """What a session did, as CloudTrail shows it (issue 23): its successful writes carry
+    its userIdentity, sessionContext.sourceIdentity included, and the request's parameters
+    with secrets hidden; its reads are not management writes and are not recorded here."""
+    admin = _admin(aws_lab, DEV)
+    iam = aws_lab.client("iam", admin)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+            }
+        ],
+    }
+    iam.create_role(RoleName="TrailWitness", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(
+        RoleName="TrailWitness", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+    )
+    session = aws_lab.client("sts", admin).assume_role(
+        RoleArn=f"arn:aws:iam::{DEV}:role/TrailWitness",
+        RoleSessionName="witness",
+        SourceIdentity="nora",
+    )["Credentials"]
+    theirs = aws_lab.client("iam", session)
+    theirs.create_user(UserName="nora-made")
+    theirs.create_login_profile(UserName="nora-made", Password="Sup3r-secret-pw!")
+    theirs.list_users()
+    events = _events(
+        aws_lab,
+        DEV,
+        LookupAttributes=[
+            {"AttributeKey": "AccessKeyId", "AttributeValue": session["AccessKeyId"]}
+        ],
+    )
+    records = {json.loads(e["CloudTrailEvent"])["eventName"]: e for e in events}
+    assert set(records) == {"CreateUser", "CreateLoginProfile"}
+    created = json.loads(records["CreateUser"]["CloudTrailEvent"])
+    assert created["eventSource"] == "iam.amazonaws.com"
+    assert created["userIdentity"]["sessionContext"]["sourceIdentity"] == "nora"
+    assert created["requestParameters"] == {"userName": "nora-made"}
+    profile = records["CreateLoginProfile"]["CloudTrailEvent"]
+    assert "Sup3r-secret-pw!" not in profile
+    assert json.loads(profile)["requestParameters"]["password"] == "HIDDEN_DUE_TO_SECURITY_REASONS"

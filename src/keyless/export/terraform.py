@@ -7,7 +7,8 @@ Layout written to ``--out``::
     providers.tf       one `aws` provider alias per account (assume-role into its access role)
     variables.tf       inputs (the IdP metadata file when the spec is not an Okta one)
     main.tf            one module call per account, with that account's desired state
-    okta.tf            okta_app_saml (preconfigured_app = "amazon_aws"), Okta specs only
+    okta.tf            okta_app_saml (preconfigured_app = "amazon_aws") with the SourceIdentity
+                       attribute statement, Okta specs only
     modules/keyless-federation/   the reusable per-account module
 
 Policy documents are written as JSON heredocs, exactly the documents
@@ -23,7 +24,13 @@ from typing import Any
 
 from keyless.export.common import accounts_to_export, identifier, write_text
 from keyless.plan.desired import DesiredAccount, DesiredRole, managed_tags
-from keyless.plan.okta import desired_app_settings, desired_okta, managed_mark
+from keyless.plan.okta import (
+    desired_app_settings,
+    desired_okta,
+    managed_mark,
+    source_identity_expression,
+    source_identity_statement,
+)
 from keyless.spec.model import FederationSpec
 
 MODULE_DIR = "modules/keyless-federation"
@@ -483,9 +490,31 @@ def _okta(spec: FederationSpec) -> str:
         "# Okta's AWS Account Federation app. Configure the provider with OKTA_ORG_NAME,\n"
         "# OKTA_BASE_URL and OKTA_API_TOKEN in the environment (never in this file).\n"
         'provider "okta" {}\n\n'
-        f'resource "okta_app_saml" "aws" {{\n{_attributes(attributes, 1)}\n}}\n'
+        f'resource "okta_app_saml" "aws" {{\n{_attributes(attributes, 1)}\n\n'
+        f"{_source_identity_block(spec)}\n}}\n"
         "\n# The groups the spec names and their assignments to the app (as `keyless plan`).\n"
         + _okta_groups(spec)
+    )
+
+
+def _source_identity_block(spec: FederationSpec) -> str:
+    """The attribute statement that sends SourceIdentity, as `apply` writes it
+    (:func:`keyless.plan.okta.source_identity_statement`), in the okta provider's
+    ``okta_app_saml`` ``attribute_statements`` block (``name``, ``namespace``, ``type``,
+    ``values``; docs/resources/app_saml.md in github.com/okta/terraform-provider-okta).
+
+    The exported app keeps Okta's default username template (``${source.login}``), so
+    ``app_username`` is the Okta login here.
+    """
+    attribute = spec.identity_provider.source_identity.attribute
+    expression = source_identity_expression(attribute, None)
+    assert expression is not None  # every choice has an expression over the default template
+    statement = source_identity_statement(expression)
+    body = {key: statement[key] for key in ("name", "namespace", "type", "values")}
+    return (
+        "  # The SourceIdentity AWS keeps for every session and chained session, and that\n"
+        "  # `keyless offboard` revokes (identity_provider.source_identity).\n"
+        f"  attribute_statements {{\n{_attributes(body, 2)}\n  }}"
     )
 
 
@@ -541,8 +570,9 @@ def _readme(spec: FederationSpec, okta: bool) -> str:
         "`okta.tf` declares Okta's AWS Account Federation app (`okta_app_saml` with "
         '`preconfigured_app = "amazon_aws"`); its `app_settings_json` carries the identity '
         "provider ARN, the session duration and the group filter of the spec's naming "
-        "convention. Configure the Okta provider with `OKTA_ORG_NAME`, `OKTA_BASE_URL` and "
-        "`OKTA_API_TOKEN`.\n"
+        "convention, and an `attribute_statements` block sends the SourceIdentity that "
+        "`keyless offboard` revokes. Configure the Okta provider with `OKTA_ORG_NAME`, "
+        "`OKTA_BASE_URL` and `OKTA_API_TOKEN`.\n"
         if okta
         else "The spec is not an Okta one: pass the IdP's metadata file as "
         "`-var saml_metadata_file=PATH`.\n"

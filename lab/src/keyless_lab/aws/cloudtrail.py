@@ -14,7 +14,13 @@ record contents" and "CloudTrail userIdentity element"; IAM User Guide,
 - every ``AssumeRole``, in the role's account and, when it differs, the caller's
   (cross-account calls are logged on both sides);
 - every call refused with ``AccessDenied``, in the caller's account, with
-  ``errorCode`` and ``errorMessage``.
+  ``errorCode`` and ``errorMessage``;
+- every other successful call that changes something (a management event: not
+  ``Get*``/``List*``/``Describe*``, not S3's object-level data events, which
+  trails log only when asked), in the caller's account, with the caller's
+  ``userIdentity`` (a session's ``sessionContext.sourceIdentity`` included: what
+  a revoked person did) and the request's parameters, secrets shown as
+  ``HIDDEN_DUE_TO_SECURITY_REASONS`` as CloudTrail shows them.
 
 ``LookupEvents`` (CloudTrail API Reference, "LookupEvents"): JSON 1.1 protocol
 (``X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents``),
@@ -22,6 +28,17 @@ at most one ``LookupAttributes`` entry, ``StartTime``/``EndTime`` inclusive,
 ``MaxResults`` 1-50 (default 50), most recent event first, an opaque
 ``NextToken`` valid only with the same parameters, and ``Events[].CloudTrailEvent``
 the whole record as a JSON string. Each caller sees only its own account's events.
+
+An **organization trail** (``CreateTrail`` with ``IsOrganizationTrail`` in the
+management account, then ``StartLogging``: moto keeps the trail) gets every
+account's events delivered to its S3 bucket as CloudTrail delivers them
+(CloudTrail User Guide, "CloudTrail log file examples" and "Finding your
+CloudTrail log files"): gzipped JSON ``{"Records": [...]}`` at
+``[<prefix>/]AWSLogs/<organization id>/<account id>/CloudTrail/<region>/YYYY/MM/DD/``
+``<account id>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 characters>.json.gz``.
+AWS delivers a file about every 5 minutes; the lab delivers each record at once
+in a file of its own (as its event history answers at once), so a reader that
+copes with AWS's delay copes with the lab's.
 
 The recorder is WSGI middleware around the lab's front (:class:`CloudTrailRecorder`)
 and a small WSGI app in front of moto that answers ``LookupEvents``
@@ -32,9 +49,12 @@ the WSGI environ (:data:`ENVIRON_KEY`). Events live in memory, bounded per accou
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
+import secrets
+import string
 import threading
 import uuid
 from collections import deque
@@ -63,6 +83,9 @@ LOOKUP_KEYS = (
     "AccessKeyId",
 )
 _READ_ONLY = re.compile(r"^(Get|List|Describe|Lookup|Head)")
+# Request parameters CloudTrail does not show (passwords, keys), and what it shows instead.
+_SECRET = re.compile(r"Password|Secret|PrivateKey|Token", re.IGNORECASE)
+_HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 _ACCOUNT_IN_ARN = re.compile(r"^arn:[\w-]+:(iam|sts)::(\d{12}):")
 
 StartResponse = Callable[..., Any]
@@ -136,6 +159,15 @@ def _user_identity(caller: Any) -> dict[str, Any]:
     }
 
 
+def is_management_write(facts: RequestFacts) -> bool:
+    """True for a signed call that changes something and that a trail logs by default: not
+    a read, not STS (recorded on its own), not an S3 object-level (data) event."""
+    action, caller = facts.action or "", facts.caller
+    if caller is None or not action or _READ_ONLY.match(action) or caller.service == "sts":
+        return False
+    return not (caller.service == "s3" and "Object" in action)
+
+
 def _username(record: Mapping[str, Any]) -> str:
     """LookupEvents' Username: the IAM user, SAML subject, or role session name."""
     identity = record.get("userIdentity", {})
@@ -154,12 +186,18 @@ class CloudTrailLog:
         accounts: Iterable[str],
         region: str = "us-east-1",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        management: str | None = None,
+        state_lock: threading.Lock | None = None,
     ) -> None:
         self._accounts = set(accounts)
         self._region = region
         self._clock = clock
         self._lock = threading.Lock()
         self._events: dict[str, deque[dict[str, Any]]] = {}
+        # Organization trails live in the management account; delivering to one changes
+        # moto's S3, so it happens under the lab's state lock like any write.
+        self._management = management
+        self._state_lock = state_lock or threading.Lock()
 
     # -- recording ------------------------------------------------------------------
 
@@ -190,9 +228,16 @@ class CloudTrailLog:
         with self._lock:
             events = self._events.setdefault(account, deque(maxlen=MAX_EVENTS_PER_ACCOUNT))
             events.append(record)
+        if self._management is not None:
+            with self._state_lock:
+                for trail in organization_trails(self._management):
+                    trail.deliver(account, record)
 
-    def observe(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
-        """Record the request described by ``facts`` if CloudTrail would log it."""
+    def observe(
+        self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes, *, ok: bool = False
+    ) -> None:
+        """Record the request described by ``facts`` if CloudTrail would log it (``ok``:
+        it was answered with success)."""
         if facts.action == "AssumeRoleWithSAML":
             self._saml(environ, facts, body)
         elif facts.action == "AssumeRole" and facts.caller is not None:
@@ -203,6 +248,8 @@ class CloudTrailLog:
             and facts.error.code == "AccessDenied"
         ):
             self._denied(environ, facts)
+        elif ok and facts.error is None and is_management_write(facts):
+            self._write(environ, facts)
 
     def _saml(self, environ: Mapping[str, Any], facts: RequestFacts, body: bytes) -> None:
         role_arn = facts.params.get("RoleArn", "")
@@ -314,6 +361,20 @@ class CloudTrailLog:
         record["errorMessage"] = facts.error.message
         self._add(caller.account_id, record)
 
+    def _write(self, environ: Mapping[str, Any], facts: RequestFacts) -> None:
+        caller = facts.caller
+        record = self._base(
+            environ, source=caller.service, name=facts.action or "", account=caller.account_id
+        )
+        record["userIdentity"] = _user_identity(caller)
+        record["requestParameters"] = {
+            key[:1].lower() + key[1:]: (_HIDDEN if _SECRET.search(key) else value)
+            for key, value in facts.params.items()
+            if key not in ("Action", "Version")
+        }
+        record["responseElements"] = None
+        self._add(caller.account_id, record)
+
     # -- LookupEvents -----------------------------------------------------------------
 
     def lookup(self, account: str, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,6 +420,64 @@ class CloudTrailLog:
         if offset + limit < len(selected):
             answer["NextToken"] = _make_token(offset + limit, fingerprint)
         return answer
+
+
+@dataclass(frozen=True)
+class OrganizationTrail:
+    """A logging organization trail: where it delivers, and for which organization."""
+
+    bucket: str
+    prefix: str
+    organization_id: str
+
+    def key(self, account: str, region: str, moment: datetime) -> str:
+        """The S3 key of a log file delivered at ``moment`` (CloudTrail's layout)."""
+        unique = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(16))
+        folder = f"AWSLogs/{self.organization_id}/{account}/CloudTrail/{region}/"
+        folder += moment.strftime("%Y/%m/%d/")
+        name = f"{account}_CloudTrail_{region}_{moment.strftime('%Y%m%dT%H%MZ')}_{unique}.json.gz"
+        return (f"{self.prefix}/" if self.prefix else "") + folder + name
+
+    def deliver(self, account: str, record: Mapping[str, Any]) -> None:
+        """Write one log file holding ``record`` into the trail's bucket (hold the state
+        lock). A bucket that does not exist (any more) gets nothing, as AWS's delivery
+        fails then."""
+        from moto.s3.models import s3_backends
+
+        owner = s3_backends.bucket_accounts.get(self.bucket)
+        if owner is None:
+            return
+        partition, bucket_account = owner
+        moment = datetime.now(UTC)
+        body = gzip.compress(json.dumps({"Records": [record]}).encode())
+        s3 = s3_backends[bucket_account][partition]
+        s3.put_object(self.bucket, self.key(account, str(record["awsRegion"]), moment), body)
+
+
+def organization_trails(management: str) -> list[OrganizationTrail]:
+    """The organization trails that are logging in ``management`` (moto's CloudTrail), for
+    the organization it manages."""
+    from moto.cloudtrail.models import cloudtrail_backends
+    from moto.organizations.models import organizations_backends
+
+    organization = getattr(
+        dict.get(dict.get(organizations_backends, management, {}), "aws"), "org", None
+    )
+    if organization is None:
+        return []
+    found = []
+    regions: dict[str, Any] = dict.get(cloudtrail_backends, management) or {}  # type: ignore[arg-type]
+    for backend in dict.values(regions):
+        for trail in backend.trails.values():
+            if trail.is_org_trail and trail.status.is_logging and trail.bucket_name:
+                found.append(
+                    OrganizationTrail(
+                        bucket=str(trail.bucket_name),
+                        prefix=str(trail.s3_key_prefix or ""),
+                        organization_id=str(organization.id),
+                    )
+                )
+    return found
 
 
 def _moment(value: object) -> datetime | None:
@@ -463,9 +582,20 @@ class CloudTrailRecorder:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         facts = RequestFacts()
         environ[ENVIRON_KEY] = facts
-        chunks = list(self._app(environ, start_response))
-        if facts.action in ("AssumeRoleWithSAML", "AssumeRole") or facts.error is not None:
-            self._log.observe(environ, facts, b"".join(chunks))
+        status: list[str] = []
+
+        def answered(code: str, headers: Any, *rest: Any) -> Any:
+            status[:] = [code]
+            return start_response(code, headers, *rest)
+
+        chunks = list(self._app(environ, answered))
+        ok = bool(status) and status[0].startswith("2")
+        if (
+            facts.action in ("AssumeRoleWithSAML", "AssumeRole")
+            or facts.error is not None
+            or (ok and is_management_write(facts))
+        ):
+            self._log.observe(environ, facts, b"".join(chunks), ok=ok)
         return chunks
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from keyless_lab.aws import organizations, quotas
-from keyless_lab.aws.bootstrap import LabAccount, bootstrap
+from keyless_lab.aws.bootstrap import LabAccount, bootstrap, management_of
 from keyless_lab.aws.cloudtrail import (
     ENVIRON_KEY,
     CloudTrailLog,
@@ -61,7 +61,8 @@ from keyless_lab.aws.state import (
     configure_moto,
     legacy_note,
     load_snapshot,
-    save_snapshot,
+    snapshot,
+    write_snapshot,
 )
 from keyless_lab.aws.sts import StrictSts
 
@@ -254,6 +255,7 @@ class LabAwsServer:
         self._host = host
         self._port = port
         self._lock = threading.Lock()
+        self._saving = threading.Lock()
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._server: Any = None
@@ -292,7 +294,11 @@ class LabAwsServer:
             sessions=self.sts.sessions, organization_policies=organizations.organization_policies
         )
         # CloudTrail (issue 14): records each outcome, answers LookupEvents per account.
-        self.cloudtrail = CloudTrailLog(accounts=[account.id for account in self.accounts])
+        self.cloudtrail = CloudTrailLog(
+            accounts=[account.id for account in self.accounts],
+            management=management_of(self.accounts).id,
+            state_lock=self._lock,
+        )
         front = LabAwsFront(
             LookupEventsApp(DomainDispatcherApplication(create_backend_app), self.cloudtrail),
             sts=self.sts,
@@ -343,15 +349,18 @@ class LabAwsServer:
                     self._save()
 
     def _save(self) -> None:
-        with self._lock:
-            self._dirty.clear()
-            try:
+        # Serialised so an older snapshot never replaces a newer one; the state lock is
+        # held only while moto's objects are read, not while the file is written.
+        with self._saving:
+            with self._lock:
+                self._dirty.clear()
                 sessions = dict(self.sts.sessions) if self.sts is not None else {}
-                save_snapshot(
-                    self.snapshot_path,
+                graph = snapshot(
                     accounts=[account.id for account in self.accounts],
                     extra={"saved_at": datetime.now(UTC).isoformat(), "saml_sessions": sessions},
                 )
+            try:
+                write_snapshot(self.snapshot_path, graph)
             except OSError as exc:  # a full disk must not take the endpoint down
                 log.error("cannot save the lab's AWS state to %s: %s", self.snapshot_path, exc)
 

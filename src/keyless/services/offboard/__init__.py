@@ -12,7 +12,8 @@ Each step is recorded with a timestamp in an :class:`OffboardReport`:
    does not fit refuses the whole run up front, nothing changed (Okta included).
 4. **Okta**: deactivate or suspend, clear IdP sessions.
 5. The **writes**, each read back with a fresh call.
-6. **CloudTrail** in every Region (:mod:`.evidence`): the person's sessions and the
+6. **CloudTrail** in every Region (:mod:`.evidence`: the organization trail's log files
+   when there is one, else each account's event history): the person's sessions and the
    sessions chained from them; a session name or chained session it adds is written
    in a second pass.
 

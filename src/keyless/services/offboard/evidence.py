@@ -1,6 +1,25 @@
 """The sessions a person holds, as CloudTrail shows them: read as it really is.
 
-- Event history is per account **and per Region** (a regional STS endpoint logs
+Two sources, the first that can be read:
+
+- **An organization trail** (``DescribeTrails`` in the management account:
+  ``IsOrganizationTrail``, logging, with an S3 bucket): every account's events as
+  log files in one bucket, read with the management account's credentials only
+  (no role assumed in each account, no ``LookupEvents`` quota). The layout is
+  CloudTrail's (User Guide, "Finding your CloudTrail log files" and "CloudTrail
+  log file examples"): ``[<prefix>/]AWSLogs/<organization id>/<account id>/
+  CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_
+  <unique>.json.gz``, each gzipped JSON ``{"Records": [...]}``. One
+  ``ListObjectsV2`` per account and Region, starting at the window's first day
+  (``StartAfter``: keys sort by date), then a ``GetObject`` per file delivered
+  inside the window. Where the bucket cannot be read with those credentials (a
+  log-archive account's), the event history below is used and the report says
+  why.
+- **Event history** (``LookupEvents``) in each account and Region.
+
+Either way:
+
+- Events are filed per account **and per Region** (a regional STS endpoint logs
   in its own Region; the global one in us-east-1), so every Region the spec's
   accounts use is read, us-east-1 always (CloudTrail User Guide, "Working with
   CloudTrail event history").
@@ -10,7 +29,7 @@
 - Events arrive about 5 minutes after the call (CloudTrail FAQ): a session
   started in the last few minutes may not be listed yet. The report says so;
   the revocation does not depend on it (it keys on who the person is, not on
-  the sessions found).
+  the sessions found), and it is in place before any of this is read.
 
 From the ``AssumeRoleWithSAML`` events whose session name matches the person's
 (in any case: AWS compares case-sensitively, so a variant they used is one more
@@ -21,11 +40,13 @@ sessions, and on from those.
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 LOOKUP_INTERVAL = 0.5  # seconds between LookupEvents calls in one account-Region (2/s)
@@ -93,12 +114,22 @@ def read_sessions(
 
 
 def _session(event: Mapping[str, Any], *, account_id: str, region: str) -> TrailSession | None:
-    name = event.get("EventName")
-    if name not in ("AssumeRoleWithSAML", "AssumeRole"):
+    if event.get("EventName") not in _SESSION_EVENTS:
         return None
     try:
         record = json.loads(event.get("CloudTrailEvent") or "{}")
     except ValueError:
+        return None
+    return _session_of(record, account_id=account_id, region=region)
+
+
+_SESSION_EVENTS = ("AssumeRoleWithSAML", "AssumeRole")
+
+
+def _session_of(record: Mapping[str, Any], *, account_id: str, region: str) -> TrailSession | None:
+    """The session a CloudTrail record shows started (None: not a successful STS start)."""
+    name = record.get("eventName")
+    if name not in _SESSION_EVENTS or record.get("eventSource") != "sts.amazonaws.com":
         return None
     if record.get("errorCode"):
         return None
@@ -118,6 +149,98 @@ def _session(event: Mapping[str, Any], *, account_id: str, region: str) -> Trail
         caller_key=str(identity.get("accessKeyId", "")) if name == "AssumeRole" else "",
         chained_from=str(context.get("sourceIdentity", "")),
     )
+
+
+# -- an organization trail's log files --------------------------------------------------------
+
+# The delivery time in a log file's name: <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_...
+_DELIVERED = re.compile(r"_CloudTrail_[\w-]+_(\d{8}T\d{4}Z)_\w+\.json\.gz$")
+
+
+@dataclass(frozen=True)
+class OrganizationTrail:
+    """An organization trail that is logging, and where its files are."""
+
+    name: str
+    bucket: str
+    prefix: str
+    organization_id: str
+
+    def folder(self, account_id: str, region: str) -> str:
+        """The key prefix of one account-Region's log files."""
+        lead = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
+        return f"{lead}AWSLogs/{self.organization_id}/{account_id}/CloudTrail/{region}/"
+
+    def describe(self) -> str:
+        lead = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
+        return f"organization trail {self.name} (s3://{self.bucket}/{lead}AWSLogs/)"
+
+
+def find_organization_trail(client: Any, organization_id: str) -> OrganizationTrail | None:
+    """The organization's trail that is logging to S3, seen from the management account's
+    CloudTrail (``client``); None when there is none."""
+    for trail in client.describe_trails(includeShadowTrails=True).get("trailList", []):
+        if not trail.get("IsOrganizationTrail") or not trail.get("S3BucketName"):
+            continue
+        status = client.get_trail_status(Name=trail.get("TrailARN") or trail["Name"])
+        if not status.get("IsLogging"):
+            continue
+        return OrganizationTrail(
+            name=str(trail["Name"]),
+            bucket=str(trail["S3BucketName"]),
+            prefix=str(trail.get("S3KeyPrefix") or ""),
+            organization_id=organization_id,
+        )
+    return None
+
+
+def read_trail_files(
+    s3: Any,
+    trail: OrganizationTrail,
+    *,
+    account_id: str,
+    region: str,
+    start: datetime,
+    end: datetime,
+) -> list[TrailSession]:
+    """Every successful STS session start in one account-Region's log files delivered
+    from ``start`` on (a file holds records written before its delivery time; records
+    from before ``end`` may still arrive later, which is what the report's note says)."""
+    folder = trail.folder(account_id, region)
+    found: list[TrailSession] = []
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=trail.bucket,
+        Prefix=folder,
+        # Keys sort by day: start at the window's first day (the previous day's last key).
+        StartAfter=folder + (start - timedelta(days=1)).strftime("%Y/%m/%d/~"),
+    )
+    first = start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    for page in pages:
+        for entry in page.get("Contents", []):
+            key = str(entry["Key"])
+            delivered = _DELIVERED.search(key)
+            if delivered is None or delivered[1] < first:
+                continue
+            body = s3.get_object(Bucket=trail.bucket, Key=key)["Body"].read()
+            try:
+                records = json.loads(gzip.decompress(body)).get("Records", [])
+            except (OSError, ValueError, AttributeError):
+                continue  # not a CloudTrail log file: nothing to read in it
+            for record in records:
+                if not isinstance(record, Mapping) or not _in_window(record, start, end):
+                    continue
+                session = _session_of(record, account_id=account_id, region=region)
+                if session is not None:
+                    found.append(session)
+    return found
+
+
+def _in_window(record: Mapping[str, Any], start: datetime, end: datetime) -> bool:
+    try:
+        moment = datetime.fromisoformat(str(record.get("eventTime", "")).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return start.replace(microsecond=0) <= moment <= end
 
 
 @dataclass

@@ -43,6 +43,7 @@ class OrgView:
     """What the organization offers offboarding."""
 
     root_id: str | None = None
+    organization_id: str | None = None  # o-..., where an organization trail files its logs
     scp_enabled: bool = False
     members: set[str] = field(default_factory=set)
     attached_at_root: list[str] = field(default_factory=list)  # policy ids
@@ -75,7 +76,7 @@ def read_organization(spec: FederationSpec, connector: AwsConnector) -> OrgView:
                 "per-role Denies"
             )
         root = client.list_roots()["Roots"][0]
-        view = OrgView(root_id=str(root["Id"]))
+        view = OrgView(root_id=str(root["Id"]), organization_id=str(organization.get("Id", "")))
         view.scp_enabled = any(
             t.get("Type") == SCP and t.get("Status") == "ENABLED"
             for t in root.get("PolicyTypes", [])

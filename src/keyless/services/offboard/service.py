@@ -36,9 +36,12 @@ from keyless.plan.revocations import (
 from keyless.services.fanout import across, checked_parallel
 from keyless.services.offboard.evidence import (
     DELAY_NOTE,
+    OrganizationTrail,
     TrailSession,
+    find_organization_trail,
     person_sessions,
     read_sessions,
+    read_trail_files,
 )
 from keyless.services.offboard.model import (
     DEFAULT_PARALLEL,
@@ -539,14 +542,23 @@ class Offboarder:
         start = end - timedelta(seconds=MAX_SESSION_SECONDS) - timedelta(minutes=10)
         found: dict[str, list[TrailSession]] = {}
         notes: dict[str, str] = {}
+        source, read_files = self._organization_trail(work.org, regions, start, end)
 
         def read(account: Account) -> tuple[str, list[TrailSession], str]:
+            if read_files is not None:
+                try:
+                    return account.id, read_files(account), source
+                except (ClientError, BotoCoreError, ValueError) as exc:
+                    # Another account's bucket, say: the event history still answers.
+                    fallback = f"{source} could not be read ({explain_error(exc)}); "
+            else:
+                fallback = f"{source}; " if source else ""
             sessions: list[TrailSession] = []
             try:
                 for region in regions:
-                    trail = self.connector.client(account, "cloudtrail", region=region)
+                    history = self.connector.client(account, "cloudtrail", region=region)
                     sessions += read_sessions(
-                        trail,
+                        history,
                         account_id=account.id,
                         region=region,
                         start=start,
@@ -554,8 +566,12 @@ class Offboarder:
                         sleep=self.sleep,
                     )
             except (ClientError, BotoCoreError, KeylessError, ValueError) as exc:
-                return account.id, sessions, f"CloudTrail could not be read: {explain_error(exc)}"
-            return account.id, sessions, f"CloudTrail, Regions {', '.join(regions)}"
+                return (
+                    account.id,
+                    sessions,
+                    f"{fallback}CloudTrail could not be read: {explain_error(exc)}",
+                )
+            return account.id, sessions, f"{fallback}event history, Regions {', '.join(regions)}"
 
         for account_id, sessions, note in across(self.spec.accounts, read, parallel=self.parallel):
             found[account_id] = sessions
@@ -590,6 +606,33 @@ class Offboarder:
         work.seen, work.notes = seen, notes
         self._show_sessions(report, work)
         return grew
+
+    def _organization_trail(
+        self, org: OrgView, regions: list[str], start: datetime, end: datetime
+    ) -> tuple[str, Callable[[Account], list[TrailSession]] | None]:
+        """The organization trail's reader for one account (every Region), or None and why
+        the event history is read instead ("" when there is simply no trail)."""
+        management = self.spec.management_account
+        if management is None or not org.organization_id:
+            return "", None
+        try:
+            cloudtrail = self.connector.client(management, "cloudtrail")
+            trail = find_organization_trail(cloudtrail, org.organization_id)
+            if trail is None:
+                return "", None
+            s3 = self.connector.client(management, "s3")
+        except (ClientError, BotoCoreError, KeylessError) as exc:
+            return f"the organization's trails could not be read ({explain_error(exc)})", None
+
+        def read(account: Account, trail: OrganizationTrail = trail) -> list[TrailSession]:
+            sessions: list[TrailSession] = []
+            for region in regions:
+                sessions += read_trail_files(
+                    s3, trail, account_id=account.id, region=region, start=start, end=end
+                )
+            return sessions
+
+        return trail.describe(), read
 
     @staticmethod
     def _show_sessions(report: OffboardReport, work: _Work) -> None:
@@ -888,32 +931,60 @@ class Offboarder:
             if slot.revocations.until_of(name)
         ]
 
+        # The previous format: one `keyless-revoke-user-<name as typed>` policy per person and
+        # role, with a `keyless:revoked:<name>` tag; the typed name may differ in case.
+        names = {name, subject, *person.typed_variants}
+        legacy_names = {policy_name(n).casefold() for n in names}
+        legacy_tags = {(REVOCATION_TAG_PREFIX + n)[:128].casefold() for n in names}
+
         def read(
             account: Account,
-        ) -> tuple[_AccountWork, list[tuple[str, str, Revocations, datetime]]]:
+        ) -> tuple[_AccountWork, list[tuple[str, str, Revocations, datetime]], list[_Legacy]]:
             item = _AccountWork(account=account)
             found: list[tuple[str, str, Revocations, datetime]] = []
+            legacy: list[_Legacy] = []
             try:
                 item.iam = self.connector.client(account, "iam")
                 roles = _role_details(item.iam)
             except Exception as exc:  # contained per account
                 item.error = explain_error(exc)
                 item.fix = getattr(exc, "fix", None) or "fix the cause and run the command again"
-                return item, found
+                return item, found, legacy
             for role_name, detail in sorted(roles.items()):
                 for policy in detail.get("RolePolicyList", []):
+                    document = _as_document(policy["PolicyDocument"])
+                    if str(policy["PolicyName"]).casefold() in legacy_names:
+                        tags = [
+                            str(t["Key"])
+                            for t in detail.get("Tags", [])
+                            if str(t["Key"]).casefold() in legacy_tags
+                        ]
+                        legacy.append(
+                            _Legacy(
+                                role_name,
+                                str(detail["Arn"]),
+                                str(policy["PolicyName"]),
+                                releasable_at(document, _max_session(item.iam, role_name)),
+                                tags,
+                            )
+                        )
                     if policy["PolicyName"] != ROLE_POLICY_NAME:
                         continue
-                    revocations = Revocations.from_document(_as_document(policy["PolicyDocument"]))
+                    revocations = Revocations.from_document(document)
                     times = revocations.until_of(name)
                     if times:
                         found.append((role_name, str(detail["Arn"]), revocations, max(times)))
-            return item, found
+            return item, found, legacy
 
         reads = across(self.spec.accounts, read, parallel=self.parallel)
         early = [until for _, until in slots if until > now]
-        early += [r[3] for _, found in reads for r in found if r[3] > now]
-        hold = bool(early) and not force
+        early += [r[3] for _, found, _ in reads for r in found if r[3] > now]
+        # A legacy policy whose cut-off cannot be read is held too (released with --force).
+        unknown = any(old.until is None for _, _, olds in reads for old in olds)
+        early += [
+            old.until for _, _, olds in reads for old in olds if old.until and old.until > now
+        ]
+        hold = (bool(early) or unknown) and not force
         for slot, until in slots:
             revocation = RoleRevocation(
                 slot.name, f"root {org.root_id}", slot.name, releasable_at=until
@@ -928,9 +999,23 @@ class Offboarder:
                 dry_run=dry_run,
                 act=lambda slot=slot: self._release_slot(org, slot, name),  # type: ignore[misc]
             )
-        for item, found in reads:
+        for item, found, olds in reads:
             outcome = AccountOutcome(account=item.account, error=item.error, fix=item.fix)
             report.accounts.append(outcome)
+            for old in olds:
+                revocation = RoleRevocation(
+                    old.role_name, old.role_arn, old.policy_name, releasable_at=old.until
+                )
+                outcome.roles.append(revocation)
+                self._release_one(
+                    report,
+                    revocation,
+                    item.account.alias,
+                    old.until,
+                    hold=hold,
+                    dry_run=dry_run,
+                    act=lambda i=item, o=old: _release_legacy(i.iam, o),  # type: ignore[misc]
+                )
             for role_name, arn, revocations, until in found:
                 revocation = RoleRevocation(role_name, arn, ROLE_POLICY_NAME, releasable_at=until)
                 outcome.roles.append(revocation)
@@ -962,7 +1047,7 @@ class Offboarder:
         report: OffboardReport,
         revocation: RoleRevocation,
         where: str,
-        until: datetime,
+        until: datetime | None,
         *,
         hold: bool,
         dry_run: bool,
@@ -973,6 +1058,9 @@ class Offboarder:
             revocation.detail = (
                 f"a session it stops could live until {_stamp(until)}; release then, or pass "
                 "--force (nothing was released)"
+                if until is not None
+                else "when its sessions end is not recorded; pass --force to release "
+                "(nothing was released)"
             )
             report.steps.append(
                 Step(
@@ -1051,15 +1139,7 @@ class Offboarder:
                 if policy["PolicyName"] != name or not is_revocation(name):
                     continue
                 document = _as_document(policy["PolicyDocument"])
-                # Regression (issue 23): GetAccountAuthorizationDetails' role shape has no
-                # MaxSessionDuration, so a default of one hour released 12-hour roles early.
-                try:
-                    longest = int(
-                        iam.get_role(RoleName=detail["RoleName"])["Role"]["MaxSessionDuration"]
-                    )
-                except (ClientError, BotoCoreError, KeyError):
-                    longest = MAX_SESSION_SECONDS
-                ready = releasable_at(document, longest)
+                ready = releasable_at(document, _max_session(iam, detail["RoleName"]))
                 revocation = RoleRevocation(
                     role_name=detail["RoleName"],
                     role_arn=detail["Arn"],
@@ -1113,6 +1193,35 @@ class Offboarder:
                 except (ClientError, BotoCoreError) as exc:
                     revocation.status, revocation.detail = "failed", explain_error(exc)
         return outcome
+
+
+@dataclass(frozen=True)
+class _Legacy:
+    """A revocation in the previous format: its own inline policy, and its tags."""
+
+    role_name: str
+    role_arn: str
+    policy_name: str
+    until: datetime | None
+    tags: list[str]
+
+
+def _max_session(iam: Any, role_name: str) -> int:
+    """The role's MaxSessionDuration (the longest AWS issues when it cannot be read).
+
+    Regression (issue 23): GetAccountAuthorizationDetails' role shape has no
+    MaxSessionDuration, so a default of one hour released 12-hour roles early.
+    """
+    try:
+        return int(iam.get_role(RoleName=role_name)["Role"]["MaxSessionDuration"])
+    except (ClientError, BotoCoreError, KeyError):
+        return MAX_SESSION_SECONDS
+
+
+def _release_legacy(iam: Any, old: _Legacy) -> None:
+    iam.delete_role_policy(RoleName=old.role_name, PolicyName=old.policy_name)
+    if old.tags:
+        iam.untag_role(RoleName=old.role_name, TagKeys=old.tags)
 
 
 def _release_role(iam: Any, role_name: str, revocations: Revocations, name: str) -> None:
