@@ -147,9 +147,27 @@ def test_a_wrong_ca_bundle_is_a_problem_with_its_fix(
     assert _line(done.stdout, "ok            aws.tls: ")
     monkeypatch.delenv("AWS_CA_BUNDLE")
 
-    # A profile whose own CA bundle is wrong: keyless cannot reach Okta at all.
+    # A profile whose own CA bundle is wrong: keyless cannot reach Okta at all. A --lab
+    # profile takes its CA from the lab's connection file, so this one names its
+    # endpoints itself, as a profile for a real org does.
     user = add_lab_user(doctor_lab, ("developers",), ("totp",))
-    configure(doctor_lab, "wrongca", user, "--ca-bundle", certifi.where())
+    endpoints = doctor_lab.profile_defaults()
+    configured = keyless(
+        "configure",
+        "--profile",
+        "wrongca",
+        "--org-url",
+        endpoints["org_url"],
+        "--app-url",
+        endpoints["app_url"],
+        "--aws-endpoint-url",
+        endpoints["aws_endpoint_url"],
+        "--username",
+        user.login,
+        "--ca-bundle",
+        certifi.where(),
+    )
+    assert configured.returncode == 0, configured.stderr
     done = keyless("doctor", "--profile", "wrongca")
     assert done.returncode == 1, done.stdout + done.stderr
     start = "problem       okta.tls: "

@@ -89,3 +89,15 @@ def test_lab_dir_is_not_taken_from_the_environment(tmp_path: Path) -> None:
     assert env_settings({"KEYLESS_LAB_DIR": str(tmp_path), "KEYLESS_ROLE": "Developer"}) == {
         "role": "Developer"
     }
+
+
+def test_configure_lab_refuses_an_endpoint_it_would_replace(tmp_path: Path) -> None:
+    # A --lab profile reads its CA and endpoints from the lab at every run: a --ca-bundle
+    # given with --lab would be silently replaced, so it is refused, and nothing written.
+    done = keyless(
+        "configure", "--profile", "pin", "--lab", "--lab-dir", str(tmp_path), "--ca-bundle", "x.pem"
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--ca-bundle with --lab" in done.stderr
+    assert "configure the profile without --lab" in done.stderr
+    assert not (Path.home() / ".aws" / "config").exists()

@@ -138,7 +138,18 @@ def configure(
     if lab:
         from keyless.adapters.connection_file import load_connection
         from keyless.cli.lab_dir import resolve_lab_dir
+        from keyless.services.login.profiles import FOLLOWED
 
+        # A --lab profile reads these from the connection file at every run, so a value
+        # given here would be silently replaced: refuse it rather than ignore it.
+        pinned = [key for key in FOLLOWED if flags.get(key) is not None]
+        if pinned:
+            option = "--" + pinned[0].replace("_", "-")
+            raise InputError(
+                f"{option} with --lab: a lab profile takes its endpoints and CA from the "
+                "lab's connection file each time it runs",
+                fix=f"drop {option}, or configure the profile without --lab to set it yourself",
+            )
         directory = resolve_lab_dir(lab_dir)
         for key, value in load_connection(directory).profile_defaults().items():
             flags[key] = flags[key] if flags[key] is not None else value
