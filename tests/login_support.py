@@ -88,6 +88,21 @@ def keyless(*args: str, input: str | None = None) -> subprocess.CompletedProcess
     return run([KEYLESS, *args], input=input)
 
 
+def sign_in(profile: str, user: LabUser, *args: str) -> subprocess.CompletedProcess[str]:
+    """``keyless login --profile PROFILE`` as a script runs it: the password on stdin and a
+    fresh TOTP code, with ``args`` added."""
+    return keyless(
+        "login",
+        "--profile",
+        profile,
+        "--password-stdin",
+        "--mfa-code",
+        user.totp(),
+        *args,
+        input=user.password + "\n",
+    )
+
+
 def configure(
     lab: Any,
     profile: str,

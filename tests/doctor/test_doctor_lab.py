@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from lab_fixtures import ACME
-from login_support import LabUser, add_lab_user, configure, keyless
+from login_support import LabUser, add_lab_user, configure, keyless, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +53,7 @@ def _signed_in(lab: Any, profile: str, *extra: str) -> LabUser:
     """A user with OktaAdminRole and Developer, logged in to OktaAdminRole in acme-dev."""
     user = add_lab_user(lab, ("aws-admins", "developers"), ("totp",))
     configure(lab, profile, user, "--mfa-factor", "totp", *extra, role="OktaAdminRole", account=DEV)
-    done = keyless(
-        "login",
-        "--profile",
-        profile,
-        "--password-stdin",
-        "--mfa-code",
-        user.totp(),
-        input=user.password + "\n",
-    )
+    done = sign_in(profile, user)
     assert done.returncode == 0, done.stderr
     return user
 

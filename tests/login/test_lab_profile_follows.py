@@ -14,19 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from login_support import LabUser, keyless
+from login_support import LabUser, keyless, sign_in
 
 
 def _login(profile: str, user: LabUser) -> Any:
-    return keyless(
-        "login",
-        "--profile",
-        profile,
-        "--password-stdin",
-        "--mfa-code",
-        user.totp(),
-        input=user.password + "\n",
-    )
+    return sign_in(profile, user)
 
 
 def _closed_port() -> int:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from keyless.services.login.profiles import resolve_settings
 from keyless.services.login.wiring import fetch_assertion_with_kept_session
 from lab_fixtures import ACME
-from login_support import LabUser, add_lab_user, audit_events, configure, keyless
+from login_support import LabUser, add_lab_user, audit_events, configure, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -81,16 +81,7 @@ def _user(lab: Any) -> LabUser:
 
 
 def _login(user: LabUser, profile: str, *args: str) -> Any:
-    return keyless(
-        "login",
-        "--profile",
-        profile,
-        "--password-stdin",
-        "--mfa-code",
-        user.totp(),
-        *args,
-        input=user.password + "\n",
-    )
+    return sign_in(profile, user, *args)
 
 
 def _assertions(lab: Any, login: str) -> int:

@@ -19,7 +19,7 @@ import pytest
 
 from keyless.adapters.credential_cache import CredentialCache
 from keyless.services.login.profiles import config_path
-from login_support import AWS, LabUser, configure, keyless, run
+from login_support import AWS, LabUser, configure, keyless, run, sign_in
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,16 +59,7 @@ def _an_hour_later(*profiles: str) -> None:
 
 
 def _login(profile: str, user: LabUser, *args: str) -> Any:
-    return keyless(
-        "login",
-        "--profile",
-        profile,
-        "--password-stdin",
-        "--mfa-code",
-        user.totp(),
-        *args,
-        input=user.password + "\n",
-    )
+    return sign_in(profile, user, *args)
 
 
 def test_login_role_is_recorded_so_credential_process_refreshes_without_a_terminal(
