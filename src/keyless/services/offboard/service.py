@@ -479,17 +479,12 @@ class Offboarder:
                         PolicyName=ROLE_POLICY_NAME,
                         PolicyDocument=policy_text(document),
                     )
-                revocation.attached_at = self.clock()
-                revocation.status = "attached"
-                report.steps.append(
-                    Step(
-                        revocation.attached_at,
-                        account.alias,
-                        "attach deny",
-                        target,
-                        "done",
-                        "every session of the revoked people denied, whenever issued",
-                    )
+                self._attached(
+                    report,
+                    revocation,
+                    account.alias,
+                    target,
+                    "every session of the revoked people denied, whenever issued",
                 )
                 written[name] = (revocation, document)
             except (ClientError, BotoCoreError) as exc:
@@ -681,6 +676,21 @@ class Offboarder:
         )
         return outcome.groups or None
 
+    def _attached(
+        self,
+        report: OffboardReport,
+        revocation: RoleRevocation,
+        alias: str,
+        target: str,
+        detail: str,
+    ) -> None:
+        """Mark ``revocation`` attached now and say so in the report (both revocation paths)."""
+        revocation.attached_at = self.clock()
+        revocation.status = "attached"
+        report.steps.append(
+            Step(revocation.attached_at, alias, "attach deny", target, "done", detail)
+        )
+
     def _revoke(
         self,
         report: OffboardReport,
@@ -782,17 +792,12 @@ class Offboarder:
                 continue
             try:
                 iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=text)
-                revocation.attached_at = self.clock()
-                revocation.status = "attached"
-                report.steps.append(
-                    Step(
-                        revocation.attached_at,
-                        account.alias,
-                        "attach deny",
-                        f"{role_name}/{name}",
-                        "done",
-                        f"sessions issued before {_stamp(report.cutoff)} denied",
-                    )
+                self._attached(
+                    report,
+                    revocation,
+                    account.alias,
+                    f"{role_name}/{name}",
+                    f"sessions issued before {_stamp(report.cutoff)} denied",
                 )
                 iam.tag_role(
                     RoleName=role_name,
